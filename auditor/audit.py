@@ -1,0 +1,54 @@
+"""The pipeline in one function: source -> Image -> FileTree -> Inventory -> findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auditor.blobs import Progress
+from auditor.detectors import ScanContext, detector_wants, run_detectors
+from auditor.filetree import FileTree, squash_layers
+from auditor.findings import Finding
+from auditor.image import HistoryEntry, Image, Skipped
+from auditor.inventory import Inventory, build_inventory, inventory_wants
+from auditor.sources import open_image
+from auditor.sources.common import ScanOptions
+from auditor.wants import NOTHING, ContentWants
+
+
+@dataclass
+class AuditResult:
+    image: Image
+    tree: FileTree
+    inventory: Inventory
+    history: list[HistoryEntry | None]
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def scan_wants() -> ContentWants:
+    """Everything the detectors and catalogers will read, known before the first byte."""
+    return ContentWants(detector_wants() + inventory_wants())
+
+
+def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
+              wants: ContentWants = NOTHING) -> tuple[Image, FileTree]:
+    image = open_image(source, ScanOptions(wants, platform, progress))
+    return image, squash_layers(image.layers)
+
+
+def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
+    inventory = build_inventory(tree)
+    history = image.config.layer_history(len(image.layers))
+    result = AuditResult(image, tree, inventory, history,
+                         skipped=[*image.skipped, *tree.skipped, *inventory.skipped])
+    if detect:
+        ctx = ScanContext(image, tree, inventory, history)
+        result.findings = run_detectors(ctx, result.skipped)
+    return result
+
+
+def audit(source: str, *, platform: str | None = None, progress: Progress | None = None,
+          detect: bool = True) -> AuditResult:
+    image, tree = read_tree(source, platform=platform, progress=progress,
+                            wants=scan_wants() if detect else NOTHING)
+    return audit_image(image, tree, detect)

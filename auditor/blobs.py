@@ -1,0 +1,223 @@
+"""Byte streams for blobs: digest checking as bytes pass, decompression, progress counting."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import queue
+import sys
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from auditor.errors import DigestMismatch, FormatError, UnsupportedMediaType
+
+CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+Progress = Callable[[int], None]
+
+
+class PrefetchReader(io.RawIOBase):
+    """A file-like view of an iterator of byte chunks (the engine's streamed ``save``),
+    pulled by a background thread so that the engine's sending and our parsing overlap.
+
+    The queue is bounded (``depth`` chunks), so memory stays small when we parse slower
+    than the engine sends; socket reads and hashing release the GIL, so both cores work.
+    """
+
+    _END = object()
+
+    def __init__(self, chunks: Iterator[bytes], depth: int = 32) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._buf = memoryview(b"")
+        self._done = False
+        # Hand the GIL over sooner than the default 5 ms: each chunk crosses threads, and
+        # waiting out the switch interval twice per chunk doubled the engine read time.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, 0.0005))
+        self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, chunks: Iterator[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._queue.put(self._END)
+        except BaseException as exc:  # handed to the reading thread, raised there
+            self._queue.put(exc)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            if self._done:
+                return 0
+            item = self._queue.get()
+            if item is self._END:
+                self._done = True
+                return 0
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            self._buf = memoryview(item)  # type: ignore[arg-type]
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            sys.setswitchinterval(self._switch)
+        super().close()
+
+
+class CountingReader(io.RawIOBase):
+    """Passes bytes through and reports how many went by."""
+
+    def __init__(self, raw: IO[bytes], progress: Progress | None) -> None:
+        self._raw = raw
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self._raw.readinto(b)  # type: ignore[attr-defined]
+        if n and self._progress is not None:
+            self._progress(n)
+        return int(n or 0)
+
+
+class HashingReader(io.RawIOBase):
+    """Passes bytes through, hashing them and counting them (and reporting progress)."""
+
+    def __init__(self, raw: IO[bytes], progress: Progress | None = None) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.count = 0
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(CHUNK if size is None or size < 0 else size)
+        if data:
+            self._hash.update(data)
+            self.count += len(data)
+            if self._progress is not None:
+                self._progress(len(data))
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+
+def check_digest(expected: str, reader: HashingReader, what: str) -> None:
+    """Raise DigestMismatch unless the drained reader's sha256 is ``expected``."""
+    algo, _, _hexpart = expected.partition(":")
+    if algo != "sha256":
+        raise UnsupportedMediaType(f"{what}: digest algorithm {algo!r} is not supported")
+    reader.drain()
+    got = reader.digest()
+    if got != expected:
+        raise DigestMismatch(f"{what}: content digest {got} does not match {expected}")
+
+
+def compression_of(media_type: str) -> str:
+    """'none', 'gzip' or 'zstd' from an OCI or Docker layer media type."""
+    mt = media_type.lower()
+    if mt.endswith("+gzip") or mt.endswith(".gzip") or mt.endswith("tar.gzip"):
+        return "gzip"
+    if mt.endswith("+zstd") or mt.endswith(".zstd"):
+        return "zstd"
+    if mt.endswith(".tar") or mt.endswith("layer.v1.tar") or mt.endswith("rootfs.diff.tar"):
+        return "none"
+    if "tar" in mt and "gzip" in mt:
+        return "gzip"
+    raise UnsupportedMediaType(f"unsupported layer media type {media_type!r}")
+
+
+def sniff_compression(prefix: bytes) -> str:
+    if prefix.startswith(GZIP_MAGIC):
+        return "gzip"
+    if prefix.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+class _ZstdReader(io.RawIOBase):
+    def __init__(self, raw: IO[bytes]) -> None:
+        try:
+            import zstandard
+        except ImportError:  # pragma: no cover - it is a declared dependency
+            raise UnsupportedMediaType("zstd layers need the 'zstandard' package") from None
+        self._reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            data = self._reader.read(len(b))
+        except Exception as exc:  # zstandard.ZstdError is not importable for typing
+            raise FormatError(f"corrupt zstd stream: {exc}") from None
+        b[: len(data)] = data
+        return len(data)
+
+
+class _GzipReader(io.RawIOBase):
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            data = self._gz.read(len(b))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise FormatError(f"corrupt gzip stream: {exc}") from None
+        b[: len(data)] = data
+        return len(data)
+
+
+def decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
+    if compression == "none":
+        return raw
+    if compression == "gzip":
+        return io.BufferedReader(_GzipReader(raw), CHUNK)
+    if compression == "zstd":
+        return io.BufferedReader(_ZstdReader(raw), CHUNK)
+    raise UnsupportedMediaType(f"unsupported compression {compression!r}")
+
+
+def read_limited(stream: IO[bytes], limit: int, what: str) -> bytes:
+    """Read a small document whole, refusing one larger than ``limit`` (hostile input)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FormatError(f"{what} is larger than {limit} bytes; refusing to read it")
+    return data

@@ -1,0 +1,134 @@
+"""Detectors: one module per concern, each a generator registered with ``@detector``.
+
+A detector declares its rules (id, category, severity, title, fix) and the file contents
+it needs (``wants``) next to its code; its docstring is its documentation. It sees only
+the squashed tree, the inventory and the image config (a ``ScanContext``) and yields
+Findings made with ``ctx.finding(rule, ...)``, which fills in the evidence that every
+finding carries: layer, the instruction that created it, owning package, bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.filetree import FileTree, Node
+from auditor.findings import Finding, Rule
+from auditor.image import HistoryEntry, Image, Skipped
+from auditor.inventory import Inventory, Package
+from auditor.wants import Want
+
+
+@dataclass
+class ScanContext:
+    image: Image
+    tree: FileTree
+    inventory: Inventory
+    history: list[HistoryEntry | None] = field(default_factory=list)  # per layer
+
+    def created_by(self, layer: int | None) -> str | None:
+        if layer is None or not 0 <= layer < len(self.history):
+            return None
+        entry = self.history[layer]
+        return (entry.created_by or None) if entry is not None else None
+
+    def owner(self, path: str) -> Package | None:
+        return self.inventory.owner(path)
+
+    def finding(self, rule: Rule, message: str, *, path: str | None = None,
+                paths: Sequence[str] = (), package: str | None = None,
+                layer: int | None = None, size: int | None = None,
+                evidence: dict[str, Any] | None = None, severity: str | None = None,
+                fix: str | None = None) -> Finding:
+        """A Finding under ``rule``; layer, package and bytes default from ``path``."""
+        all_paths = tuple(paths) or ((path,) if path else ())
+        path = path or (all_paths[0] if all_paths else None)
+        node: Node | None = self.tree.get(path) if path else None
+        if layer is None and node is not None:
+            layer = node.layer
+        if package is None and path is not None:
+            pkg = self.owner(path)
+            if pkg is not None:
+                package = f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name
+        if size is None:
+            size = sum(n.size for p in all_paths if (n := self.tree.get(p)) is not None
+                       and n.kind == "file")
+        return Finding(
+            rule_id=rule.id, category=rule.category, severity=severity or rule.severity,
+            title=rule.title, message=message, path=path, package=package, layer=layer,
+            created_by=self.created_by(layer), bytes=size, fix=fix if fix is not None
+            else rule.fix, paths=all_paths, evidence=evidence or {},
+        )
+
+
+DetectFn = Callable[[ScanContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    name: str  # the module's name
+    rules: tuple[Rule, ...]
+    wants: tuple[Want, ...]
+    run: DetectFn
+    doc: str
+
+
+DETECTORS: dict[str, Detector] = {}
+RULES: dict[str, Rule] = {}
+
+
+def detector(*rules: Rule, wants: Iterable[Want] = ()) -> Callable[[DetectFn], DetectFn]:
+    """Register ``detect(ctx) -> Iterator[Finding]`` with the rules it reports under."""
+
+    def register(fn: DetectFn) -> DetectFn:
+        name = fn.__module__.rsplit(".", 1)[-1] + ("" if fn.__name__ == "detect"
+                                                   else "." + fn.__name__)
+        if name in DETECTORS:
+            raise ValueError(f"detector {name!r} registered twice")
+        for rule in rules:
+            if rule.id in RULES:
+                raise ValueError(f"rule id {rule.id} declared twice")
+            RULES[rule.id] = rule
+        doc = inspect.getdoc(fn) or inspect.getdoc(inspect.getmodule(fn)) or ""
+        DETECTORS[name] = Detector(name, tuple(rules), tuple(wants), fn, doc)
+        return fn
+
+    return register
+
+
+def load_detectors() -> dict[str, Detector]:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return DETECTORS
+
+
+def detector_wants() -> list[Want]:
+    return [w for d in load_detectors().values() for w in d.wants]
+
+
+def run_detectors(ctx: ScanContext, skipped: list[Skipped]) -> list[Finding]:
+    findings: list[Finding] = []
+    for det in load_detectors().values():
+        try:
+            found = list(det.run(ctx))
+        except Exception as exc:  # one broken detector never stops the scan
+            skipped.append(Skipped(f"detector {det.name}", f"failed: {exc!r}"))
+            continue
+        declared = {r.id for r in det.rules}
+        for f in found:
+            if f.rule_id not in declared:
+                skipped.append(Skipped(f"detector {det.name}",
+                                       f"reported undeclared rule {f.rule_id}"))
+            else:
+                findings.append(f)
+    return findings
+
+
+def iter_rules() -> Iterator[Rule]:
+    load_detectors()
+    return iter(RULES.values())

@@ -1,0 +1,294 @@
+"""Squashing layers into the one filesystem a container sees, as overlayfs does.
+
+Rules (OCI image spec, "Applying Changesets", and what Docker's overlay2 driver does):
+- ``.wh.NAME`` deletes NAME (and everything under it) from the layers below;
+- ``.wh..wh..opq`` in a directory hides everything the layers below had in it;
+- whiteouts never hide entries of their own layer, so they are applied first;
+- an entry replaces what was at its path; a directory over a directory merges;
+- a non-directory where a directory was removes that directory's whole subtree, and a
+  layer entry below a path that is not a directory turns that path into a directory;
+- a hard link shares its target's content, mode and owner.
+
+Every entry keeps the index of the layer that last wrote it. Every file copy that does
+not survive to the final tree is wasted space, charged to the layer that wrote it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from auditor.image import DIR, FILE, HARDLINK, SYMLINK, LayerScan, RawEntry, Skipped
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+MAX_SYMLINK_HOPS = 40  # as Linux's path walk (MAXSYMLINKS)
+
+
+class Node:
+    """One entry of the squashed tree."""
+
+    __slots__ = ("data", "gid", "kind", "layer", "link", "mode", "mtime", "path", "size", "uid")
+
+    def __init__(self, path: str, kind: str, mode: int, uid: int, gid: int, size: int,
+                 link: str | None, layer: int, mtime: int = 0, data: bytes | None = None
+                 ) -> None:
+        self.path = path
+        self.kind = kind
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.link = link
+        self.layer = layer
+        self.mtime = mtime
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Node({self.path!r}, {self.kind}, {self.mode:o}, size={self.size}, L{self.layer})"
+
+    @property
+    def is_file(self) -> bool:
+        """A regular file, reached by its own name or by a hard link."""
+        return self.kind in (FILE, HARDLINK)
+
+
+@dataclass(frozen=True, slots=True)
+class WastedCopy:
+    """A file copy written by ``layer`` and deleted or replaced by ``by_layer``."""
+
+    path: str
+    size: int
+    layer: int
+    by_layer: int
+    removed: bool  # True when deleted; False when overwritten by a new version
+
+
+@dataclass(slots=True)
+class LayerStats:
+    index: int
+    added_bytes: int = 0  # file content the layer wrote
+    wasted_bytes: int = 0  # of that, what later layers deleted or overwrote
+    removed_bytes: int = 0  # lower-layer content this layer deleted or overwrote
+    files: int = 0
+    whiteouts: int = 0
+
+
+def _parent(path: str) -> str:
+    return posixpath.dirname(path) or "/"
+
+
+class FileTree:
+    """The squashed tree. Build it with :func:`squash_layers`."""
+
+    def __init__(self) -> None:
+        root = Node("/", DIR, 0o755, 0, 0, 0, None, -1)
+        self.nodes: dict[str, Node] = {"/": root}
+        self._children: dict[str, set[str]] = {"/": set()}
+        self.layers: list[LayerStats] = []
+        self.wasted: list[WastedCopy] = []
+        self.skipped: list[Skipped] = []
+        self._touches: dict[str, list[int]] = {}  # path -> sizes of every version (dive's view)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _remove(self, path: str, by_layer: int, removed: bool) -> None:
+        """Remove ``path`` and its whole subtree, charging file copies as waste."""
+        node = self.nodes.get(path)
+        if node is None or path == "/":
+            return
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            n = self.nodes.pop(p)
+            kids = self._children.pop(p, None)
+            if kids:
+                stack.extend(kids)
+            if n.kind == FILE and n.size:
+                self.wasted.append(WastedCopy(p, n.size, n.layer, by_layer, removed))
+                if 0 <= n.layer < len(self.layers):
+                    self.layers[n.layer].wasted_bytes += n.size
+                self.layers[by_layer].removed_bytes += n.size
+        self._children[_parent(path)].discard(path)
+
+    def _ensure_dir(self, path: str, layer: int) -> None:
+        """Make every ancestor up to ``path`` a directory (implicitly, as unpackers do)."""
+        if path == "/":
+            return
+        node = self.nodes.get(path)
+        if node is not None and node.kind == DIR:
+            return
+        self._ensure_dir(_parent(path), layer)
+        if node is not None:
+            self._remove(path, layer, removed=False)
+        self._insert(Node(path, DIR, 0o755, 0, 0, 0, None, layer))
+
+    def _insert(self, node: Node) -> None:
+        self.nodes[node.path] = node
+        self._children[_parent(node.path)].add(node.path)
+        if node.kind == DIR:
+            self._children.setdefault(node.path, set())
+
+    def apply_layer(self, scan: LayerScan) -> None:
+        index = len(self.layers)
+        stats = LayerStats(index)
+        self.layers.append(stats)
+        self.skipped.extend(scan.skipped)
+        # Whiteouts first: they act on the layers below only, wherever they sit in the tar.
+        upper: list[RawEntry] = []
+        for raw in scan.entries:
+            base = posixpath.basename(raw.path)
+            if not base.startswith(WHITEOUT_PREFIX):
+                upper.append(raw)
+                continue
+            stats.whiteouts += 1
+            directory = _parent(raw.path)
+            if base == OPAQUE_MARKER:
+                for child in list(self._children.get(directory, ())):
+                    self._remove(child, index, removed=True)
+            elif base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+                continue  # other aufs metadata (.wh..wh.plnk, .wh..wh.aufs): not content
+            else:
+                target = posixpath.join(directory, base[len(WHITEOUT_PREFIX):])
+                self._touches.setdefault(target, []).append(0)
+                self._remove(target, index, removed=True)
+        for raw in upper:
+            self._apply_entry(raw, index, stats)
+
+    def _apply_entry(self, raw: RawEntry, index: int, stats: LayerStats) -> None:
+        path = raw.path
+        if path == "/":
+            root = self.nodes["/"]
+            root.mode, root.uid, root.gid, root.layer = raw.mode, raw.uid, raw.gid, index
+            return
+        self._ensure_dir(_parent(path), index)
+        old = self.nodes.get(path)
+        if raw.kind == DIR and old is not None and old.kind == DIR:
+            old.mode, old.uid, old.gid, old.mtime, old.layer = (
+                raw.mode, raw.uid, raw.gid, raw.mtime, index)
+            return
+        if raw.kind == HARDLINK:
+            target = self.nodes.get(raw.link or "")
+            if target is None or not target.is_file:
+                self.skipped.append(Skipped(f"layer {index}: {path!r}",
+                                            f"hard link to missing file {raw.link!r}"))
+                return
+            if old is not None:
+                self._remove(path, index, removed=False)
+            self._insert(Node(path, HARDLINK, target.mode, target.uid, target.gid, target.size,
+                              target.path if target.kind == FILE else target.link, index,
+                              target.mtime, target.data))
+            return
+        if old is not None:
+            self._remove(path, index, removed=False)
+        if raw.kind == FILE:
+            stats.added_bytes += raw.size
+            stats.files += 1
+            self._touches.setdefault(path, []).append(raw.size)
+        self._insert(Node(path, raw.kind, raw.mode, raw.uid, raw.gid, raw.size, raw.link,
+                          index, raw.mtime, raw.data))
+
+    # -- reading --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        """Every entry, root excluded, in path order."""
+        for path in sorted(self.nodes):
+            if path != "/":
+                yield self.nodes[path]
+
+    def get(self, path: str) -> Node | None:
+        """The entry at exactly ``path``, symlinks not followed."""
+        return self.nodes.get(path)
+
+    def children(self, path: str) -> list[Node]:
+        return [self.nodes[p] for p in sorted(self._children.get(path, ()))]
+
+    def resolve(self, path: str, follow_last: bool = True) -> str | None:
+        """The canonical path ``path`` leads to inside the image, symlinks followed.
+
+        Absolute link targets are taken from the image root and ``..`` stops at the root, as
+        in a chroot, so no lookup ever leaves the image. None when a component is missing,
+        a non-directory is walked through, or the links loop.
+        """
+        pending = [p for p in reversed(path.split("/")) if p not in ("", ".")]
+        current = "/"
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part == "..":
+                current = _parent(current)
+                continue
+            cur = self.nodes.get(current)
+            if cur is None or cur.kind != DIR:
+                return None
+            candidate = posixpath.join(current, part)
+            node = self.nodes.get(candidate)
+            if node is None:
+                return None
+            if node.kind == SYMLINK and (pending or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return None
+                target = node.link or ""
+                if target.startswith("/"):
+                    current = "/"
+                pending.extend(p for p in reversed(target.split("/")) if p not in ("", "."))
+                continue
+            current = candidate
+        return current
+
+    def lookup(self, path: str, follow_last: bool = True) -> Node | None:
+        resolved = self.resolve(path, follow_last)
+        return None if resolved is None else self.nodes.get(resolved)
+
+    def read_prefix(self, path: str, size: int) -> bytes | None:
+        """Up to ``size`` bytes from the start of the file at ``path`` (links followed).
+
+        Only content declared in the scan's wants was kept; None when it was not, or when
+        ``path`` is not a regular file.
+        """
+        node = self.lookup(path)
+        if node is None or not node.is_file or node.data is None:
+            return None
+        return node.data[:size]
+
+    def read_prefixes(self, paths: Iterable[str], size: int) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for path in paths:
+            data = self.read_prefix(path, size)
+            if data is not None:
+                out[path] = data
+        return out
+
+    def has_whole(self, path: str) -> bool:
+        """Whether the whole content of the file at ``path`` was kept."""
+        node = self.lookup(path)
+        return node is not None and node.data is not None and len(node.data) == node.size
+
+    # -- size accounting ------------------------------------------------------------------
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of file content in the final tree (each hard-linked file once)."""
+        return sum(n.size for n in self.nodes.values() if n.kind == FILE)
+
+    @property
+    def wasted_bytes(self) -> int:
+        return sum(w.size for w in self.wasted)
+
+    @property
+    def dive_wasted_bytes(self) -> int:
+        """dive's figure: every version of a path written in more than one layer, the
+        surviving copy included (so it is never below :attr:`wasted_bytes`' share)."""
+        return sum(sum(sizes) for sizes in self._touches.values() if len(sizes) > 1)
+
+
+def squash_layers(layers: Sequence[LayerScan]) -> FileTree:
+    tree = FileTree()
+    for scan in layers:
+        tree.apply_layer(scan)
+    return tree

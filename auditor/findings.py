@@ -1,0 +1,83 @@
+"""The unit of every report: one Finding per thing found, with its evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0
+
+CATEGORIES = (
+    "shell", "package-manager", "compiler", "network-tool", "root-user", "leftover-source",
+    "secret", "setuid", "cache", "wasted-space", "config",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule a detector reports under: stable id, fixed category, default severity."""
+
+    id: str
+    category: str
+    severity: str
+    title: str
+    help: str = ""  # longer text; the detector's docstring when empty
+    fix: str = ""  # the short fix, shown beside each finding
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"rule {self.id}: unknown category {self.category!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"rule {self.id}: unknown severity {self.severity!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    category: str
+    severity: str
+    title: str
+    message: str
+    path: str | None = None  # absolute path in the image; None for config findings
+    package: str | None = None
+    layer: int | None = None
+    created_by: str | None = None
+    bytes: int = 0
+    fix: str = ""
+    paths: tuple[str, ...] = ()  # every path of the thing found (path is the first)
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # why it was flagged
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across rebuilds: the rule plus what was found, never a layer digest."""
+        subject = self.path or self.package or str(self.evidence.get("subject", ""))
+        return hashlib.sha256(f"{self.rule_id}\0{subject}".encode(
+            "utf-8", "surrogateescape")).hexdigest()[:32]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "category": self.category,
+            "severity": self.severity,
+            "title": self.title,
+            "message": self.message,
+            "path": self.path,
+            "paths": list(self.paths),
+            "package": self.package,
+            "layer": self.layer,
+            "created_by": self.created_by,
+            "bytes": self.bytes,
+            "fix": self.fix,
+            "fingerprint": self.fingerprint,
+            "evidence": dict(self.evidence),
+        }
+
+
+def mask_secret(value: str, keep: int = 4) -> str:
+    """Never print a secret whole: keep a few leading characters so a person can find it."""
+    if len(value) <= keep * 2:
+        return "*" * len(value)
+    return value[:keep] + "*" * min(len(value) - keep, 16)

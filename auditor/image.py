@@ -1,0 +1,181 @@
+"""What every source produces: the image config, its history, and its scanned layers.
+
+A source reads each layer exactly once, as a stream, and keeps only the tar headers plus
+the bounded content prefixes that later steps declared up front (see ``ContentWants``).
+That single pass is what lets the engine source parse ``docker save`` while it arrives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.errors import FormatError
+
+# Entry kinds, as the tar header says them, in words.
+FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO = (
+    "file", "dir", "symlink", "hardlink", "char", "block", "fifo",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    created_by: str
+    empty_layer: bool
+    created: str | None = None
+    comment: str | None = None
+
+
+def _str_tuple(value: Any, what: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # some builders write a bare string
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FormatError(f"image config: {what} is not a list of strings")
+    return tuple(value)
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    return tuple(sorted(value)) if isinstance(value, dict) else ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImageConfig:
+    """The parts of the OCI/Docker image config that auditing uses."""
+
+    user: str = ""
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+    env: tuple[str, ...] = ()
+    working_dir: str = ""
+    exposed_ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    healthcheck: tuple[str, ...] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    stop_signal: str | None = None
+    shell: tuple[str, ...] | None = None
+    os: str = ""
+    architecture: str = ""
+    history: tuple[HistoryEntry, ...] = ()
+    diff_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ImageConfig:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FormatError(f"image config is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise FormatError("image config is not a JSON object")
+        conf = doc.get("config") or doc.get("container_config") or {}
+        if not isinstance(conf, dict):
+            raise FormatError("image config: 'config' is not an object")
+        history = []
+        for item in doc.get("history") or []:
+            if not isinstance(item, dict):
+                raise FormatError("image config: a history entry is not an object")
+            history.append(HistoryEntry(
+                created_by=str(item.get("created_by") or ""),
+                empty_layer=bool(item.get("empty_layer", False)),
+                created=item.get("created"),
+                comment=item.get("comment"),
+            ))
+        rootfs = doc.get("rootfs") or {}
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        health = conf.get("Healthcheck")
+        health_test = _str_tuple(health.get("Test"), "Healthcheck.Test") if isinstance(
+            health, dict) else None
+        labels = conf.get("Labels") or {}
+        return cls(
+            user=str(conf.get("User") or ""),
+            entrypoint=_str_tuple(conf.get("Entrypoint"), "Entrypoint"),
+            cmd=_str_tuple(conf.get("Cmd"), "Cmd"),
+            env=_str_tuple(conf.get("Env"), "Env") or (),
+            working_dir=str(conf.get("WorkingDir") or ""),
+            exposed_ports=_keys(conf.get("ExposedPorts")),
+            volumes=_keys(conf.get("Volumes")),
+            healthcheck=health_test,
+            labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+            stop_signal=conf.get("StopSignal"),
+            shell=_str_tuple(conf.get("Shell"), "Shell"),
+            os=str(doc.get("os") or ""),
+            architecture=str(doc.get("architecture") or ""),
+            history=tuple(history),
+            diff_ids=_str_tuple(diff_ids, "rootfs.diff_ids") or (),
+        )
+
+    def env_map(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for item in self.env:
+            name, _, value = item.partition("=")
+            out[name] = value
+        return out
+
+    def layer_history(self, layer_count: int) -> list[HistoryEntry | None]:
+        """The history entry that produced each layer, or None where history cannot tell.
+
+        Non-empty history entries map to layers in order. When their count differs from the
+        number of layers (squashed or hand-made images) we match nothing rather than guess.
+        """
+        producing = [h for h in self.history if not h.empty_layer]
+        if len(producing) != layer_count:
+            return [None] * layer_count
+        return list(producing)
+
+
+@dataclass(slots=True)
+class RawEntry:
+    """One tar header of one layer, path normalised to an absolute image path."""
+
+    path: str
+    kind: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    link: str | None
+    mtime: int
+    data: bytes | None = None  # the captured content prefix, if one was wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Something that could not be read; the scan went on without it (shown in reports)."""
+
+    where: str
+    reason: str
+
+
+@dataclass(slots=True)
+class LayerScan:
+    """One layer as read: its headers in tar order, and its sizes."""
+
+    index: int
+    digest: str  # the diff_id: sha256 of the uncompressed tar
+    blob_digest: str
+    media_type: str
+    blob_size: int
+    tar_size: int
+    entries: list[RawEntry]
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def content_bytes(self) -> int:
+        return sum(e.size for e in self.entries if e.kind == FILE)
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    reference: str
+    id: str  # the config digest, as `docker images --no-trunc` shows it
+    source: str  # which kind of source it came from (docker, docker-archive, oci-dir, ...)
+    config: ImageConfig
+    layers: tuple[LayerScan, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(layer.content_bytes for layer in self.layers)

@@ -1,0 +1,108 @@
+"""Package inventory: what the image's package databases say is installed, and who owns
+which file. One module per ecosystem, each registering a cataloger with ``@cataloger``.
+
+A cataloger declares the files it reads (``wants``: globs and byte bounds) so that the
+single pass over the layers keeps their content; it then reads them from the squashed
+tree only. A file it cannot parse becomes a recorded ``Skipped`` entry, never a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from auditor.filetree import FileTree
+from auditor.image import Skipped
+from auditor.wants import Want
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    name: str
+    version: str
+    ecosystem: str  # deb, apk, rpm, python, npm
+    files: tuple[str, ...] = ()  # absolute paths the package installed, as its db lists them
+    installed_size: int = 0  # bytes, as the database records it (or summed from files)
+    location: str = ""  # the database file or metadata path this came from
+    dev: bool | None = None  # npm: a devDependency (None when unknown)
+    source: str | None = None  # source package (deb), origin (apk)
+    arch: str | None = None
+
+    @property
+    def purl_type(self) -> str:
+        return {"deb": "deb", "apk": "apk", "rpm": "rpm", "python": "pypi",
+                "npm": "npm"}.get(self.ecosystem, self.ecosystem)
+
+
+CatalogFn = Callable[[FileTree, list[Skipped]], Iterable[Package]]
+
+
+@dataclass(frozen=True, slots=True)
+class Cataloger:
+    name: str
+    wants: tuple[Want, ...]
+    run: CatalogFn
+
+
+CATALOGERS: dict[str, Cataloger] = {}
+
+
+def cataloger(name: str, wants: Iterable[Want] = ()) -> Callable[[CatalogFn], CatalogFn]:
+    """Register ``fn(tree, skipped) -> packages`` as the cataloger for one ecosystem."""
+
+    def register(fn: CatalogFn) -> CatalogFn:
+        if name in CATALOGERS:
+            raise ValueError(f"cataloger {name!r} registered twice")
+        CATALOGERS[name] = Cataloger(name, tuple(wants), fn)
+        return fn
+
+    return register
+
+
+def load_catalogers() -> dict[str, Cataloger]:
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+    return CATALOGERS
+
+
+@dataclass(slots=True)
+class Inventory:
+    packages: list[Package] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    _owners: dict[str, Package] = field(default_factory=dict)
+
+    def index(self, tree: FileTree) -> None:
+        """Map each package file, and where it really lives after symlinks, to its owner."""
+        for pkg in self.packages:
+            for path in pkg.files:
+                self._owners.setdefault(path, pkg)
+                real = tree.resolve(path, follow_last=False)
+                if real is not None and real != path:
+                    self._owners.setdefault(real, pkg)
+
+    def owner(self, path: str) -> Package | None:
+        return self._owners.get(path)
+
+    def by_name(self, name: str, ecosystem: str | None = None) -> list[Package]:
+        return [p for p in self.packages
+                if p.name == name and (ecosystem is None or p.ecosystem == ecosystem)]
+
+    def __iter__(self) -> Iterator[Package]:
+        return iter(self.packages)
+
+
+def build_inventory(tree: FileTree) -> Inventory:
+    inv = Inventory()
+    for cat in load_catalogers().values():
+        try:
+            inv.packages.extend(cat.run(tree, inv.skipped))
+        except Exception as exc:  # one broken cataloger never stops the scan
+            inv.skipped.append(Skipped(f"cataloger {cat.name}", f"failed: {exc!r}"))
+    inv.index(tree)
+    return inv
+
+
+def inventory_wants() -> list[Want]:
+    return [w for cat in load_catalogers().values() for w in cat.wants]

@@ -1,0 +1,72 @@
+"""Reading one layer tar as a stream: headers, plus the content prefixes that were wanted."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from auditor.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
+from auditor.tarstream import TarStream
+from auditor.wants import ContentWants
+
+_KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,
+          b"1": HARDLINK, b"3": CHAR, b"4": BLOCK, b"6": FIFO}
+
+
+def image_path(name: str) -> str | None:
+    """The absolute image path for a tar member name, or None if it would leave the root."""
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            return None
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+class CaptureBudget:
+    """How many content bytes an image may still keep (shared by all its layers)."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+
+def scan_layer_tar(stream: IO[bytes], index: int, wants: ContentWants,
+                   budget: CaptureBudget) -> tuple[list[RawEntry], list[Skipped]]:
+    """Read a layer tar from ``stream`` to its end-of-archive marker, in one forward pass."""
+    entries: list[RawEntry] = []
+    skipped: list[Skipped] = []
+    where = f"layer {index}"
+    tar = TarStream(stream)
+    for header in tar:
+        path = image_path(header.name)
+        kind = _KINDS.get(header.type)
+        if path is None or kind is None:
+            why = "path leaves the image root" if path is None else (
+                f"unsupported tar entry type {header.type!r}")
+            skipped.append(Skipped(f"{where}: {header.name!r}", why))
+            continue
+        link: str | None = None
+        if kind == SYMLINK:
+            link = header.linkname
+        elif kind == HARDLINK:
+            link = image_path(header.linkname)
+            if link is None:
+                skipped.append(Skipped(f"{where}: {header.name!r}",
+                                       "hard link target leaves the image root"))
+                continue
+        size = header.size if kind == FILE else 0
+        entry = RawEntry(path, kind, header.mode & 0o7777, header.uid, header.gid, size, link,
+                         header.mtime)
+        if kind == FILE and size:
+            want = wants.limit(path, header.mode)
+            if want:
+                want = min(want, size)
+                if want <= budget.left:
+                    entry.data = tar.read(want)
+                    budget.left -= want
+                else:
+                    skipped.append(Skipped(f"{where}: {path!r}",
+                                           "content not read: capture budget spent"))
+        entries.append(entry)
+    return entries, skipped

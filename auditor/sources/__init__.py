@@ -1,0 +1,90 @@
+"""Ways in: where an image can be read from, by the prefix of the SOURCE argument.
+
+``docker:REF`` (or a bare reference) asks the Docker Engine; ``docker-archive:PATH[:TAG]``,
+``oci-dir:PATH[:REF]`` and ``oci-archive:PATH[:REF]`` read files; a bare path that exists is
+recognised by its content. ``docker-archive:-`` reads ``docker save`` from standard input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tarfile
+from collections.abc import Callable
+
+from auditor.errors import FormatError, SourceError, UsageError
+from auditor.image import Image
+from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
+from auditor.sources.common import ScanOptions
+from auditor.sources.engine import open_engine_image
+from auditor.sources.oci import open_oci_archive, open_oci_dir
+from auditor.tarstream import BoundedTarInfo
+
+FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
+
+# The closed set of file-backed sources: prefix -> opener(path, wanted, options, reference).
+FILE_SOURCES: dict[str, FileOpener] = {
+    "docker-archive": open_docker_archive_file,
+    "oci-dir": open_oci_dir,
+    "oci": open_oci_dir,  # skopeo's name for the same thing
+    "oci-archive": open_oci_archive,
+}
+ENGINE_PREFIXES = ("docker", "docker-daemon")
+
+
+def _split_path(rest: str) -> tuple[str, str | None]:
+    """``PATH[:REF]``: the longest prefix that exists is the path (paths may hold colons)."""
+    if os.path.exists(rest):
+        return rest, None
+    cut = rest.find(":")
+    while cut >= 0:
+        if os.path.exists(rest[:cut]):
+            return rest[:cut], rest[cut + 1:] or None
+        cut = rest.find(":", cut + 1)
+    raise SourceError(f"no such file or directory: {rest}")
+
+
+def detect_kind(path: str) -> str:
+    """Which file source a bare existing path is."""
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "oci-layout")):
+            return "oci-dir"
+        raise FormatError(f"{path} is a directory but not an OCI image layout (no oci-layout)")
+    try:
+        with tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo) as tf:
+            for member in tf:
+                name = member.name.lstrip("./")
+                if name == "manifest.json":
+                    return "docker-archive"
+                if name == "oci-layout":
+                    # Docker 25+ save writes both; its manifest.json may come later
+                    for later in tf:
+                        if later.name.lstrip("./") == "manifest.json":
+                            return "docker-archive"
+                    return "oci-archive"
+    except (tarfile.TarError, EOFError) as exc:
+        raise FormatError(f"{path} is not an image archive ({exc})") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    raise FormatError(f"{path} is a tar archive but holds no image "
+                      "(no manifest.json or oci-layout)")
+
+
+def open_image(source: str, options: ScanOptions) -> Image:
+    """Read the image that SOURCE names, scanning each layer once."""
+    if not source:
+        raise UsageError("no image source given")
+    prefix, sep, rest = source.partition(":")
+    if sep and prefix in FILE_SOURCES:
+        if prefix == "docker-archive" and rest in ("-", ""):
+            stream = sys.stdin.buffer
+            return read_docker_save_stream(stream, None, options, "stdin", "docker-archive")
+        path, wanted = _split_path(rest)
+        return FILE_SOURCES[prefix](path, wanted, options, source)
+    if sep and prefix in ENGINE_PREFIXES and rest:
+        return open_engine_image(rest, options)
+    if os.path.exists(source):
+        return FILE_SOURCES[detect_kind(source)](source, None, options, source)
+    if "/" in source and (source.startswith((".", "/")) or source.endswith((".tar", ".tgz"))):
+        raise SourceError(f"no such file or directory: {source}")
+    return open_engine_image(source, options)

@@ -1,0 +1,167 @@
+"""``docker save`` archives: the legacy layout and the OCI layout Docker 25+ writes.
+
+A file on disk is read with random access (the outer tar's headers first, then only the
+chosen image's layers). A stream (the engine's ``save``, or standard input) is parsed as
+it arrives: layers come before manifest.json there, so each tar-looking member is scanned
+when it passes and the manifest puts them in order at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import posixpath
+import tarfile
+from typing import IO
+
+from auditor.blobs import read_limited
+from auditor.errors import DigestMismatch, FormatError, SourceError
+from auditor.image import Image, ImageConfig, LayerScan, Skipped
+from auditor.sources.common import (
+    MAX_DOCUMENT,
+    SaveManifest,
+    ScanOptions,
+    blob_digest_from_name,
+    choose_saved_image,
+    parse_save_manifest,
+    read_layer,
+)
+from auditor.tarstream import BoundedTarInfo, LimitedReader, TarStream
+
+_ZERO_BLOCK = bytes(512)
+
+
+def _member_name(name: str) -> str:
+    return posixpath.normpath(name.lstrip("/")).removeprefix("./")
+
+
+def _check_config_digest(name: str, raw: bytes) -> str:
+    """The config's digest; checked against its name when the name is a digest."""
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    named = blob_digest_from_name(name)
+    if named is None:
+        stem = posixpath.basename(name).removesuffix(".json")
+        named = "sha256:" + stem if len(stem) == 64 else None
+    if named is not None and named != digest:
+        raise DigestMismatch(f"image config {name}: content digest {digest} does not match")
+    return digest
+
+
+def _config_layers(manifest: SaveManifest, config: ImageConfig, where: str) -> tuple[str, ...]:
+    if config.diff_ids and len(config.diff_ids) != len(manifest.layers):
+        raise FormatError(f"{where}: manifest lists {len(manifest.layers)} layers but the "
+                          f"config has {len(config.diff_ids)} diff_ids")
+    return config.diff_ids
+
+
+def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions,
+                             reference: str) -> Image:
+    try:
+        tf = tarfile.open(path, mode="r:", tarinfo=BoundedTarInfo)  # noqa: SIM115
+    except (tarfile.TarError, EOFError) as exc:
+        raise FormatError(f"{path} is not a tar archive ({exc})") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with tf:
+        try:
+            members = {_member_name(m.name): m for m in tf.getmembers()}
+        except (tarfile.TarError, EOFError) as exc:
+            raise FormatError(f"{path} is a corrupt or truncated tar archive ({exc})") from None
+
+        def read_member(name: str, what: str) -> bytes:
+            member = members.get(_member_name(name))
+            fobj = tf.extractfile(member) if member is not None else None
+            if fobj is None:
+                raise FormatError(f"{path}: {what} {name!r} is missing from the archive")
+            return read_limited(fobj, MAX_DOCUMENT, f"{path}: {what}")
+
+        if "manifest.json" not in members:
+            raise FormatError(f"{path} has no manifest.json: not a docker save archive")
+        manifest = choose_saved_image(
+            parse_save_manifest(read_member("manifest.json", "manifest")), wanted, path)
+        config_raw = read_member(manifest.config, "image config")
+        image_id = _check_config_digest(manifest.config, config_raw)
+        config = ImageConfig.from_json(config_raw)
+        diff_ids = _config_layers(manifest, config, path)
+        budget = options.budget()
+        scans = []
+        for index, name in enumerate(manifest.layers):
+            member = members.get(_member_name(name))
+            try:
+                fobj = tf.extractfile(member) if member is not None else None
+            except (tarfile.TarError, KeyError):
+                fobj = None
+            if fobj is None:
+                raise FormatError(f"{path}: layer {name!r} is missing from the archive")
+            scans.append(read_layer(
+                fobj, index=index, options=options, budget=budget, media_type=None,
+                blob_digest=blob_digest_from_name(name),
+                diff_id=diff_ids[index] if diff_ids else None, what=f"{path}: {name}"))
+    return Image(reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
+                 id=image_id, source="docker-archive", config=config, layers=tuple(scans))
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    return len(head) >= 512 and (head[257:262] == b"ustar" or head[:512] == _ZERO_BLOCK)
+
+
+def read_docker_save_stream(stream: IO[bytes], wanted: str | None, options: ScanOptions,
+                            reference: str, source: str) -> Image:
+    """Parse a ``docker save`` tar stream in one forward pass."""
+    layer_options = dataclasses.replace(options, progress=None)  # the caller counts bytes
+    budget = options.budget()
+    docs: dict[str, bytes] = {}
+    scans: dict[str, LayerScan] = {}
+    links: dict[str, str] = {}
+    skipped: list[Skipped] = []
+    outer = TarStream(stream)
+    for member in outer:
+        name = _member_name(member.name)
+        if member.type in (b"1", b"2"):  # docker 25+ links layer.tar into blobs/
+            target = member.linkname if member.type == b"1" else posixpath.join(
+                posixpath.dirname(name), member.linkname)
+            links[name] = _member_name(target)
+            continue
+        if member.type not in (b"0", b"\0"):
+            continue
+        fobj = io.BufferedReader(LimitedReader(outer), 1 << 20)
+        head = fobj.peek(512)[:512]
+        if name.endswith("layer.tar") or (
+                member.size >= 1024 and not name.endswith(".json") and _looks_like_tar(head)):
+            scans[name] = read_layer(
+                fobj, index=len(scans), options=layer_options, budget=budget,
+                media_type=None, blob_digest=blob_digest_from_name(name), diff_id=None,
+                what=f"{reference}: {name}")
+        elif member.size <= MAX_DOCUMENT:
+            docs[name] = fobj.read()
+        else:
+            skipped.append(Skipped(f"{reference}: {name}", "large member not read"))
+
+    def follow(name: str) -> str:
+        seen = 0
+        while name in links and seen < 8:
+            name, seen = links[name], seen + 1
+        return name
+
+    if "manifest.json" not in docs:
+        raise FormatError(f"{reference}: the saved image has no manifest.json")
+    manifest = choose_saved_image(parse_save_manifest(docs["manifest.json"]), wanted, reference)
+    config_name = follow(_member_name(manifest.config))
+    if config_name not in docs:
+        raise FormatError(f"{reference}: image config {manifest.config!r} is missing")
+    image_id = _check_config_digest(config_name, docs[config_name])
+    config = ImageConfig.from_json(docs[config_name])
+    diff_ids = _config_layers(manifest, config, reference)
+    ordered = []
+    for index, name in enumerate(manifest.layers):
+        scan = scans.get(follow(_member_name(name)))
+        if scan is None:
+            raise FormatError(f"{reference}: layer {name!r} is missing from the saved image")
+        if options.verify and diff_ids and scan.digest != diff_ids[index]:
+            raise DigestMismatch(f"{reference}: layer {index} content digest {scan.digest} "
+                                 f"does not match {diff_ids[index]}")
+        ordered.append(dataclasses.replace(scan, index=index, digest=diff_ids[index]
+                                           if diff_ids else scan.digest))
+    return Image(reference=reference, id=image_id, source=source, config=config,
+                 layers=tuple(ordered), skipped=tuple(skipped))

@@ -1,0 +1,147 @@
+"""What every source shares: reading one layer blob, and the docker-save manifest."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from auditor.blobs import (
+    HashingReader,
+    Progress,
+    check_digest,
+    compression_of,
+    decompressed,
+    sniff_compression,
+)
+from auditor.errors import FormatError, ImageNotFound
+from auditor.image import LayerScan
+from auditor.layers import CaptureBudget, scan_layer_tar
+from auditor.wants import ContentWants
+
+MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; refuse giants
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """What the caller asks of a source besides the image itself."""
+
+    wants: ContentWants
+    platform: str | None = None  # os/arch[/variant]; None means linux/amd64 or the only one
+    progress: Progress | None = None
+    verify: bool = True
+
+    def budget(self) -> CaptureBudget:
+        return CaptureBudget(self.wants.budget)
+
+
+def parse_json(raw: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{what} is not valid JSON ({exc})") from None
+
+
+def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: CaptureBudget,
+               media_type: str | None, blob_digest: str | None, diff_id: str | None,
+               what: str) -> LayerScan:
+    """Scan one layer blob in a single pass, checking its digests as the bytes go by.
+
+    ``media_type`` None means "find the compression from the magic bytes" (docker save
+    archives name no media types). ``blob_digest`` is checked on the stored bytes,
+    ``diff_id`` on the uncompressed tar.
+    """
+    outer = HashingReader(raw, options.progress)
+    buffered = io.BufferedReader(outer, 1 << 20)
+    if media_type is None:
+        compression = sniff_compression(buffered.peek(4)[:4])
+        media_type = "application/vnd.docker.image.rootfs.diff.tar" + (
+            "" if compression == "none" else "." + compression)
+    else:
+        compression = compression_of(media_type)
+    inner: HashingReader | None = None
+    stream: IO[bytes] = decompressed(buffered, compression)
+    if compression != "none":
+        inner = HashingReader(stream)
+        stream = io.BufferedReader(inner, 1 << 20)
+    entries, skipped = scan_layer_tar(stream, index, options.wants, budget)
+    # Read to the end, past the tar's end-of-archive blocks, so the digests cover it all.
+    if inner is not None:
+        inner.drain()
+    outer.drain()
+    uncompressed = inner if inner is not None else outer
+    if options.verify:
+        if blob_digest:
+            check_digest(blob_digest, outer, f"{what} (layer {index})")
+        if diff_id:
+            check_digest(diff_id, uncompressed, f"{what} (layer {index}, uncompressed)")
+    return LayerScan(index=index, digest=diff_id or uncompressed.digest(),
+                     blob_digest=blob_digest or outer.digest(), media_type=media_type,
+                     blob_size=outer.count, tar_size=uncompressed.count, entries=entries,
+                     skipped=skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveManifest:
+    """One image of a ``docker save`` archive's manifest.json."""
+
+    config: str
+    layers: tuple[str, ...]
+    repo_tags: tuple[str, ...]
+
+
+def parse_save_manifest(raw: bytes) -> list[SaveManifest]:
+    doc = parse_json(raw, "manifest.json")
+    if not isinstance(doc, list):
+        raise FormatError("manifest.json is not a list of images")
+    out = []
+    for item in doc:
+        if not isinstance(item, dict) or not isinstance(item.get("Config"), str) or not (
+                isinstance(item.get("Layers"), list)
+                and all(isinstance(x, str) for x in item["Layers"])):
+            raise FormatError("manifest.json: an entry lacks Config or Layers")
+        tags = item.get("RepoTags") or []
+        out.append(SaveManifest(item["Config"], tuple(item["Layers"]),
+                                tuple(t for t in tags if isinstance(t, str))))
+    if not out:
+        raise FormatError("manifest.json names no image")
+    return out
+
+
+def _tag_matches(wanted: str, tag: str) -> bool:
+    if wanted == tag:
+        return True
+    # docker writes "name:tag"; accept "name" for "name:latest" and docker.io's short names
+    norm = wanted if ":" in wanted.rsplit("/", 1)[-1] else wanted + ":latest"
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if norm.startswith(prefix):
+            norm = norm[len(prefix):]
+    return norm == tag
+
+
+def choose_saved_image(manifests: list[SaveManifest], wanted: str | None,
+                       where: str) -> SaveManifest:
+    if wanted:
+        for m in manifests:
+            if any(_tag_matches(wanted, t) for t in m.repo_tags) or m.config.endswith(
+                    wanted.removeprefix("sha256:")):
+                return m
+        raise ImageNotFound(f"{where} has no image tagged {wanted!r}")
+    if len(manifests) == 1:
+        return manifests[0]
+    tags = ", ".join(t for m in manifests for t in m.repo_tags) or "untagged images"
+    raise ImageNotFound(f"{where} holds {len(manifests)} images ({tags}): "
+                        f"name one as {where}:TAG")
+
+
+def blob_digest_from_name(name: str) -> str | None:
+    """``blobs/sha256/<hex>`` names its own digest (OCI-in-tar docker save)."""
+    parts = name.strip("./").split("/")
+    if len(parts) == 3 and parts[0] == "blobs" and len(parts[2]) == 64:
+        return f"{parts[1]}:{parts[2]}"
+    return None
+
+
+LayerOpener = Callable[[str], IO[bytes]]

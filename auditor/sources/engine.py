@@ -1,0 +1,79 @@
+"""Images held by a Docker Engine, read through its API as a streamed ``docker save``.
+
+The ``docker`` package honours DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the
+docker CLI does. Nothing is written to disk: the save stream is parsed as it arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import Any
+
+from auditor.blobs import CountingReader, PrefetchReader
+from auditor.errors import EngineUnreachable, ImageNotFound, SourceError
+from auditor.image import Image
+from auditor.sources.archive import read_docker_save_stream
+from auditor.sources.common import ScanOptions
+
+CHUNK = 1 << 20
+TIMEOUT = 120  # seconds without a byte from the engine before we give up
+
+
+def _client() -> Any:
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=TIMEOUT)
+        client.ping()
+    except Exception as exc:  # the docker package raises many kinds here
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if len(detail) > 160:
+            detail = detail[:157] + "..."
+        raise EngineUnreachable(f"cannot reach a Docker Engine ({detail})") from None
+    return client
+
+
+def open_engine_image(reference: str, options: ScanOptions) -> Image:
+    import docker.errors
+    import requests.exceptions
+
+    client = _client()
+    api = client.api
+    try:
+        info = api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        raise ImageNotFound(f"the Docker Engine has no image {reference!r}",
+                            tip=f"build or pull it first, or check `docker images {reference}`"
+                            ) from None
+    except docker.errors.APIError as exc:
+        raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
+                          f"{exc.explanation or exc}") from None
+    image_id = str(info.get("Id", ""))
+    prefetch: PrefetchReader | None = None
+    try:
+        prefetch = PrefetchReader(iter(api.get_image(reference, chunk_size=CHUNK)))
+        counted = CountingReader(prefetch, options.progress)  # type: ignore[arg-type]
+        # A save by tag names the tag in manifest.json; a save by id or digest names none.
+        wanted = reference if _has_tag(info, reference) else None
+        image = read_docker_save_stream(io.BufferedReader(counted, CHUNK), wanted, options,
+                                        reference, "docker")
+    except docker.errors.APIError as exc:
+        raise SourceError(f"the Docker Engine could not save {reference!r}: "
+                          f"{exc.explanation or exc}") from None
+    except (requests.exceptions.RequestException, ConnectionError) as exc:
+        raise EngineUnreachable(f"lost the Docker Engine while reading {reference!r} "
+                                f"({type(exc).__name__})") from None
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+    if image_id and image.id != image_id:
+        raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
+    return dataclasses.replace(image, reference=reference)
+
+
+def _has_tag(info: dict[str, Any], reference: str) -> bool:
+    tags = info.get("RepoTags") or []
+    return reference in tags or (":" not in reference.rsplit("/", 1)[-1]
+                                 and reference + ":latest" in tags)

@@ -1,0 +1,246 @@
+"""OCI image layouts: a directory (``oci-dir:``) or a tar of one (``oci-archive:``).
+
+The index may nest indexes and may list several platforms; ``--platform`` picks one
+(default linux/amd64, or the only one present). Every blob is checked against its digest
+as it is read; layers may be uncompressed, gzip or zstd, as their media type says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import tarfile
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+
+from auditor.blobs import read_limited
+from auditor.errors import (
+    DigestMismatch,
+    FormatError,
+    ImageNotFound,
+    SourceError,
+    UnsupportedMediaType,
+)
+from auditor.image import Image, ImageConfig
+from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json, read_layer
+from auditor.tarstream import BoundedTarInfo
+
+INDEX_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+MANIFEST_TYPES = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+}
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+class BlobStore(Protocol):
+    where: str
+
+    def open(self, digest: str) -> IO[bytes]: ...
+
+    def read_file(self, name: str) -> bytes | None: ...
+
+
+def _blob_path(digest: str) -> str:
+    algo, sep, hexpart = digest.partition(":")
+    if not sep or not algo.isalnum() or not hexpart.isalnum():
+        raise FormatError(f"malformed digest {digest!r}")
+    return f"blobs/{algo}/{hexpart}"
+
+
+class DirBlobStore:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.where = root
+
+    def open(self, digest: str) -> IO[bytes]:
+        try:
+            return open(os.path.join(self.root, _blob_path(digest)), "rb")
+        except FileNotFoundError:
+            raise FormatError(f"{self.root}: blob {digest} is missing") from None
+
+    def read_file(self, name: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.root, name), "rb") as f:
+                return read_limited(f, MAX_DOCUMENT, f"{self.root}/{name}")
+        except FileNotFoundError:
+            return None
+
+
+class TarBlobStore:
+    def __init__(self, tf: tarfile.TarFile, where: str) -> None:
+        self.where = where
+        self._tf = tf
+        try:
+            self._members = {posixpath.normpath(m.name.lstrip("/")): m for m in tf.getmembers()}
+        except (tarfile.TarError, EOFError) as exc:
+            raise FormatError(f"{where} is a corrupt or truncated tar archive ({exc})") from None
+
+    def _open_member(self, name: str) -> IO[bytes] | None:
+        member = self._members.get(name)
+        if member is None:
+            return None
+        try:
+            return self._tf.extractfile(member)
+        except (tarfile.TarError, KeyError):
+            return None
+
+    def open(self, digest: str) -> IO[bytes]:
+        fobj = self._open_member(_blob_path(digest))
+        if fobj is None:
+            raise FormatError(f"{self.where}: blob {digest} is missing")
+        return fobj
+
+    def read_file(self, name: str) -> bytes | None:
+        fobj = self._open_member(name)
+        return None if fobj is None else read_limited(fobj, MAX_DOCUMENT, f"{self.where}/{name}")
+
+
+def _read_document(store: BlobStore, digest: str, what: str) -> bytes:
+    with store.open(digest) as f:
+        raw = read_limited(f, MAX_DOCUMENT, f"{store.where}: {what}")
+    got = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if digest.startswith("sha256:") and got != digest:
+        raise DigestMismatch(f"{store.where}: {what} digest {got} does not match {digest}")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    descriptor: dict[str, Any]
+    ref: str | None
+    platform: str | None
+
+
+def _platform_of(desc: dict[str, Any]) -> str | None:
+    plat = desc.get("platform")
+    if not isinstance(plat, dict):
+        return None
+    parts = [str(plat.get("os", "")), str(plat.get("architecture", ""))]
+    if plat.get("variant"):
+        parts.append(str(plat["variant"]))
+    return "/".join(parts)
+
+
+def _collect(store: BlobStore, doc: dict[str, Any], ref: str | None, depth: int,
+             out: list[_Candidate]) -> None:
+    if depth > 4:
+        raise FormatError(f"{store.where}: image indexes nest too deeply")
+    manifests = doc.get("manifests")
+    if not isinstance(manifests, list):
+        raise FormatError(f"{store.where}: an index has no 'manifests' list")
+    for desc in manifests:
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise FormatError(f"{store.where}: an index entry has no digest")
+        annotations = desc.get("annotations") or {}
+        name = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+        media = desc.get("mediaType", "")
+        if media in INDEX_TYPES:
+            nested = parse_json(_read_document(store, desc["digest"], "index"), "index")
+            _collect(store, nested, name or ref, depth + 1, out)
+        elif media in MANIFEST_TYPES or not media:
+            out.append(_Candidate(desc, name or ref, _platform_of(desc)))
+        # other artifacts (signatures, attestations with their own types) are not images
+
+
+def _choose(candidates: list[_Candidate], wanted: str | None, platform: str | None,
+            where: str) -> _Candidate:
+    if wanted:
+        candidates = [c for c in candidates if c.ref == wanted
+                      or (c.ref or "").rsplit(":", 1)[-1] == wanted]
+        if not candidates:
+            raise ImageNotFound(f"{where} has no image named {wanted!r}")
+    # attestation manifests (BuildKit) say unknown/unknown: never an image to scan
+    candidates = [c for c in candidates if c.platform != "unknown/unknown"]
+    if not candidates:
+        raise ImageNotFound(f"{where} holds no image manifest")
+    if len({c.ref for c in candidates}) > 1 and not wanted:
+        names = ", ".join(sorted(str(c.ref) for c in candidates))
+        raise ImageNotFound(f"{where} holds several images ({names}): name one as {where}:REF")
+    if len(candidates) == 1 and platform is None:
+        return candidates[0]
+    want = platform or "linux/amd64"
+    exact = [c for c in candidates if c.platform == want]
+    loose = [c for c in candidates if c.platform and "/".join(c.platform.split("/")[:2])
+             == "/".join(want.split("/")[:2])]
+    for pool in (exact, loose):
+        if len(pool) >= 1:
+            return pool[0]
+    if platform is None and len(candidates) == 1:
+        return candidates[0]
+    present = ", ".join(sorted(c.platform or "unknown" for c in candidates))
+    raise ImageNotFound(f"{where} has no image for platform {want} (it has: {present}); "
+                        "choose one with --platform")
+
+
+def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
+                    reference: str, source: str) -> Image:
+    layout = store.read_file("oci-layout")
+    if layout is None:
+        raise FormatError(f"{store.where} has no oci-layout file: not an OCI image layout")
+    version = parse_json(layout, "oci-layout")
+    if not isinstance(version, dict) or "imageLayoutVersion" not in version:
+        raise FormatError(f"{store.where}: oci-layout has no imageLayoutVersion")
+    index_raw = store.read_file("index.json")
+    if index_raw is None:
+        raise FormatError(f"{store.where} has no index.json")
+    index = parse_json(index_raw, "index.json")
+    if not isinstance(index, dict):
+        raise FormatError(f"{store.where}: index.json is not an object")
+    candidates: list[_Candidate] = []
+    _collect(store, index, None, 0, candidates)
+    chosen = _choose(candidates, wanted, options.platform, store.where)
+    manifest = parse_json(_read_document(store, chosen.descriptor["digest"], "manifest"),
+                          "manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or \
+            not isinstance(manifest.get("layers"), list):
+        raise FormatError(f"{store.where}: the image manifest has no config or layers")
+    config_desc = manifest["config"]
+    config_type = str(config_desc.get("mediaType", ""))
+    if config_type and not config_type.endswith(("config.v1+json", "container.image.v1+json")):
+        raise UnsupportedMediaType(f"{store.where}: config media type {config_type!r} is not an "
+                                   "image config")
+    config_digest = str(config_desc.get("digest", ""))
+    config = ImageConfig.from_json(_read_document(store, config_digest, "image config"))
+    layers = manifest["layers"]
+    if config.diff_ids and len(config.diff_ids) != len(layers):
+        raise FormatError(f"{store.where}: manifest lists {len(layers)} layers but the config "
+                          f"has {len(config.diff_ids)} diff_ids")
+    budget = options.budget()
+    scans = []
+    for i, desc in enumerate(layers):
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise FormatError(f"{store.where}: layer {i} has no digest")
+        with store.open(desc["digest"]) as raw:
+            scans.append(read_layer(
+                raw, index=i, options=options, budget=budget,
+                media_type=str(desc.get("mediaType") or
+                               "application/vnd.oci.image.layer.v1.tar"),
+                blob_digest=desc["digest"],
+                diff_id=config.diff_ids[i] if config.diff_ids else None,
+                what=store.where))
+    return Image(reference=reference or chosen.ref or store.where, id=config_digest,
+                 source=source, config=config, layers=tuple(scans))
+
+
+def open_oci_dir(path: str, wanted: str | None, options: ScanOptions, reference: str) -> Image:
+    if not os.path.isdir(path):
+        raise SourceError(f"{path} is not a directory")
+    return read_oci_layout(DirBlobStore(path), wanted, options, reference, "oci-dir")
+
+
+def open_oci_archive(path: str, wanted: str | None, options: ScanOptions,
+                     reference: str) -> Image:
+    try:
+        tf = tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo)  # noqa: SIM115
+    except (tarfile.TarError, EOFError) as exc:
+        raise FormatError(f"{path} is not a tar archive ({exc})") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with tf:
+        return read_oci_layout(TarBlobStore(tf, path), wanted, options, reference,
+                               "oci-archive")

@@ -1,0 +1,51 @@
+"""Which file contents the single pass over the layers keeps, declared up front.
+
+Detectors and package catalogers name the paths they must read (globs) and how many bytes
+of each; the layer reader keeps that prefix of each matching regular file while it streams
+past, so no layer is ever read twice and no file is read whole unless asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from auditor.globs import compile_globs
+
+# The first KiB of every executable: ELF header and program headers (PT_INTERP), shebangs.
+EXECUTABLE_PREFIX = 1024
+# What one image may keep in captured prefixes in all; past it, files are listed as skipped.
+DEFAULT_BUDGET = 96 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    glob: str
+    max_bytes: int
+
+
+class ContentWants:
+    """A compiled set of wants: ``limit(path, mode)`` says how many bytes to keep."""
+
+    def __init__(self, wants: Iterable[Want] = (), executable_prefix: int = EXECUTABLE_PREFIX,
+                 budget: int = DEFAULT_BUDGET) -> None:
+        by_size: dict[int, list[str]] = {}
+        for want in wants:
+            by_size.setdefault(want.max_bytes, []).append(want.glob)
+        # Largest budgets first, so a path matched by several wants keeps the most bytes.
+        self._rules: list[tuple[int, re.Pattern[str]]] = [
+            (size, compile_globs(globs)) for size, globs in sorted(by_size.items(), reverse=True)
+        ]
+        self.executable_prefix = executable_prefix
+        self.budget = budget
+        self.wants = tuple(wants)
+
+    def limit(self, path: str, mode: int) -> int:
+        for size, rx in self._rules:
+            if rx.match(path):
+                return max(size, self.executable_prefix if mode & 0o111 else 0)
+        return self.executable_prefix if mode & 0o111 else 0
+
+
+NOTHING = ContentWants((), executable_prefix=0)
