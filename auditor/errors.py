@@ -23,10 +23,7 @@ class SourceError(AuditorError):
 
 
 class EngineUnreachable(SourceError):
-    tip = (
-        "start a Docker Engine or point DOCKER_HOST at one, "
-        "e.g. DOCKER_HOST=unix:///var/run/docker.sock"
-    )
+    tip = "start a Docker Engine, or point DOCKER_HOST at one: DOCKER_HOST=unix:///path/docker.sock"
 
 
 class ImageNotFound(SourceError):

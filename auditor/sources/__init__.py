@@ -63,7 +63,8 @@ def detect_kind(path: str) -> str:
                             return "docker-archive"
                     return "oci-archive"
     except (tarfile.TarError, EOFError) as exc:
-        raise FormatError(f"{path} is not an image archive ({exc})") from None
+        raise FormatError(f"{path} is not an image archive (not a readable tar: "
+                          f"{type(exc).__name__})") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     raise FormatError(f"{path} is a tar archive but holds no image "

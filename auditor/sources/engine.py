@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from typing import Any
 
 from auditor.blobs import CountingReader, PrefetchReader
@@ -24,15 +25,28 @@ def _client() -> Any:
     import docker
     import docker.errors
 
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         client = docker.from_env(timeout=TIMEOUT)
         client.ping()
     except Exception as exc:  # the docker package raises many kinds here
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if len(detail) > 160:
-            detail = detail[:157] + "..."
-        raise EngineUnreachable(f"cannot reach a Docker Engine ({detail})") from None
+        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({_why(exc)})"
+                                ) from None
     return client
+
+
+def _why(exc: BaseException) -> str:
+    """A few words for why the engine did not answer, from the nested exception text."""
+    text = str(exc)
+    for needle, words in (("FileNotFoundError", "no such socket"),
+                          ("PermissionError", "permission denied"),
+                          ("Connection refused", "connection refused"),
+                          ("timed out", "timed out"),
+                          ("Name or service not known", "unknown host")):
+        if needle in text:
+            return words
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 120 else line[:117] + "..."
 
 
 def open_engine_image(reference: str, options: ScanOptions) -> Image:

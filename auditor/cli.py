@@ -1,0 +1,159 @@
+"""The command line: parsing, progress, and the one place errors become exit codes.
+
+Exit codes: 0 passed (or nothing to judge), 1 failed the policy, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TextIO
+
+from auditor import __version__
+from auditor.errors import AuditorError, UsageError
+
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, tip=f"see `{self.prog} --help`")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="auditor", description="Audit a built container image: what it carries "
+                "that production does not need, and how to build it smaller and safer.")
+    p.add_argument("--version", action="version", version=f"auditor {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def source_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("source", help="an image: NAME[:TAG] in the Docker Engine, "
+                        "docker-archive:PATH[:TAG], oci-dir:PATH[:REF], oci-archive:PATH[:REF], "
+                        "or a path to any of those")
+        sp.add_argument("--platform", help="os/arch[/variant] of a multi-platform image "
+                        "(default linux/amd64, or the only one)")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    scan = sub.add_parser("scan", help="audit an image and report what it should not carry")
+    source_args(scan)
+    scan.add_argument("--format", "-f", default="terminal", help="report on stdout: terminal "
+                      "(default), json")
+    scan.add_argument("--output", "-o", action="append", default=[], metavar="FORMAT=PATH",
+                      help="also write a report to a file; repeatable")
+    scan.add_argument("--quiet", "-q", action="store_true", help="print the verdict line alone")
+    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    ls = sub.add_parser("ls", help="list the squashed file tree of an image")
+    source_args(ls)
+    ls.add_argument("glob", nargs="?", help="only paths matching this glob (e.g. '/usr/bin/*')")
+    ls.add_argument("--format", "-f", choices=("text", "json"), default="text",
+                    help="text (default) or json (one object per line)")
+    return p
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A bytes-read bar on stderr, only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(*Progress.get_default_columns()[:-1], DownloadColumn(),
+                  TransferSpeedColumn(), transient=True,
+                  console=__import__("rich.console").console.Console(stderr=True)) as bar:
+        task = bar.add_task("reading image", total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+def _color(choice: str, stream: TextIO) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return stream.isatty()
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from auditor.audit import audit
+    from auditor.reports import Report, WriteOptions, formats
+
+    writers = formats()
+    if args.format not in writers:
+        raise UsageError(f"unknown format {args.format!r}; choose one of {', '.join(writers)}")
+    outputs = []
+    for item in args.output:
+        fmt, sep, path = item.partition("=")
+        if not sep or fmt not in writers or not path:
+            raise UsageError(f"--output wants FORMAT=PATH with FORMAT one of "
+                             f"{', '.join(writers)}; got {item!r}")
+        outputs.append((fmt, path))
+    with _progress(not args.no_progress) as progress:
+        result = audit(args.source, platform=args.platform, progress=progress)
+    report = Report(result)
+    for fmt, path in outputs:
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                writers[fmt](report, fh, WriteOptions(color=False, width=100))
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    options = WriteOptions(color=_color(args.color, sys.stdout), quiet=args.quiet)
+    writers["terminal" if args.quiet else args.format](report, sys.stdout, options)
+    verdict = report.verdict
+    return EXIT_FAILED if verdict is not None and not verdict.passed else EXIT_PASSED
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from auditor.audit import read_tree
+    from auditor.globs import compile_globs
+    from auditor.lsformat import write_json_lines, write_text
+
+    try:
+        rx = compile_globs([args.glob]) if args.glob else None
+    except (ValueError, Exception) as exc:
+        raise UsageError(f"bad glob {args.glob!r}: {exc}") from None
+    with _progress(not args.no_progress) as progress:
+        _image, tree = read_tree(args.source, platform=args.platform, progress=progress)
+    nodes = (n for n in tree if rx is None or rx.match(n.path))
+    out = sys.stdout
+    if args.format == "json":
+        write_json_lines(nodes, out)
+    else:
+        write_text(nodes, out)
+    return EXIT_PASSED
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"scan": _cmd_scan, "ls": _cmd_ls}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Reports may hold any name an image has: write undecodable bytes back as they were.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape" if stream is sys.stdout
+                               else "backslashreplace")
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except AuditorError as exc:
+        # One line, always: scripts grep it and CI logs show it whole.
+        tip = f" (tip: {exc.tip})" if exc.tip else ""
+        print(" ".join(f"error: {exc}{tip}".split()), file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `auditor ls IMAGE | head`: the reader left; that is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PASSED
+    except MemoryError:
+        print("error: out of memory while reading the image", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

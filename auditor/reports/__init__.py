@@ -1,0 +1,77 @@
+"""Report formats: a closed set, one module each, every one a ``write(report, stream, opts)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from auditor.audit import AuditResult
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    title: str
+    text: str
+    saves_bytes: int = 0
+    layer: int | None = None
+    dockerfile_line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "text": self.text, "saves_bytes": self.saves_bytes,
+                "layer": self.layer, "dockerfile_line": self.dockerfile_line}
+
+
+@dataclass
+class Report:
+    """Everything a report shows: the audit, and the policy's verdict when there is one."""
+
+    result: AuditResult
+    verdict: Any = None  # auditor.policy.Verdict
+    policy_name: str | None = None
+    policy_source: str | None = None
+    suggestions: Sequence[Suggestion] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    color: bool = False
+    width: int | None = None
+    quiet: bool = False
+
+
+Writer = Callable[[Report, TextIO, WriteOptions], None]
+
+
+def formats() -> dict[str, Writer]:
+    from auditor.reports import json as json_report
+    from auditor.reports import terminal
+
+    return {"terminal": terminal.write, "json": json_report.write}
+
+
+def human_bytes(n: int) -> str:
+    """Sizes as docker shows them (decimal units), so users can compare at a glance."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def created_by_text(created_by: str | None) -> str:
+    """An instruction as the user wrote it: without the legacy builder's shell wrapper."""
+    if not created_by:
+        return "(no history)"
+    text = created_by.strip()
+    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
+        if text.startswith(prefix):
+            text = text[len(prefix):].strip()
+            return text if prefix.endswith("#(nop) ") else "RUN " + text
+    return text.removesuffix("# buildkit").strip()

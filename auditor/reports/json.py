@@ -1,0 +1,75 @@
+"""``--format json``: the report contract of design.md, schema ``auditor/report/v1``.
+
+The JSON Schema is published in docs/report.schema.json and shipped in the package.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from auditor import __version__
+from auditor.reports import Report, WriteOptions
+
+SCHEMA = "auditor/report/v1"
+
+
+def image_json(report: Report) -> dict[str, Any]:
+    result = report.result
+    image, tree, config = result.image, result.tree, result.image.config
+    return {
+        "reference": image.reference,
+        "id": image.id,
+        "source": image.source,
+        "size_bytes": tree.size_bytes,
+        "wasted_bytes": tree.wasted_bytes,
+        "dive_wasted_bytes": tree.dive_wasted_bytes,
+        "user": config.user,
+        "entrypoint": list(config.entrypoint) if config.entrypoint is not None else None,
+        "cmd": list(config.cmd) if config.cmd is not None else None,
+        "working_dir": config.working_dir,
+        "env_names": sorted(config.env_map()),  # names only: values may be secrets
+        "exposed_ports": list(config.exposed_ports),
+        "healthcheck": list(config.healthcheck) if config.healthcheck is not None else None,
+        "os": config.os,
+        "architecture": config.architecture,
+        "layers": [
+            {
+                "index": scan.index,
+                "digest": scan.digest,
+                "size_bytes": stats.added_bytes,
+                "blob_bytes": scan.blob_size,
+                "wasted_bytes": stats.wasted_bytes,
+                "files": stats.files,
+                "created_by": hist.created_by if hist is not None and hist.created_by else None,
+            }
+            for scan, stats, hist in zip(image.layers, tree.layers, result.history, strict=True)
+        ],
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    verdict = report.verdict
+    result = report.result
+    findings = verdict.findings if verdict is not None else result.findings
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "tool": {"name": "auditor", "version": __version__},
+        "image": image_json(report),
+        "policy": ({"name": report.policy_name, "source": report.policy_source}
+                   if report.policy_name else None),
+        "score": verdict.score if verdict is not None else None,
+        "grade": verdict.grade if verdict is not None else None,
+        "passed": verdict.passed if verdict is not None else None,
+        "reasons": list(verdict.reasons) if verdict is not None else [],
+        "findings": [f.to_json() for f in findings],
+        "suggestions": [s.to_json() for s in report.suggestions],
+        "packages": {"count": len(result.inventory.packages)},
+        "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],
+    }
+    return out
+
+
+def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
+    json.dump(report_json(report), stream, indent=2)
+    stream.write("\n")

@@ -1,0 +1,145 @@
+"""The report people read in a terminal: header, findings by category, layers, verdict.
+
+Fits 80 columns; colour only on a terminal and never with NO_COLOR (rich honours it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditor.findings import CATEGORIES, SEVERITY_RANK, Finding
+from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten
+from auditor.reports.json import image_json
+
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
+                  "low": "cyan", "info": "dim"}
+MAX_PER_CATEGORY = 8
+
+
+def _console(stream: TextIO, options: WriteOptions) -> Console:
+    return Console(file=stream, width=options.width or 80, no_color=not options.color,
+                   force_terminal=options.color, highlight=False, soft_wrap=False,
+                   emoji=False)
+
+
+def verdict_line(report: Report) -> Text:
+    verdict = report.verdict
+    findings = verdict.findings if verdict is not None else report.result.findings
+    counts: dict[str, int] = defaultdict(int)
+    for f in findings:
+        counts[f.severity] += 1
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low")
+                        if counts[s]) or "no findings"
+    if verdict is None:
+        return Text(f"{report.result.image.reference}: {summary}")
+    word, style = ("PASSED", "bold green") if verdict.passed else ("FAILED", "bold red")
+    line = Text()
+    line.append(word, style=style)
+    line.append(f" {report.result.image.reference}: score {verdict.score}/100 "
+                f"(grade {verdict.grade}), {summary}")
+    if report.policy_name:
+        line.append(f", policy {report.policy_name}")
+    return line
+
+
+def _header(console: Console, report: Report) -> None:
+    img = image_json(report)
+    config = report.result.image.config
+    console.print(Text(f"auditor: {img['reference']}", style="bold"))
+    rows = [
+        ("id", img["id"][:19]),
+        ("size", f"{human_bytes(img['size_bytes'])} in {len(img['layers'])} layers, "
+                 f"{human_bytes(img['wasted_bytes'])} wasted"),
+        ("user", config.user or "(none: runs as root)"),
+        ("entrypoint", " ".join(config.entrypoint) if config.entrypoint else "-"),
+        ("cmd", " ".join(config.cmd) if config.cmd else "-"),
+    ]
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+def _finding_row(f: Finding) -> Table:
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(width=8, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_column(width=9, justify="right", no_wrap=True)
+    where = f.path or f.package or ""
+    extra = f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else ""
+    text = Text(f.title, style="bold")
+    text.append(f"  {where}{extra}")
+    if f.package and f.path:
+        text.append(f"  [{f.package}]", style="dim")
+    if f.layer is not None:
+        text.append(f"  layer {f.layer}", style="dim")
+    grid.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, "")), text,
+                 human_bytes(f.bytes) if f.bytes else "")
+    return grid
+
+
+def _findings(console: Console, findings: list[Finding]) -> None:
+    by_cat: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_cat[f.category].append(f)
+    console.rule(f"Findings ({len(findings)})", align="left")
+    if not findings:
+        console.print("nothing found")
+    for cat in CATEGORIES:
+        items = sorted(by_cat.get(cat, []), key=lambda f: (-SEVERITY_RANK[f.severity], -f.bytes))
+        if not items:
+            continue
+        total = sum(f.bytes for f in items)
+        console.print(Text(f"{cat} ({len(items)}, {human_bytes(total)})", style="bold"))
+        for f in items[:MAX_PER_CATEGORY]:
+            console.print(_finding_row(f))
+        if len(items) > MAX_PER_CATEGORY:
+            console.print(Text(f"         … and {len(items) - MAX_PER_CATEGORY} more "
+                               "(--format json lists all)", style="dim"))
+
+
+def _layers(console: Console, report: Report) -> None:
+    table = Table(title=None, box=None, padding=(0, 1), show_edge=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("wasted", justify="right", no_wrap=True)
+    table.add_column("created by", ratio=1, no_wrap=True, overflow="ellipsis")
+    for layer in image_json(report)["layers"]:
+        table.add_row(str(layer["index"]), human_bytes(layer["size_bytes"]),
+                      human_bytes(layer["wasted_bytes"]) if layer["wasted_bytes"] else "",
+                      shorten(created_by_text(layer["created_by"]), 200))
+    console.rule("Layers", align="left")
+    console.print(table)
+
+
+def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
+    console = _console(stream, options)
+    if options.quiet:
+        console.print(verdict_line(report))
+        return
+    _header(console, report)
+    verdict = report.verdict
+    findings = verdict.findings if verdict is not None else report.result.findings
+    _findings(console, list(findings))
+    if report.suggestions:
+        console.rule("Suggestions", align="left")
+        for s in list(report.suggestions)[:3]:
+            console.print(Text(f"• {s.title}", style="bold"),
+                          Text(f" saves {human_bytes(s.saves_bytes)}" if s.saves_bytes else ""))
+            console.print(Text(s.text))
+    _layers(console, report)
+    if report.result.skipped:
+        console.print(Text(f"{len(report.result.skipped)} item(s) could not be read; "
+                           "--format json lists them under 'skipped'", style="dim"))
+    console.rule("Verdict", align="left")
+    console.print(verdict_line(report))
+    if verdict is not None:
+        for reason in verdict.reasons:
+            console.print(Text(f"  - {reason}"))
