@@ -122,7 +122,7 @@ def _layers(console: Console, report: Report) -> None:
 def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
     console = _console(stream, options)
     if options.quiet:
-        console.print(verdict_line(report))
+        console.print(verdict_line(report), soft_wrap=True)
         return
     _header(console, report)
     verdict = report.verdict
@@ -139,7 +139,7 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
         console.print(Text(f"{len(report.result.skipped)} item(s) could not be read; "
                            "--format json lists them under 'skipped'", style="dim"))
     console.rule("Verdict", align="left")
-    console.print(verdict_line(report))
+    console.print(verdict_line(report), soft_wrap=True)
     if verdict is not None:
         for reason in verdict.reasons:
             console.print(Text(f"  - {reason}"))

@@ -1,0 +1,78 @@
+"""The command line through main(argv): exit codes and one-line errors, never a traceback."""
+
+import json
+
+import pytest
+
+from auditor.cli import main
+from tests.imagekit import docker_save
+from tests.layerkit import D, F, L, layer
+
+
+@pytest.fixture
+def archive(tmp_path):
+    return docker_save(tmp_path / "img.tar", [
+        layer(D("/bin"), F("/bin/busybox", b"\x7fELF", mode=0o755), L("/bin/sh", "busybox"),
+              F("/bin/odd\udcffname", "x"), F("/bin/new\nline", "y")),
+    ])
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["scan", "/no/such/file.tar"], "no such file"),
+    (["scan", "docker-archive:/no/such.tar"], "no such file"),
+    (["scan", "/etc/hostname"], "not an image archive"),
+    (["scan", "/tmp"], "not an OCI image layout"),
+    (["scan", "x", "--format", "xml"], "unknown format"),
+    (["frobnicate"], "invalid choice"),
+], ids=["missing-path", "missing-archive", "not-a-tar", "plain-dir", "bad-format",
+        "bad-command"])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
+    code, _out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and needle in err
+    assert "Traceback" not in err
+
+
+def test_engine_unreachable_says_how_to_point_docker_host(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
+    code, _out, err = run(capsys, "scan", "myapp:latest")
+    assert code == 2 and "cannot reach a Docker Engine" in err and "DOCKER_HOST" in err
+
+
+def test_scan_json_has_the_image_part_of_the_contract(capsys, archive):
+    code, out, _ = run(capsys, "scan", str(archive), "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["schema"] == "auditor/report/v1"
+    assert doc["image"]["layers"][0]["index"] == 0
+    assert {"reference", "id", "size_bytes", "user", "entrypoint", "cmd"} <= set(doc["image"])
+
+
+def test_scan_writes_several_outputs(capsys, archive, tmp_path):
+    code, out, _ = run(capsys, "scan", str(archive), "-o", f"json={tmp_path}/r.json", "--quiet")
+    assert code == 0 and out.count("\n") == 1
+    assert json.loads((tmp_path / "r.json").read_text())["schema"] == "auditor/report/v1"
+
+
+def test_ls_text_escapes_odd_names(capsys, archive):
+    code, out, _ = run(capsys, "ls", str(archive))
+    assert code == 0
+    assert "/bin/odd\\xffname" in out and "/bin/new\\nline" in out
+    assert "/bin/sh -> busybox" in out
+    assert len(out.splitlines()) == 5
+
+
+def test_ls_json_lines_round_trip_raw_names(capsys, archive):
+    import base64
+    _code, out, _ = run(capsys, "ls", str(archive), "/bin/*", "--format", "json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    odd = next(r for r in rows if "path_b64" in r)
+    assert base64.b64decode(odd["path_b64"]) == b"/bin/odd\xffname"
+    assert any(r["path"] == "/bin/new\nline" for r in rows)
+    assert {r["type"] for r in rows} >= {"file", "symlink"}

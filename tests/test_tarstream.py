@@ -1,0 +1,81 @@
+"""The forward-only tar reader: formats it must read and hostile input it must refuse."""
+
+import io
+import tarfile
+
+import pytest
+
+from auditor.errors import FormatError
+from auditor.tarstream import MAX_EXTENDED, TarStream
+
+
+def tar_of(members, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def headers(raw):
+    return [(h.name, h.size) for h in TarStream(io.BytesIO(raw))]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT],
+                         ids=["ustar", "gnu", "pax"])
+def test_reads_every_common_format_with_long_names(fmt):
+    long = "d/" * 60 + "file"  # 124 characters: a ustar prefix, GNU longname or PAX path
+    assert headers(tar_of([("short", b"abc"), (long, b"12345")], fmt)) == [
+        ("short", 3), (long, 5)]
+
+
+def test_non_utf8_names_survive_as_surrogate_escapes():
+    raw = tar_of([("odd\udcffname", b"")], tarfile.GNU_FORMAT)
+    [(name, _)] = headers(raw)
+    assert name.encode("utf-8", "surrogateescape") == b"odd\xffname"
+
+
+def test_base256_sizes_are_read():
+    raw = bytearray(tar_of([("f", b"x")], tarfile.USTAR_FORMAT))
+    raw[124:136] = b"\x80" + (1).to_bytes(11, "big")
+    raw[148:156] = b"        "
+    raw[148:155] = f"{sum(raw[:512]):06o}\0".encode()
+    assert headers(bytes(raw)) == [("f", 1)]
+
+
+def test_content_can_be_read_in_part_and_the_rest_is_skipped():
+    stream = TarStream(io.BytesIO(tar_of([("a", b"0123456789"), ("b", b"xy")])))
+    out = []
+    for h in stream:
+        out.append((h.name, stream.read(4)))
+    assert out == [("a", b"0123"), ("b", b"xy")]
+
+
+def test_bad_checksum_is_refused():
+    raw = bytearray(tar_of([("a", b"x")]))
+    raw[0] ^= 0xFF
+    with pytest.raises(FormatError, match="checksum"):
+        headers(bytes(raw))
+
+
+def test_truncated_content_is_refused():
+    raw = tar_of([("a", b"x" * 5000)])
+    with pytest.raises(FormatError, match="truncated"):
+        headers(raw[:2000])
+
+
+def test_giant_pax_header_is_refused_without_reading_it():
+    raw = bytearray(tar_of([("a", b"")], tarfile.USTAR_FORMAT))
+    hdr = tarfile.TarInfo("././@PaxHeader")
+    hdr.type = tarfile.XHDTYPE
+    hdr.size = MAX_EXTENDED + 1
+    block = hdr.tobuf(tarfile.USTAR_FORMAT)
+    with pytest.raises(FormatError, match="too large"):
+        headers(block + bytes(raw))
+
+
+def test_a_stream_without_end_marker_is_accepted():
+    raw = tar_of([("a", b"x")])
+    assert headers(raw[:1024]) == [("a", 1)]
