@@ -78,10 +78,51 @@ class PrefetchReader(io.RawIOBase):
         self._buf = self._buf[n:]
         return n
 
+    def drain(self) -> None:
+        """Consume everything left, so the producer has read its source to the end."""
+        scratch = bytearray(CHUNK)
+        while self.readinto(scratch):
+            pass
+        self._thread.join()
+
     def close(self) -> None:
         if not self.closed:
             self._stop.set()
             sys.setswitchinterval(self._switch)
+        super().close()
+
+
+def chunks_of(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
+    while chunk := stream.read(size):
+        yield chunk
+
+
+class RangeReader(io.RawIOBase):
+    """``size`` bytes of a file from ``offset``: a member of an uncompressed outer tar,
+    read straight from the file without the standard library's per-read seeking."""
+
+    def __init__(self, path: str, offset: int, size: int) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._file.seek(offset)
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(b)
+        if len(view) > self._left:
+            view = view[: self._left]
+        n = self._file.readinto(view) or 0
+        if n == 0:
+            raise FormatError("archive member is truncated")
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
         super().close()
 
 
@@ -114,22 +155,18 @@ class HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(CHUNK if size is None or size < 0 else size)
-        if data:
-            self._hash.update(data)
-            self.count += len(data)
-            if self._progress is not None:
-                self._progress(len(data))
-        return data
-
     def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
+        n = int(self._raw.readinto(b) or 0)  # type: ignore[attr-defined]
+        if n:
+            self._hash.update(memoryview(b)[:n])
+            self.count += n
+            if self._progress is not None:
+                self._progress(n)
+        return n
 
     def drain(self) -> None:
-        while self.read(CHUNK):
+        scratch = bytearray(CHUNK)
+        while self.readinto(scratch):
             pass
 
     def digest(self) -> str:

@@ -76,7 +76,8 @@ class LayerStats:
 
 
 def _parent(path: str) -> str:
-    return posixpath.dirname(path) or "/"
+    # rpartition, not posixpath.dirname: this runs for every entry of every layer
+    return path.rpartition("/")[0] or "/"
 
 
 class FileTree:

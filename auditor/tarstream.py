@@ -38,6 +38,9 @@ class TarHeader:
     mtime: int
 
 
+_OCTAL_START = {bytes([c]) for c in b"01234567 "}
+
+
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
@@ -48,6 +51,11 @@ def _cstr(field: bytes) -> bytes:
 
 
 def _number(field: bytes, what: str) -> int:
+    if field[:1] in _OCTAL_START:
+        try:
+            return int(field.rstrip(b" \0"), 8)  # the common case: octal digits, padded
+        except ValueError:
+            pass
     if field and field[0] & 0x80:  # GNU base-256 for values octal cannot hold
         if field[0] == 0xFF:
             raise FormatError(f"tar header: negative {what}")

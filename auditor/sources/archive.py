@@ -15,7 +15,7 @@ import posixpath
 import tarfile
 from typing import IO
 
-from auditor.blobs import read_limited
+from auditor.blobs import RangeReader, read_limited
 from auditor.errors import DigestMismatch, FormatError, SourceError
 from auditor.image import Image, ImageConfig, LayerScan, Skipped
 from auditor.sources.common import (
@@ -87,19 +87,30 @@ def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions
         budget = options.budget()
         scans = []
         for index, name in enumerate(manifest.layers):
-            member = members.get(_member_name(name))
-            try:
-                fobj = tf.extractfile(member) if member is not None else None
-            except (tarfile.TarError, KeyError):
-                fobj = None
+            fobj = open_member(tf, path, members.get(_member_name(name)))
             if fobj is None:
                 raise FormatError(f"{path}: layer {name!r} is missing from the archive")
-            scans.append(read_layer(
-                fobj, index=index, options=options, budget=budget, media_type=None,
-                blob_digest=blob_digest_from_name(name),
-                diff_id=diff_ids[index] if diff_ids else None, what=f"{path}: {name}"))
+            with fobj:
+                scans.append(read_layer(
+                    fobj, index=index, options=options, budget=budget, media_type=None,
+                    blob_digest=blob_digest_from_name(name),
+                    diff_id=diff_ids[index] if diff_ids else None, what=f"{path}: {name}"))
     return Image(reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
                  id=image_id, source="docker-archive", config=config, layers=tuple(scans))
+
+
+def open_member(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
+                ) -> IO[bytes] | None:
+    """A member's bytes: read straight from the file for plain members (the common case),
+    through tarfile for links and sparse members."""
+    if member is None:
+        return None
+    if member.isreg() and not member.issparse() and isinstance(tf.fileobj, io.BufferedReader):
+        return io.BufferedReader(RangeReader(path, member.offset_data, member.size), 1 << 20)
+    try:
+        return tf.extractfile(member)
+    except (tarfile.TarError, KeyError):
+        return None
 
 
 def _looks_like_tar(head: bytes) -> bool:

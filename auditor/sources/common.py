@@ -10,8 +10,10 @@ from typing import IO, Any
 
 from auditor.blobs import (
     HashingReader,
+    PrefetchReader,
     Progress,
     check_digest,
+    chunks_of,
     compression_of,
     decompressed,
     sniff_compression,
@@ -62,14 +64,20 @@ def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: Capt
     else:
         compression = compression_of(media_type)
     inner: HashingReader | None = None
-    stream: IO[bytes] = decompressed(buffered, compression)
+    source: IO[bytes] = buffered
     if compression != "none":
-        inner = HashingReader(stream)
-        stream = io.BufferedReader(inner, 1 << 20)
-    entries, skipped = scan_layer_tar(stream, index, options.wants, budget)
-    # Read to the end, past the tar's end-of-archive blocks, so the digests cover it all.
-    if inner is not None:
-        inner.drain()
+        inner = HashingReader(decompressed(buffered, compression))
+        source = io.BufferedReader(inner, 1 << 20)
+    # Reading, hashing and decompressing run in a second thread (they release the GIL),
+    # parsing headers in this one: two cores, and the scan runs at hashing speed.
+    pump = PrefetchReader(chunks_of(source))
+    try:
+        entries, skipped = scan_layer_tar(io.BufferedReader(pump, 1 << 20), index,
+                                          options.wants, budget)
+        # Read to the end, past the tar's end-of-archive blocks: the digests cover it all.
+        pump.drain()
+    finally:
+        pump.close()
     outer.drain()
     uncompressed = inner if inner is not None else outer
     if options.verify:

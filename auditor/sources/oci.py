@@ -23,6 +23,7 @@ from auditor.errors import (
     UnsupportedMediaType,
 )
 from auditor.image import Image, ImageConfig
+from auditor.sources.archive import open_member
 from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json, read_layer
 from auditor.tarstream import BoundedTarInfo
 
@@ -81,13 +82,7 @@ class TarBlobStore:
             raise FormatError(f"{where} is a corrupt or truncated tar archive ({exc})") from None
 
     def _open_member(self, name: str) -> IO[bytes] | None:
-        member = self._members.get(name)
-        if member is None:
-            return None
-        try:
-            return self._tf.extractfile(member)
-        except (tarfile.TarError, KeyError):
-            return None
+        return open_member(self._tf, self.where, self._members.get(name))
 
     def open(self, digest: str) -> IO[bytes]:
         fobj = self._open_member(_blob_path(digest))
