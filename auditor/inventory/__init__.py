@@ -74,13 +74,29 @@ class Inventory:
     _owners: dict[str, Package] = field(default_factory=dict)
 
     def index(self, tree: FileTree) -> None:
-        """Map each package file, and where it really lives after symlinks, to its owner."""
+        """Map each package file, and where it really lives after symlinks, to its owner.
+
+        Directories are shared by many packages (``/usr/bin``), so they are not indexed:
+        ``owner()`` of a directory says nothing. Parents are resolved once each: a package
+        database lists tens of thousands of paths in a few hundred directories.
+        """
+        real_dirs: dict[str, str | None] = {}
         for pkg in self.packages:
             for path in pkg.files:
+                node = tree.get(path)
+                if node is not None and node.kind == "dir":
+                    continue
                 self._owners.setdefault(path, pkg)
-                real = tree.resolve(path, follow_last=False)
-                if real is not None and real != path:
-                    self._owners.setdefault(real, pkg)
+                parent, _, base = path.rpartition("/")
+                parent = parent or "/"
+                if parent not in real_dirs:
+                    real_dirs[parent] = tree.resolve(parent)
+                real_parent = real_dirs[parent]
+                if real_parent is not None and real_parent != parent:
+                    real = real_parent.rstrip("/") + "/" + base
+                    node = tree.get(real)
+                    if node is None or node.kind != "dir":
+                        self._owners.setdefault(real, pkg)
 
     def owner(self, path: str) -> Package | None:
         return self._owners.get(path)

@@ -1,0 +1,44 @@
+import pytest
+
+from auditor.globs import compile_globs
+from auditor.inventory import load_catalogers
+from auditor.wants import ContentWants
+
+EXPECTED = ["apk", "dpkg", "npm", "python", "rpm"]
+
+
+def test_every_ecosystem_has_a_cataloger():
+    assert sorted(load_catalogers()) == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_wants_are_bounded_and_compile(name):
+    wants = load_catalogers()[name].wants
+    assert wants
+    for want in wants:
+        assert 0 < want.max_bytes <= 64 * 1024 * 1024, want
+        compile_globs([want.glob])
+
+
+@pytest.mark.parametrize("path, kept", [
+    ("/var/lib/dpkg/status", 16 << 20),
+    ("/var/lib/dpkg/info/libc6:amd64.list", 8 << 20),
+    ("/var/lib/dpkg/info/libc6.md5sums", 0),
+    ("/var/lib/dpkg/status-old", 0),
+    ("/lib/apk/db/installed", 32 << 20),
+    ("/usr/lib/sysimage/rpm/rpmdb.sqlite", 64 << 20),
+    ("/usr/lib/python3/dist-packages/six-1.16.0.egg-info", 64 << 10),
+    ("/opt/venv/lib/python3.12/site-packages/a-1.dist-info/METADATA", 64 << 10),
+    ("/opt/venv/lib/python3.12/site-packages/a-1.dist-info/RECORD", 8 << 20),
+    ("/opt/venv/lib/python3.12/site-packages/a/METADATA", 0),
+    ("/app/node_modules/@types/node/package.json", 512 << 10),
+    ("/app/node_modules/a/node_modules/b/package.json", 512 << 10),
+    ("/app/node_modules/a/lib/package.json", 0),
+    ("/app/package.json", 0),
+    ("/app/package-lock.json", 32 << 20),
+    ("/usr/bin/bash", 0),
+], ids=lambda v: str(v))
+def test_only_database_files_are_kept(path, kept):
+    wants = ContentWants([w for c in load_catalogers().values() for w in c.wants],
+                         executable_prefix=0)
+    assert wants.limit(path, 0o644) == kept
