@@ -45,6 +45,32 @@ def _parser() -> argparse.ArgumentParser:
                       help="also write a report to a file; repeatable")
     scan.add_argument("--quiet", "-q", action="store_true", help="print the verdict line alone")
     scan.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    gate = scan.add_argument_group("the gate")
+    gate.add_argument("--policy", "-p", default="default", help="a built-in policy name "
+                      "(default, strict, dev) or a policy file; see docs/policy.md")
+    gate.add_argument("--fail-under", type=int, metavar="SCORE",
+                      help="fail when the score is under SCORE (overrides the policy)")
+    gate.add_argument("--fail-on", metavar="SEVERITY", help="fail on any finding of this "
+                      "severity or worse: critical, high, medium, low, info")
+    gate.add_argument("--baseline", metavar="REPORT", help="a previous JSON or SARIF report: "
+                      "gate only on findings that are new since it")
+    build = scan.add_argument_group("the build")
+    build.add_argument("--dockerfile", metavar="PATH", help="the Dockerfile that built the "
+                       "image: ties each finding to its instruction line")
+    build.add_argument("--target", metavar="STAGE", help="the build stage that made the image")
+    build.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
+                       help="build arguments used for the build (repeatable)")
+    scan.add_argument("--sarif-category", metavar="ID", help="SARIF runAutomationDetails id "
+                      "(default: from the image name)")
+
+    policy = sub.add_parser("policy", help="show or check a policy")
+    psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
+    show = psub.add_parser("show", help="print a policy with everything it extends resolved")
+    show.add_argument("policy", help="a built-in policy name or a policy file")
+    check = psub.add_parser("check", help="validate a policy file")
+    check.add_argument("policy", help="a policy file (or built-in name)")
+
+    sub.add_parser("rules", help="list every rule auditor reports, with its severity")
 
     ls = sub.add_parser("ls", help="list the squashed file tree of an image")
     source_args(ls)
@@ -77,8 +103,30 @@ def _color(choice: str, stream: TextIO) -> bool:
     return stream.isatty()
 
 
+def _build_args(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise UsageError(f"--build-arg wants NAME=VALUE; got {item!r}")
+        out[name] = value if sep else os.environ.get(name, "")
+    return out
+
+
+def _read_dockerfile(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read Dockerfile {path}: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
 def _cmd_scan(args: argparse.Namespace) -> int:
     from auditor.audit import audit
+    from auditor.policy import Baseline, evaluate, load_policy
     from auditor.reports import Report, WriteOptions, formats
 
     writers = formats()
@@ -91,19 +139,54 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             raise UsageError(f"--output wants FORMAT=PATH with FORMAT one of "
                              f"{', '.join(writers)}; got {item!r}")
         outputs.append((fmt, path))
+    # Everything that can be wrong with the arguments is found before the image is read.
+    policy = load_policy(args.policy)
+    baseline = Baseline.load(args.baseline) if args.baseline else None
+    dockerfile_text = _read_dockerfile(args.dockerfile)
+    build_args = _build_args(args.build_arg)
     with _progress(not args.no_progress) as progress:
         result = audit(args.source, platform=args.platform, progress=progress)
-    report = Report(result)
+    verdict = evaluate(policy, result.findings, image_size=result.tree.size_bytes,
+                       wasted_bytes=result.tree.wasted_bytes,
+                       packages=result.inventory.packages, baseline=baseline,
+                       fail_under=args.fail_under, fail_on=args.fail_on)
+    report = Report(result, verdict, policy.name, policy.source,
+                    dockerfile=args.dockerfile, sarif_category=args.sarif_category)
+    _add_fixes(report, dockerfile_text, args.target, build_args)
     for fmt, path in outputs:
         try:
-            with open(path, "w", encoding="utf-8") as fh:
+            with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 writers[fmt](report, fh, WriteOptions(color=False, width=100))
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     options = WriteOptions(color=_color(args.color, sys.stdout), quiet=args.quiet)
     writers["terminal" if args.quiet else args.format](report, sys.stdout, options)
-    verdict = report.verdict
-    return EXIT_FAILED if verdict is not None and not verdict.passed else EXIT_PASSED
+    return EXIT_PASSED if verdict.passed else EXIT_FAILED
+
+
+def _add_fixes(report: object, dockerfile_text: str | None, target: str | None,
+               build_args: dict[str, str]) -> None:
+    """Attribution and stage-fix suggestions, when the fixes package is present."""
+    return
+
+
+def _cmd_policy(args: argparse.Namespace) -> int:
+    from auditor.policy import load_policy
+
+    policy = load_policy(args.policy)
+    if args.policy_command == "show":
+        sys.stdout.write(policy.to_toml())
+    else:
+        print(f"{args.policy}: valid policy {policy.name!r} ({policy.source})")
+    return EXIT_PASSED
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from auditor.detectors import iter_rules
+
+    for rule in sorted(iter_rules(), key=lambda r: (r.category, r.id)):
+        print(f"{rule.id:<28} {rule.severity:<9} {rule.category:<16} {rule.title}")
+    return EXIT_PASSED
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
@@ -126,7 +209,9 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"scan": _cmd_scan, "ls": _cmd_ls}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "scan": _cmd_scan, "ls": _cmd_ls, "policy": _cmd_policy, "rules": _cmd_rules,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

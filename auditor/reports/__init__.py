@@ -31,6 +31,11 @@ class Report:
     policy_name: str | None = None
     policy_source: str | None = None
     suggestions: Sequence[Suggestion] = field(default_factory=tuple)
+    dockerfile: str | None = None  # the Dockerfile path as given (repository-relative)
+    dockerfile_lines: dict[int, int] = field(default_factory=dict)  # layer -> line
+    sarif_category: str | None = None
+    closure: Any = None  # auditor.fixes.closure.Closure, when computed
+    attribution: Any = None  # auditor.fixes.attribution.Attribution, with --dockerfile
 
 
 @dataclass(frozen=True, slots=True)
