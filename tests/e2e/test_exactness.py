@@ -67,9 +67,9 @@ def export_listing(engine: Any, image: str) -> dict[str, tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("name", fixture_names())
-def test_tree_equals_what_the_runtime_exports(engine, name):
+def test_tree_equals_what_the_runtime_exports(engine, audited, name):
     image = f"auditor-fixture/{name}:latest"
-    _img, tree = read_tree(f"docker:{image}")
+    tree = audited(image).tree
     # /dev, /proc and /sys are mounts in a container: what the image has under them is hidden
     ours = {p: v for p, v in tree_listing(tree).items()
             if p not in ENGINE_ADDED and not p.startswith(("/dev/", "/proc/", "/sys/"))}
@@ -85,7 +85,7 @@ def test_tree_equals_what_the_runtime_exports(engine, name):
 
 @pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 @pytest.mark.parametrize("name", SMALL)
-def test_every_source_gives_the_identical_tree(engine, saved_images, tmp_path, name):
+def test_every_source_gives_the_identical_tree(engine, audited, saved_images, tmp_path, name):
     image = f"auditor-fixture/{name}:latest"
     archive = saved_images(image)
     oci_gzip = tmp_path / "oci-gzip"
@@ -94,7 +94,7 @@ def test_every_source_gives_the_identical_tree(engine, saved_images, tmp_path, n
                    check=True)
     subprocess.run(["skopeo", "copy", "-q", "--dest-compress-format", "zstd",
                     f"docker-archive:{archive}", f"oci-archive:{oci_zstd}:latest"], check=True)
-    reference = tree_listing(read_tree(f"docker:{image}")[1])
+    reference = tree_listing(audited(image).tree)
     for source in (str(archive), f"docker-archive:{archive}", f"oci-dir:{oci_gzip}",
                    f"oci-archive:{oci_zstd}"):
         img, tree = read_tree(source)

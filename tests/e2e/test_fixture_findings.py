@@ -1,0 +1,114 @@
+"""Ground truth: every fixture image's expected.json checked against a real audit.
+
+expected.json (see fixtures/README.md): ``present`` category -> paths that some finding of
+that category must name (the finding's path or one of its paths equals the listed path,
+lies inside it, or contains it; an empty list means at least one finding); ``absent``:
+categories with no high or critical finding; ``absent_paths``: paths no finding names
+(wasted-space excepted); ``config_findings``: path-less findings by category and a word
+they mention; ``absent_mentions``: words no finding may mention (masked secrets, benign
+names); ``packages`` / ``packages_absent``; ``tree``: path -> kind in the squashed tree;
+``runs_as_root``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import expected_of, fixture_names
+
+pytestmark = pytest.mark.engine
+
+
+def _names(finding):
+    return [p for p in (finding.path, *finding.paths) if p]
+
+
+def _covers(listed, named):
+    return named == listed or named.startswith(listed.rstrip("/") + "/") or \
+        listed.startswith(named.rstrip("/") + "/")
+
+
+def _text(finding):
+    return json.dumps(finding.to_json(), ensure_ascii=False)
+
+
+@pytest.fixture(params=fixture_names())
+def case(request, audited):
+    expected = expected_of(request.param)
+    return expected, audited(expected["image"])
+
+
+def test_every_expected_finding_is_reported(case):
+    expected, result = case
+    missing = []
+    for category, listed_paths in expected.get("present", {}).items():
+        found = [f for f in result.findings if f.category == category]
+        if not found:
+            missing.append(f"{category}: no finding at all")
+        for listed in listed_paths:
+            if not any(_covers(listed, n) for f in found for n in _names(f)):
+                missing.append(f"{category}: {listed}")
+    for item in expected.get("config_findings", []):
+        if not any(f.category == item["category"] and item["mentions"] in _text(f)
+                   for f in result.findings):
+            missing.append(f"{item['category']} mentioning {item['mentions']!r}")
+    assert not missing, missing
+
+
+def test_nothing_is_reported_that_must_not_be(case):
+    expected, result = case
+    wrong = []
+    for category in expected.get("absent", []):
+        wrong += [f"{f.rule_id} {f.path}" for f in result.findings
+                  if f.category == category and f.severity in ("high", "critical")]
+    for path in expected.get("absent_paths", []):
+        wrong += [f"{f.rule_id} names {path}" for f in result.findings
+                  if f.category != "wasted-space" and path in _names(f)]
+    for word in expected.get("absent_mentions", []):
+        wrong += [f"{f.rule_id} mentions {word}" for f in result.findings if word in _text(f)]
+    assert not wrong, wrong
+
+
+def test_user_and_packages_as_expected(case):
+    expected, result = case
+    root = [f for f in result.findings if f.category == "root-user"]
+    assert bool(root) == expected["runs_as_root"]
+    assert result.image.config.user == expected["user"]
+    for ecosystem, names in expected.get("packages", {}).items():
+        eco = {"dpkg": "deb"}.get(ecosystem, ecosystem)
+        for name, version in names.items():
+            pkgs = result.inventory.by_name(name, eco)
+            assert pkgs, f"{ecosystem} package {name} not found"
+            if version is not None:
+                assert any(p.version == version for p in pkgs), (name, version)
+    for ecosystem, names in expected.get("packages_absent", {}).items():
+        eco = {"dpkg": "deb"}.get(ecosystem, ecosystem)
+        for name in names:
+            assert not result.inventory.by_name(name, eco), f"{name} should be gone"
+
+
+def test_squashed_tree_as_expected(case):
+    expected, result = case
+    for path, spec in expected.get("tree", {}).items():
+        node = result.tree.get(path)
+        if spec is None:
+            assert node is None, f"{path} should be gone"
+            continue
+        assert node is not None, f"{path} missing"
+        kind, _, link = spec.partition(":")
+        assert node.kind == kind, (path, node.kind, kind)
+        if link:
+            assert node.link == link, (path, node.link, link)
+
+
+SECURITY = ("secret", "setuid", "root-user", "compiler", "network-tool", "leftover-source")
+
+
+@pytest.mark.parametrize("name", ["c-multi-scratch", "go-multi-scratch"])
+def test_clean_images_have_no_high_severity_findings(audited, name):
+    result = audited(f"auditor-fixture/{name}:latest")
+    bad = [f"{f.rule_id} {f.path}" for f in result.findings
+           if f.severity in ("high", "critical") or f.category in SECURITY]
+    assert not bad, bad
