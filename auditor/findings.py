@@ -53,9 +53,11 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across rebuilds: the rule plus what was found, never a layer digest."""
-        subject = self.path or self.package or str(self.evidence.get("subject", ""))
-        return hashlib.sha256(f"{self.rule_id}\0{subject}".encode(
-            "utf-8", "surrogateescape")).hexdigest()[:32]
+        # The package without its version: an upgraded package is the same finding.
+        where = self.path or (self.package or "").split("@", 1)[0]
+        subject = str(self.evidence.get("subject", ""))
+        key = f"{self.rule_id}\0{where}" + (f"\0{subject}" if subject else "")
+        return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
         return {

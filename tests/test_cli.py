@@ -46,7 +46,7 @@ def test_engine_unreachable_says_how_to_point_docker_host(capsys, monkeypatch, t
 
 
 def test_scan_json_has_the_image_part_of_the_contract(capsys, archive):
-    code, out, _ = run(capsys, "scan", str(archive), "--format", "json")
+    code, out, _ = run(capsys, "scan", str(archive), "--format", "json", "--policy", "dev")
     assert code == 0
     doc = json.loads(out)
     assert doc["schema"] == "auditor/report/v1"
@@ -55,8 +55,9 @@ def test_scan_json_has_the_image_part_of_the_contract(capsys, archive):
 
 
 def test_scan_writes_several_outputs(capsys, archive, tmp_path):
-    code, out, _ = run(capsys, "scan", str(archive), "-o", f"json={tmp_path}/r.json", "--quiet")
-    assert code == 0 and out.count("\n") == 1
+    code, out, _ = run(capsys, "scan", str(archive), "-o", f"json={tmp_path}/r.json", "--quiet",
+                       "--policy", "dev")
+    assert code == 0 and out.count("\n") == 1 and out.startswith("PASSED")
     assert json.loads((tmp_path / "r.json").read_text())["schema"] == "auditor/report/v1"
 
 
@@ -76,3 +77,17 @@ def test_ls_json_lines_round_trip_raw_names(capsys, archive):
     assert base64.b64decode(odd["path_b64"]) == b"/bin/odd\xffname"
     assert any(r["path"] == "/bin/new\nline" for r in rows)
     assert {r["type"] for r in rows} >= {"file", "symlink"}
+
+
+def test_a_policy_failure_is_exit_1_with_the_reason(capsys, archive):
+    # no USER: root, and a busybox shell: the default policy fails the image
+    code, out, _ = run(capsys, "scan", str(archive), "--color", "never")
+    assert code == 1
+    assert "FAILED" in out and "root-user" in out
+
+
+def test_a_bad_policy_file_is_exit_2_naming_the_key(capsys, archive, tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text('name = "x"\nbogus = 1\n')
+    code, _out, err = run(capsys, "scan", str(archive), "--policy", str(bad))
+    assert code == 2 and "bogus" in err and err.count("\n") == 1

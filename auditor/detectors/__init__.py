@@ -43,7 +43,7 @@ class ScanContext:
                 paths: Sequence[str] = (), package: str | None = None,
                 layer: int | None = None, size: int | None = None,
                 evidence: dict[str, Any] | None = None, severity: str | None = None,
-                fix: str | None = None) -> Finding:
+                fix: str | None = None, created_by: str | None = None) -> Finding:
         """A Finding under ``rule``; layer, package and bytes default from ``path``."""
         all_paths = tuple(paths) or ((path,) if path else ())
         path = path or (all_paths[0] if all_paths else None)
@@ -60,7 +60,7 @@ class ScanContext:
         return Finding(
             rule_id=rule.id, category=rule.category, severity=severity or rule.severity,
             title=rule.title, message=message, path=path, package=package, layer=layer,
-            created_by=self.created_by(layer), bytes=size, fix=fix if fix is not None
+            created_by=created_by or self.created_by(layer), bytes=size, fix=fix if fix is not None
             else rule.fix, paths=all_paths, evidence=evidence or {},
         )
 

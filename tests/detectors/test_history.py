@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import pytest
+
+from auditor.detectors._steps import build_steps, iter_commands, parse_created_by
+from auditor.detectors.history import detect
+from auditor.image import HistoryEntry, ImageConfig
+from tests.detectors.configkit import context_of, nop, run
+from tests.layerkit import D, F, W
+
+# -- reading history entries ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("created_by, expected", [
+    ("/bin/sh -c apt-get update && apt-get install -y curl",
+     ("RUN", "apt-get update && apt-get install -y curl", False)),
+    ("/bin/sh -c #(nop)  USER toor", ("USER", "toor", False)),
+    ("/bin/sh -c #(nop) ADD file:abc in / ", ("ADD", "file:abc in /", False)),
+    ("/bin/sh -c #(nop) COPY dir:abc in /app ", ("COPY", "dir:abc in /app", False)),
+    ("|2 A=1 B=two words /bin/sh -c make all", ("RUN", "make all", False)),
+    ("/bin/sh -o pipefail -c curl x | sh", ("RUN", "curl x | sh", False)),
+    ("/bin/sh -o pipefail -c #(nop)  VOLUME [/data]", ("VOLUME", "[/data]", False)),
+    ("/bin/bash -exc set -x; make", ("RUN", "set -x; make", False)),
+    ("RUN /bin/sh -c apt-get update # buildkit", ("RUN", "apt-get update", True)),
+    ("RUN |1 V=1 /bin/sh -c make # buildkit", ("RUN", "make", True)),
+    ("ADD https://example.com/x /x # buildkit", ("ADD", "https://example.com/x /x", True)),
+    ("USER toor", ("USER", "toor", False)),
+    ("EXPOSE map[22/tcp:{}]", ("EXPOSE", "map[22/tcp:{}]", False)),
+    ("apt-get install -y x", ("RUN", "apt-get install -y x", False)),
+    ("", ("", "", False)),
+], ids=["legacy-run", "legacy-user", "legacy-add", "legacy-copy", "legacy-build-args",
+        "legacy-custom-shell", "legacy-nop-custom-shell", "bash-combined-flags",
+        "buildkit-run", "buildkit-run-args", "buildkit-add", "buildkit-user",
+        "buildkit-expose", "legacy-exec-form", "imported-base"])
+def test_parse_created_by(created_by, expected):
+    assert parse_created_by(created_by) == expected
+
+
+def test_steps_map_to_layers_skipping_empty_ones():
+    config = ImageConfig(history=(
+        HistoryEntry("", False), HistoryEntry("/bin/sh -c #(nop)  ENV A=1", True),
+        HistoryEntry("/bin/sh -c make", False)))
+    assert [s.layer for s in build_steps(config, 2)] == [0, None, 1]
+    assert [s.layer for s in build_steps(config, 3)] == [None, None, None]
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("apk add --no-cache pkg=1.2 other", [("apk", ("add", "--no-cache", "pkg=1.2", "other"))]),
+    ("DEBIAN_FRONTEND=noninteractive apt-get install -y x",
+     [("apt-get", ("install", "-y", "x"))]),
+    ("echo 'a && apt-get update' > /f; true", [("echo", ("a && apt-get update",)),
+                                               ("true", ())]),
+    ('sh -c "apt-get update || exit 1"', [("apt-get", ("update",)), ("exit", ("1",))]),
+    ("sudo -u app env X=1 pip install y 2>&1", [("pip", ("install", "y"))]),
+    ("if [ -f x ]; then\n  yum install -y z\nfi", [("[", ("-f", "x", "]")),
+                                                     ("yum", ("install", "-y", "z"))]),
+    ("make \\\n  install", [("make", ("install",))]),
+    ('echo "$(cat /etc/os-release | head -1)" # note', [
+        ("echo", ("$(cat /etc/os-release | head -1)",))]),
+], ids=["apk-version-is-not-assignment", "leading-assignment", "quoted-operators",
+        "nested-sh-c", "sudo-and-env-wrappers", "if-then-fi", "line-continuation",
+        "command-substitution-and-comment"])
+def test_iter_commands(script, expected):
+    assert [(c.program, c.args) for c in iter_commands(script)] == expected
+
+
+def test_sudo_is_remembered():
+    [cmd] = iter_commands("sudo apt-get install -y x")
+    assert cmd.program == "apt-get" and cmd.via_sudo
+
+
+# -- findings -------------------------------------------------------------------------------
+
+BASE = [D("/etc"), F("/etc/os-release", "ID=debian\n")]
+LISTS = "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"
+DEB = "/var/cache/apt/archives/curl_7.88.1_amd64.deb"
+
+
+def apt_layer(*extra):
+    return [D("/var"), D("/var/lib"), D("/var/lib/apt"), D("/var/lib/apt/lists"),
+            D("/var/cache"), D("/var/cache/apt"), D("/var/cache/apt/archives"),
+            F("/usr/bin/curl", b"\x7fELF", mode=0o755), *extra]
+
+
+def history_findings(*layers, history, rule_id=None, config=None):
+    return run(detect, context_of(*layers, history=history, config=config), rule_id)
+
+
+def rules_of(found):
+    return sorted(f.rule_id for f in found)
+
+
+def test_trouble_shape_update_and_install_keeping_lists_then_deleting_them():
+    found = history_findings(
+        BASE, apt_layer(F(LISTS, b"P" * 100), F(DEB, b"D" * 50)), [W(LISTS)],
+        history=["", "/bin/sh -c apt-get update && apt-get install -y curl",
+                 "/bin/sh -c apt-get purge -y curl && rm -rf /var/lib/apt/lists/*"])
+    assert rules_of(found) == ["AUD-APT-CACHE-KEPT", "AUD-APT-LISTS-KEPT",
+                               "AUD-APT-RECOMMENDS"]
+    lists = next(f for f in found if f.rule_id == "AUD-APT-LISTS-KEPT")
+    assert lists.layer == 1 and lists.bytes == 100
+    assert lists.created_by == "/bin/sh -c apt-get update && apt-get install -y curl"
+    assert lists.evidence["bytes_in_final_tree"] == 0
+    assert "later layer deleted them" in lists.message
+    debs = next(f for f in found if f.rule_id == "AUD-APT-CACHE-KEPT")
+    assert debs.evidence["bytes_in_final_tree"] == 50 and "still in the final image" in \
+        debs.message
+
+
+def test_clean_apt_run_is_not_reported():
+    assert history_findings(BASE, apt_layer(), history=[
+        "", "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends curl "
+            "&& apt-get clean && rm -rf /var/lib/apt/lists/*"]) == []
+
+
+def test_lists_removed_some_other_way_are_judged_by_the_layer():
+    assert history_findings(BASE, apt_layer(), rule_id="AUD-APT-LISTS-KEPT", history=[
+        "", "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends x "
+            "&& find /var/lib/apt/lists -type f -delete"]) == []
+
+
+def test_without_a_layer_mapping_the_command_line_decides():
+    found = history_findings(BASE, apt_layer(), rule_id="AUD-APT-LISTS-KEPT", history=[
+        "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends curl"])
+    assert len(found) == 1 and found[0].layer is None
+    assert "unknown" in found[0].evidence["layer_contents"]
+
+
+@pytest.mark.parametrize("run_line", [
+    "apt-get update", "apt-get -q update", "apk update",
+    "apt-get update && echo done"], ids=["apt-get", "apt-get-option", "apk", "no-install"])
+def test_update_alone(run_line):
+    [f] = history_findings(BASE, [F("/x", b"")], rule_id="AUD-UPDATE-ALONE",
+                           history=["", f"/bin/sh -c {run_line}"])
+    assert f.layer == 1 and f.evidence["commands"]
+
+
+@pytest.mark.parametrize("run_line", [
+    "apt-get update && apt-get install -y x", "apk update && apk add x",
+    "apt-get update && apt-get -y dist-upgrade", "echo apt-get update"],
+    ids=["with-install", "apk-with-add", "with-upgrade", "only-an-echo"])
+def test_not_update_alone(run_line):
+    assert history_findings(BASE, [F("/x", b"")], rule_id="AUD-UPDATE-ALONE",
+                            history=["", f"/bin/sh -c {run_line}"]) == []
+
+
+@pytest.mark.parametrize("run_line, flagged", [
+    ("apt-get install -y curl", True),
+    ("apt install -y curl", True),
+    ("apt-get install -y --no-install-recommends curl", False),
+    ("apt-get -o APT::Install-Recommends=false install -y curl", False),
+    ("apt-get install -y ./local.deb --no-install-recommends", False),
+    ("apt-get install -y", False),
+], ids=["apt-get", "apt", "flag", "option", "flag-after-package", "nothing-to-install"])
+def test_install_recommends(run_line, flagged):
+    found = history_findings(BASE, [F("/x", b"")], rule_id="AUD-APT-RECOMMENDS",
+                             history=["", f"/bin/sh -c {run_line}"])
+    assert bool(found) is flagged
+
+
+def test_install_recommends_turned_off_by_apt_conf_in_the_image():
+    conf = [D("/etc/apt"), D("/etc/apt/apt.conf.d"),
+            F("/etc/apt/apt.conf.d/99norecommends", 'APT::Install-Recommends "false";\n')]
+    assert history_findings([*BASE, *conf], [F("/x", b"")], rule_id="AUD-APT-RECOMMENDS",
+                            history=["", "/bin/sh -c apt-get install -y curl"]) == []
+
+
+APK_INDEX = "/var/cache/apk/APKINDEX.12345678.tar.gz"
+
+
+@pytest.mark.parametrize("run_line, layer, flagged", [
+    ("apk add curl", [D("/var/cache/apk"), F(APK_INDEX, b"i" * 10)], True),
+    ("apk add --virtual .deps curl && apk del .deps", [D("/var/cache/apk"),
+                                                        F(APK_INDEX, b"i")], True),
+    ("apk add --no-cache curl", [F("/usr/bin/curl", b"c")], False),
+    ("apk add curl && rm -rf /var/cache/apk/*", [F("/usr/bin/curl", b"c")], False),
+], ids=["cache-kept", "virtual-option-value", "no-cache", "removed-in-same-run"])
+def test_apk_add_without_no_cache(run_line, layer, flagged):
+    found = history_findings(BASE, layer, rule_id="AUD-APK-NO-CACHE",
+                             history=["", f"/bin/sh -c {run_line}"])
+    assert bool(found) is flagged
+
+
+@pytest.mark.parametrize("run_line, path, rule_id", [
+    ("yum install -y httpd", "/var/cache/yum/x86_64/8/base/packages/httpd.rpm",
+     "AUD-RPM-CACHE-KEPT"),
+    ("dnf -y install httpd", "/var/cache/dnf/base-1/packages/httpd.rpm", "AUD-RPM-CACHE-KEPT"),
+    ("zypper --non-interactive in curl", "/var/cache/zypp/packages/x.rpm",
+     "AUD-RPM-CACHE-KEPT"),
+    ("pip install flask", "/root/.cache/pip/http/a/b", "AUD-PIP-CACHE"),
+    ("python3 -m pip install flask", "/root/.cache/pip/wheels/a.whl", "AUD-PIP-CACHE"),
+    ("cd /app && npm ci", "/root/.npm/_cacache/content-v2/sha512/ab", "AUD-NPM-CACHE"),
+    ("yarn install --frozen-lockfile", "/usr/local/share/.cache/yarn/v6/x", "AUD-NPM-CACHE"),
+], ids=["yum", "dnf", "zypper", "pip", "python-m-pip", "npm-ci", "yarn"])
+def test_package_caches_left_in_the_layer(run_line, path, rule_id):
+    [f] = history_findings(BASE, [F(path, b"c" * 7)], rule_id=rule_id,
+                           history=["", f"/bin/sh -c {run_line}"])
+    assert f.bytes == 7 and f.layer == 1 and f.evidence["sample"] == [path]
+
+
+@pytest.mark.parametrize("run_line, path", [
+    ("pip install --no-cache-dir flask", "/root/.cache/pip/http/a"),
+    ("pip install flask", "/usr/lib/python3/dist-packages/flask/__init__.py"),
+    ("pip download flask", "/root/.cache/pip/http/a"),
+    ("yum install -y httpd && yum clean all", "/usr/sbin/httpd"),
+], ids=["no-cache-dir", "nothing-cached", "not-an-install", "cleaned"])
+def test_package_caches_not_reported(run_line, path):
+    found = history_findings(BASE, [F(path, b"c")], history=["", f"/bin/sh -c {run_line}"])
+    assert [f for f in found if f.rule_id in ("AUD-PIP-CACHE", "AUD-RPM-CACHE-KEPT")] == []
+
+
+@pytest.mark.parametrize("run_line, severity", [
+    ("apt-get update && apt-get -y dist-upgrade", "low"),
+    ("apt-get update && apt-get upgrade -y", "info"),
+    ("apk upgrade --no-cache", "info"),
+    ("yum -y update", "info"),
+    ("dnf distro-sync -y", "low"),
+], ids=["apt-dist-upgrade", "apt-upgrade", "apk-upgrade", "yum-update-all", "dnf-distro-sync"])
+def test_distribution_upgrade(run_line, severity):
+    [f] = history_findings(BASE, [F("/x", b"")], rule_id="AUD-PKG-UPGRADE",
+                           history=["", f"/bin/sh -c {run_line}"])
+    assert f.severity == severity
+
+
+def test_updating_one_package_is_not_a_distribution_upgrade():
+    assert history_findings(BASE, [F("/x", b"")], rule_id="AUD-PKG-UPGRADE",
+                            history=["", "/bin/sh -c yum -y update openssl"]) == []
+
+
+def test_sudo_in_run():
+    [f] = history_findings(BASE, [F("/x", b"")], rule_id="AUD-SUDO-RUN",
+                           history=["", "RUN /bin/sh -c sudo chown app /x # buildkit"])
+    assert f.evidence["commands"] == ["sudo chown app /x"]
+    assert f.created_by == "RUN /bin/sh -c sudo chown app /x # buildkit"
+
+
+def test_sudo_mentioned_but_not_run():
+    assert history_findings(BASE, [F("/x", b"")], rule_id="AUD-SUDO-RUN", history=[
+        "", "/bin/sh -c apt-get install -y --no-install-recommends sudo && echo sudo"]) == []
+
+
+def test_run_starting_with_cd_and_wget_plus_curl():
+    found = history_findings(BASE, [F("/x", b"")], [F("/y", b"")], history=[
+        "", "/bin/sh -c cd /opt && wget -q https://e.x/a", "/bin/sh -c curl -fsSO https://e.x/b"])
+    assert rules_of(found) == ["AUD-RUN-CD", "AUD-WGET-AND-CURL"]
+
+
+def test_relative_cd_is_not_reported():
+    assert history_findings(BASE, [F("/x", b"")], rule_id="AUD-RUN-CD",
+                            history=["", "/bin/sh -c cd build && make"]) == []
+
+
+def test_empty_layer_steps_do_not_shift_the_layer():
+    found = history_findings(
+        BASE, [F("/x", b"")], [D("/var/cache/apk"), F(APK_INDEX, b"i")],
+        history=["", nop("/bin/sh -c #(nop)  ENV A=1"), "/bin/sh -c touch /x",
+                 nop("/bin/sh -c #(nop)  USER app"), "/bin/sh -c apk add curl"],
+        rule_id="AUD-APK-NO-CACHE")
+    assert [(f.layer, f.created_by) for f in found] == [(2, "/bin/sh -c apk add curl")]
