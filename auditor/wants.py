@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from auditor.globs import compile_globs
 
-# The first KiB of every executable: ELF header and program headers (PT_INTERP), shebangs.
+# The first KiB of every executable and shared library: ELF header and program headers
+# (PT_INTERP), shebangs.
 EXECUTABLE_PREFIX = 1024
 # What one image may keep in captured prefixes in all; past it, files are listed as skipped.
 DEFAULT_BUDGET = 96 * 1024 * 1024
@@ -42,10 +43,13 @@ class ContentWants:
         self.wants = tuple(wants)
 
     def limit(self, path: str, mode: int) -> int:
+        # Shared libraries are often not executable (0644) but are ELF all the same.
+        base = self.executable_prefix if (mode & 0o111 or ".so" in path.rpartition("/")[2]) \
+            else 0
         for size, rx in self._rules:
             if rx.match(path):
-                return max(size, self.executable_prefix if mode & 0o111 else 0)
-        return self.executable_prefix if mode & 0o111 else 0
+                return max(size, base)
+        return base
 
 
 NOTHING = ContentWants((), executable_prefix=0)
