@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from auditor.blobs import Progress
 from auditor.detectors import ScanContext, detector_wants, run_detectors
+from auditor.detectors.secrets import redact_instruction
 from auditor.filetree import FileTree, squash_layers
 from auditor.findings import Finding
 from auditor.image import HistoryEntry, Image, Skipped
@@ -39,10 +40,13 @@ def read_tree(source: str, *, platform: str | None = None, progress: Progress | 
 def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
     inventory = build_inventory(tree)
     history = image.config.layer_history(len(image.layers))
-    result = AuditResult(image, tree, inventory, history,
+    # Reports show each layer's instruction: never a secret that a RUN or ENV recorded.
+    shown = [replace(h, created_by=redact_instruction(h.created_by)) if h is not None else None
+             for h in history]
+    result = AuditResult(image, tree, inventory, shown,
                          skipped=[*image.skipped, *tree.skipped, *inventory.skipped])
     if detect:
-        ctx = ScanContext(image, tree, inventory, history)
+        ctx = ScanContext(image, tree, inventory, history, redact=redact_instruction)
         result.findings = run_detectors(ctx, result.skipped)
     return result
 

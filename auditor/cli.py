@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     check = psub.add_parser("check", help="validate a policy file")
     check.add_argument("policy", help="a policy file (or built-in name)")
 
-    sub.add_parser("rules", help="list every rule auditor reports, with its severity")
+    rules = sub.add_parser("rules", help="list every rule auditor reports, with its severity")
+    rules.add_argument("--markdown", action="store_true", help="the full reference: every "
+                       "detector's documentation and its rules (docs/rules.md)")
 
     ls = sub.add_parser("ls", help="list the squashed file tree of an image")
     source_args(ls)
@@ -182,8 +184,11 @@ def _cmd_policy(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
-    from auditor.detectors import iter_rules
+    from auditor.detectors import iter_rules, rules_markdown
 
+    if args.markdown:
+        sys.stdout.write(rules_markdown())
+        return EXIT_PASSED
     for rule in sorted(iter_rules(), key=lambda r: (r.category, r.id)):
         print(f"{rule.id:<28} {rule.severity:<9} {rule.category:<16} {rule.title}")
     return EXIT_PASSED
