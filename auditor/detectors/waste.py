@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from auditor.detectors import ScanContext, detector
 from auditor.filetree import WastedCopy
 from auditor.findings import Finding, Rule
+from auditor.text import created_by_text, human_bytes, shorten
 
 WASTE = Rule("AUD-WASTE", "wasted-space", "low", "Bytes written by one layer and removed by "
              "a later one", fix="Delete files in the same RUN that creates them, or build in "
@@ -36,26 +37,12 @@ _PURGE = re.compile(r"\b(?:apt-get|apt|apk|dnf|yum)\s+(?:-\S+\s+)*(?:purge|remov
 
 
 def size_text(n: int) -> str:
-    """Sizes in decimal units, as docker shows them."""
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
+    return human_bytes(n)
 
 
 def instruction_text(created_by: str | None) -> str:
-    """An instruction as it was written, without the legacy builder's shell wrapper."""
-    if not created_by:
-        return "no history"
-    text = " ".join(created_by.split())
-    for prefix, replacement in (("/bin/sh -c #(nop) ", ""), ("/bin/sh -c ", "RUN ")):
-        if text.startswith(prefix):
-            text = replacement + text[len(prefix):].strip()
-            break
-    text = text.removesuffix("# buildkit").strip()
-    return text if len(text) <= 100 else text[:99] + "…"
+    """An instruction as it was written, shortened for a message."""
+    return shorten(created_by_text(created_by) if created_by else "no history", 100)
 
 
 def area_of(path: str) -> str:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from auditor.audit import AuditResult
+from auditor.text import created_by_text, human_bytes, shorten
+
+__all__ = ["Report", "Suggestion", "WriteOptions", "created_by_text", "formats", "human_bytes",
+           "shorten"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,33 +54,7 @@ Writer = Callable[[Report, TextIO, WriteOptions], None]
 
 def formats() -> dict[str, Writer]:
     from auditor.reports import json as json_report
-    from auditor.reports import terminal
+    from auditor.reports import markdown, sarif, terminal
 
-    return {"terminal": terminal.write, "json": json_report.write}
-
-
-def human_bytes(n: int) -> str:
-    """Sizes as docker shows them (decimal units), so users can compare at a glance."""
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
-def shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def created_by_text(created_by: str | None) -> str:
-    """An instruction as the user wrote it: without the legacy builder's shell wrapper."""
-    if not created_by:
-        return "(no history)"
-    text = created_by.strip()
-    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
-        if text.startswith(prefix):
-            text = text[len(prefix):].strip()
-            return text if prefix.endswith("#(nop) ") else "RUN " + text
-    return text.removesuffix("# buildkit").strip()
+    return {"terminal": terminal.write, "json": json_report.write, "sarif": sarif.write,
+            "markdown": markdown.write}

@@ -13,6 +13,7 @@ import hashlib
 import io
 import posixpath
 import tarfile
+from collections.abc import Callable
 from typing import IO
 
 from auditor.blobs import RangeReader, read_limited
@@ -55,19 +56,29 @@ def _config_layers(manifest: SaveManifest, config: ImageConfig, where: str) -> t
     return config.diff_ids
 
 
-def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions,
-                             reference: str) -> Image:
+def open_outer_tar(path: str, mode: str) -> tarfile.TarFile:
+    """An image archive on disk, opened for random access; its errors in a sentence."""
     try:
-        tf = tarfile.open(path, mode="r:", tarinfo=BoundedTarInfo)  # noqa: SIM115
+        return tarfile.open(path, mode=mode, tarinfo=BoundedTarInfo)  # type: ignore[call-overload,no-any-return]
     except (tarfile.TarError, EOFError) as exc:
         raise FormatError(f"{path} is not a tar archive ({exc})") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def member_index(tf: tarfile.TarFile, path: str) -> dict[str, tarfile.TarInfo]:
+    """Every member by its normalised name (reading all headers: seeks, no content)."""
+    try:
+        return {_member_name(m.name): m for m in tf.getmembers()}
+    except (tarfile.TarError, EOFError) as exc:
+        raise FormatError(f"{path} is a corrupt or truncated tar archive ({exc})") from None
+
+
+def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions,
+                             reference: str) -> Image:
+    tf = open_outer_tar(path, "r:")
     with tf:
-        try:
-            members = {_member_name(m.name): m for m in tf.getmembers()}
-        except (tarfile.TarError, EOFError) as exc:
-            raise FormatError(f"{path} is a corrupt or truncated tar archive ({exc})") from None
+        members = member_index(tf, path)
 
         def read_member(name: str, what: str) -> bytes:
             member = members.get(_member_name(name))
@@ -87,14 +98,16 @@ def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions
         budget = options.budget()
         scans = []
         for index, name in enumerate(manifest.layers):
-            fobj = open_member(tf, path, members.get(_member_name(name)))
+            member = members.get(_member_name(name))
+            fobj = open_member(tf, path, member)
             if fobj is None:
                 raise FormatError(f"{path}: layer {name!r} is missing from the archive")
             with fobj:
                 scans.append(read_layer(
                     fobj, index=index, options=options, budget=budget, media_type=None,
                     blob_digest=blob_digest_from_name(name),
-                    diff_id=diff_ids[index] if diff_ids else None, what=f"{path}: {name}"))
+                    diff_id=diff_ids[index] if diff_ids else None, what=f"{path}: {name}",
+                    reopen=reopener(tf, path, member)))
     return Image(reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
                  id=image_id, source="docker-archive", config=config, layers=tuple(scans))
 
@@ -111,6 +124,15 @@ def open_member(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
         return tf.extractfile(member)
     except (tarfile.TarError, KeyError):
         return None
+
+
+def reopener(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
+              ) -> Callable[[], IO[bytes]] | None:
+    """A second, independent handle on a plain member (for hashing in parallel)."""
+    if member is None or not member.isreg() or member.issparse() or not isinstance(
+            tf.fileobj, io.BufferedReader):
+        return None
+    return lambda: RangeReader(path, member.offset_data, member.size)  # type: ignore[return-value]
 
 
 def _looks_like_tar(head: bytes) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from auditor.blobs import (
+    BackgroundHash,
     HashingReader,
     PrefetchReader,
     Progress,
@@ -48,19 +49,29 @@ def parse_json(raw: bytes, what: str) -> Any:
 
 def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: CaptureBudget,
                media_type: str | None, blob_digest: str | None, diff_id: str | None,
-               what: str) -> LayerScan:
+               what: str, reopen: Callable[[], IO[bytes]] | None = None) -> LayerScan:
     """Scan one layer blob in a single pass, checking its digests as the bytes go by.
 
     ``media_type`` None means "find the compression from the magic bytes" (docker save
     archives name no media types). ``blob_digest`` is checked on the stored bytes,
-    ``diff_id`` on the uncompressed tar.
+    ``diff_id`` on the uncompressed tar. ``reopen`` (a file source) gives a second handle
+    on the same bytes: an uncompressed layer is then walked header to header with seeks
+    while another thread hashes the whole blob, the fastest way to do both.
     """
+    if reopen is not None and raw.seekable():
+        head = raw.read(4)
+        raw.seek(0)
+        compression = (sniff_compression(head) if media_type is None
+                       else compression_of(media_type))
+        if compression == "none":
+            return _read_plain_layer(raw, reopen, index=index, options=options, budget=budget,
+                                     media_type=media_type, blob_digest=blob_digest,
+                                     diff_id=diff_id, what=what)
     outer = HashingReader(raw, options.progress)
     buffered = io.BufferedReader(outer, 1 << 20)
     if media_type is None:
         compression = sniff_compression(buffered.peek(4)[:4])
-        media_type = "application/vnd.docker.image.rootfs.diff.tar" + (
-            "" if compression == "none" else "." + compression)
+        media_type = _DOCKER_LAYER + ("" if compression == "none" else "." + compression)
     else:
         compression = compression_of(media_type)
     inner: HashingReader | None = None
@@ -89,6 +100,31 @@ def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: Capt
                      blob_digest=blob_digest or outer.digest(), media_type=media_type,
                      blob_size=outer.count, tar_size=uncompressed.count, entries=entries,
                      skipped=skipped)
+
+
+_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+
+
+def _read_plain_layer(raw: IO[bytes], reopen: Callable[[], IO[bytes]], *, index: int,
+                      options: ScanOptions, budget: CaptureBudget, media_type: str | None,
+                      blob_digest: str | None, diff_id: str | None, what: str) -> LayerScan:
+    """An uncompressed layer in a file: seek over content here, hash it all over there."""
+    hasher = BackgroundHash(reopen(), options.progress if options.verify else None,
+                            enabled=options.verify)
+    try:
+        entries, skipped = scan_layer_tar(raw, index, options.wants, budget)
+    finally:
+        hasher.finish()
+    if options.verify:
+        for expected, label in ((blob_digest, ""), (diff_id, ", uncompressed")):
+            if expected:
+                check_digest(expected, hasher.reader, f"{what} (layer {index}{label})",
+                             drained=True)
+    digest = hasher.reader.digest() if options.verify else (diff_id or blob_digest or "")
+    size = hasher.reader.count if options.verify else raw.seek(0, io.SEEK_END)
+    return LayerScan(index=index, digest=diff_id or digest, blob_digest=blob_digest or digest,
+                     media_type=media_type or _DOCKER_LAYER, blob_size=size, tar_size=size,
+                     entries=entries, skipped=skipped)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,14 @@ as it is read; layers may be uncompressed, gzip or zstd, as their media type say
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import posixpath
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-from auditor.blobs import read_limited
+from auditor.blobs import RangeReader, read_limited
 from auditor.errors import (
     DigestMismatch,
     FormatError,
@@ -23,9 +24,8 @@ from auditor.errors import (
     UnsupportedMediaType,
 )
 from auditor.image import Image, ImageConfig
-from auditor.sources.archive import open_member
+from auditor.sources.archive import member_index, open_member, open_outer_tar, reopener
 from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json, read_layer
-from auditor.tarstream import BoundedTarInfo
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
@@ -43,6 +43,8 @@ class BlobStore(Protocol):
 
     def open(self, digest: str) -> IO[bytes]: ...
 
+    def reopener(self, digest: str) -> Callable[[], IO[bytes]] | None: ...
+
     def read_file(self, name: str) -> bytes | None: ...
 
 
@@ -59,10 +61,15 @@ class DirBlobStore:
         self.where = root
 
     def open(self, digest: str) -> IO[bytes]:
+        path = os.path.join(self.root, _blob_path(digest))
         try:
-            return open(os.path.join(self.root, _blob_path(digest)), "rb")
-        except FileNotFoundError:
+            size = os.path.getsize(path)
+        except OSError:
             raise FormatError(f"{self.root}: blob {digest} is missing") from None
+        return io.BufferedReader(RangeReader(path, 0, size), 1 << 20)
+
+    def reopener(self, digest: str) -> Callable[[], IO[bytes]] | None:
+        return lambda: self.open(digest)
 
     def read_file(self, name: str) -> bytes | None:
         try:
@@ -76,13 +83,14 @@ class TarBlobStore:
     def __init__(self, tf: tarfile.TarFile, where: str) -> None:
         self.where = where
         self._tf = tf
-        try:
-            self._members = {posixpath.normpath(m.name.lstrip("/")): m for m in tf.getmembers()}
-        except (tarfile.TarError, EOFError) as exc:
-            raise FormatError(f"{where} is a corrupt or truncated tar archive ({exc})") from None
+        self._members = member_index(tf, where)
 
     def _open_member(self, name: str) -> IO[bytes] | None:
         return open_member(self._tf, self.where, self._members.get(name))
+
+    def reopener(self, digest: str) -> Callable[[], IO[bytes]] | None:
+        name = _blob_path(digest)
+        return reopener(self._tf, self.where, self._members.get(name))
 
     def open(self, digest: str) -> IO[bytes]:
         fobj = self._open_member(_blob_path(digest))
@@ -217,7 +225,7 @@ def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
                                "application/vnd.oci.image.layer.v1.tar"),
                 blob_digest=desc["digest"],
                 diff_id=config.diff_ids[i] if config.diff_ids else None,
-                what=store.where))
+                what=store.where, reopen=store.reopener(desc["digest"])))
     return Image(reference=reference or chosen.ref or store.where, id=config_digest,
                  source=source, config=config, layers=tuple(scans))
 
@@ -230,12 +238,6 @@ def open_oci_dir(path: str, wanted: str | None, options: ScanOptions, reference:
 
 def open_oci_archive(path: str, wanted: str | None, options: ScanOptions,
                      reference: str) -> Image:
-    try:
-        tf = tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo)  # noqa: SIM115
-    except (tarfile.TarError, EOFError) as exc:
-        raise FormatError(f"{path} is not a tar archive ({exc})") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with tf:
+    with open_outer_tar(path, "r:*") as tf:
         return read_oci_layout(TarBlobStore(tf, path), wanted, options, reference,
                                "oci-archive")

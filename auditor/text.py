@@ -1,0 +1,30 @@
+"""Words and numbers as people read them; shared by detectors and reports."""
+
+from __future__ import annotations
+
+
+def human_bytes(n: int) -> str:
+    """Sizes as docker shows them (decimal units), so users can compare at a glance."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def created_by_text(created_by: str | None) -> str:
+    """An instruction as the user wrote it: without the legacy builder's shell wrapper."""
+    if not created_by:
+        return "(no history)"
+    text = created_by.strip()
+    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
+        if text.startswith(prefix):
+            text = text[len(prefix):].strip()
+            return text if prefix.endswith("#(nop) ") else "RUN " + text
+    return text.removesuffix("# buildkit").strip()
