@@ -43,17 +43,30 @@ class PrefetchReader(io.RawIOBase):
         self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True)
         self._thread.start()
 
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def _pump(self, chunks: Iterator[bytes]) -> None:
+        # An HTTP response arrives in its chunked encoding's pieces (often 32 KiB): hand
+        # them over in ~1 MiB batches, or the queue and the GIL hand-offs cost seconds.
         try:
+            batch: list[bytes] = []
+            size = 0
             for chunk in chunks:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(chunk, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
+                batch.append(chunk)
+                size += len(chunk)
+                if size >= CHUNK:
+                    if not self._put(batch[0] if len(batch) == 1 else b"".join(batch)):
+                        return
+                    batch, size = [], 0
+            if batch and not self._put(b"".join(batch)):
+                return
             self._queue.put(self._END)
         except BaseException as exc:  # handed to the reading thread, raised there
             self._queue.put(exc)
@@ -92,6 +105,38 @@ class PrefetchReader(io.RawIOBase):
         super().close()
 
 
+class BackgroundHash:
+    """Hash a whole stream in a thread of its own (hashlib and file reads release the GIL);
+    ``finish()`` waits for the end, or stops early when the caller failed."""
+
+    def __init__(self, raw: IO[bytes], progress: Progress | None, enabled: bool = True) -> None:
+        self.reader = HashingReader(raw, progress)
+        self._raw = raw
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        if enabled:
+            self._thread.start()
+
+    def _run(self) -> None:
+        scratch = bytearray(CHUNK)
+        try:
+            while not self._stop.is_set() and self.reader.readinto(scratch):
+                pass
+        except BaseException as exc:  # raised in the caller's thread by finish()
+            self._error = exc
+
+    def finish(self) -> None:
+        """Wait for the hash (stop it first when the caller is failing); closes the input."""
+        if self._thread.ident is not None:
+            if sys.exc_info()[0] is not None:
+                self._stop.set()
+            self._thread.join()
+        self._raw.close()
+        if self._error is not None:
+            raise self._error
+
+
 def chunks_of(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
     while chunk := stream.read(size):
         yield chunk
@@ -104,10 +149,28 @@ class RangeReader(io.RawIOBase):
     def __init__(self, path: str, offset: int, size: int) -> None:
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         self._file.seek(offset)
+        self._offset = offset
+        self._size = size
         self._left = size
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        # Relative to the member: 0 is its first byte, SEEK_END its end.
+        pos = self._size - self._left
+        target = {io.SEEK_SET: offset, io.SEEK_CUR: pos + offset,
+                  io.SEEK_END: self._size + offset}[whence]
+        target = max(0, min(target, self._size))
+        self._file.seek(self._offset + target)
+        self._left = self._size - target
+        return target
+
+    def tell(self) -> int:
+        return self._size - self._left
 
     def readinto(self, b: Any) -> int:
         if self._left <= 0:
@@ -173,12 +236,14 @@ class HashingReader(io.RawIOBase):
         return "sha256:" + self._hash.hexdigest()
 
 
-def check_digest(expected: str, reader: HashingReader, what: str) -> None:
-    """Raise DigestMismatch unless the drained reader's sha256 is ``expected``."""
+def check_digest(expected: str, reader: HashingReader, what: str,
+                 drained: bool = False) -> None:
+    """Raise DigestMismatch unless the reader's sha256, read to its end, is ``expected``."""
     algo, _, _hexpart = expected.partition(":")
     if algo != "sha256":
         raise UnsupportedMediaType(f"{what}: digest algorithm {algo!r} is not supported")
-    reader.drain()
+    if not drained:
+        reader.drain()
     got = reader.digest()
     if got != expected:
         raise DigestMismatch(f"{what}: content digest {got} does not match {expected}")
