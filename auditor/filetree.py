@@ -18,6 +18,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from auditor.image import DIR, FILE, HARDLINK, SYMLINK, LayerScan, RawEntry, Skipped
 
@@ -29,11 +30,12 @@ MAX_SYMLINK_HOPS = 40  # as Linux's path walk (MAXSYMLINKS)
 class Node:
     """One entry of the squashed tree."""
 
-    __slots__ = ("data", "gid", "kind", "layer", "link", "mode", "mtime", "path", "size", "uid")
+    __slots__ = ("data", "elf", "gid", "kind", "layer", "link", "mode", "mtime", "path", "size",
+                 "uid")
 
     def __init__(self, path: str, kind: str, mode: int, uid: int, gid: int, size: int,
-                 link: str | None, layer: int, mtime: int = 0, data: bytes | None = None
-                 ) -> None:
+                 link: str | None, layer: int, mtime: int = 0, data: bytes | None = None,
+                 elf: Any = None) -> None:
         self.path = path
         self.kind = kind
         self.mode = mode
@@ -44,6 +46,7 @@ class Node:
         self.layer = layer
         self.mtime = mtime
         self.data = data
+        self.elf = elf  # auditor.elf.ElfFacts when the file is ELF
 
     def __repr__(self) -> str:
         return f"Node({self.path!r}, {self.kind}, {self.mode:o}, size={self.size}, L{self.layer})"
@@ -179,7 +182,7 @@ class FileTree:
                 self._remove(path, index, removed=False)
             self._insert(Node(path, HARDLINK, target.mode, target.uid, target.gid, target.size,
                               target.path if target.kind == FILE else target.link, index,
-                              target.mtime, target.data))
+                              target.mtime, target.data, target.elf))
             return
         if old is not None:
             self._remove(path, index, removed=False)
@@ -188,7 +191,7 @@ class FileTree:
             stats.files += 1
             self._touches.setdefault(path, []).append(raw.size)
         self._insert(Node(path, raw.kind, raw.mode, raw.uid, raw.gid, raw.size, raw.link,
-                          index, raw.mtime, raw.data))
+                          index, raw.mtime, raw.data, raw.elf))
 
     # -- reading --------------------------------------------------------------------------
 

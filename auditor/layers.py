@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import IO
 
+from auditor.elf import ELF_MAGIC, read_elf_facts
 from auditor.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
 from auditor.tarstream import TarStream
 from auditor.wants import ContentWants
@@ -65,6 +66,10 @@ def scan_layer_tar(stream: IO[bytes], index: int, wants: ContentWants,
                 if want <= budget.left:
                     entry.data = tar.read(want)
                     budget.left -= want
+                    if entry.data[:4] == ELF_MAGIC:
+                        # libraries and interpreters it needs lie deeper in the file:
+                        # read forward to the dynamic section now, while it streams by
+                        entry.elf = read_elf_facts(entry.data, tar.read, size)
                 else:
                     skipped.append(Skipped(f"{where}: {path!r}",
                                            "content not read: capture budget spent"))

@@ -1,0 +1,378 @@
+"""ELF facts read while a layer streams past: what a binary needs to load and run.
+
+The layer pass reads each file once, forward only. The program headers and ``PT_INTERP``
+sit in the first KiB, but ``PT_DYNAMIC`` (``DT_NEEDED``, ``DT_RPATH``, ``DT_RUNPATH``,
+``DT_SONAME``) usually sits in the last writable segment, deep in the file, and the string
+table its entries point into (``DT_STRTAB``, a virtual address) usually lies *before* it, in
+the first read-only segment. So the reader keeps a bounded prefix of the file (2 MiB by
+default, where GNU ld puts ``.dynstr``) while it walks forward to the dynamic section, then
+maps the string table's address to a file offset through the ``PT_LOAD`` segments and reads
+the names from that prefix, or further ahead when the strings come after. Strings that were
+already passed and not kept make the facts ``incomplete``, never wrong.
+
+Malformed input never raises here: it gives None (not an ELF file at all) or facts whose
+``incomplete`` says what could not be read. Only the ``read`` callable may raise (a tar that
+ends early is the layer reader's error, not this file's).
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+ELF_MAGIC = b"\x7fELF"
+KEEP_BYTES = 2 * 1024 * 1024  # prefix kept while walking to PT_DYNAMIC
+NOTE_SCAN_END = 64 * 1024  # notes later than this are read only if we pass them anyway
+MAX_PHNUM = 4096
+MAX_DYNAMIC = 64 * 1024  # a dynamic section is a few hundred bytes; refuse to hold more
+MAX_STRING = 4096
+MAX_NAME = 256  # longest soname or run path the index past the kept prefix remembers
+# What a DT_NEEDED, DT_SONAME or run path string nearly always contains.
+_NAME_ANCHORS = (b".so", b"$ORIGIN", b"/lib")
+GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
+_CHUNK = 1024 * 1024
+
+PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
+DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ = 0, 1, 5, 10
+DT_SONAME, DT_RPATH, DT_RUNPATH = 14, 15, 29
+NT_GO_BUILDID = 4
+
+ELF_TYPES = {1: "rel", 2: "exec", 3: "dyn", 4: "core"}
+# e_machine numbers from the System V gABI registry; 64-bit variants named by class below.
+MACHINES = {2: "sparc", 3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390",
+            40: "arm", 43: "sparcv9", 50: "ia64", 62: "x86_64", 183: "aarch64",
+            243: "riscv", 258: "loongarch"}
+_BY_CLASS = {("s390", 64): "s390x", ("riscv", 64): "riscv64", ("riscv", 32): "riscv32",
+             ("loongarch", 64): "loongarch64", ("loongarch", 32): "loongarch32"}
+
+
+@dataclass(frozen=True, slots=True)
+class ElfFacts:
+    """What one ELF file needs from its image. Kept per file in memory, so small.
+
+    ``is_static``: the file needs no other object to be loaded: it has no ``PT_INTERP`` and
+    either no ``PT_DYNAMIC`` (classic ``-static``) or a dynamic section that was read and has
+    no ``DT_NEEDED`` (``-static-pie``, and the dynamic loader itself). False for relocatable
+    objects and core files, and when the dynamic section could not be read.
+    """
+
+    elf_class: int  # 32 or 64
+    endian: str  # "little" or "big"
+    machine: str  # "x86_64", "aarch64", "i386", ... or "machine-N"
+    elf_type: str  # "exec", "dyn", "rel", "core", or "type-N"
+    interpreter: str | None = None
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()  # $ORIGIN kept verbatim
+    runpath: tuple[str, ...] = ()
+    soname: str | None = None
+    dynamic: bool = False  # has a PT_DYNAMIC segment
+    is_static: bool = False
+    is_go: bool = False
+    incomplete: str | None = None
+
+
+class _Dynamic(NamedTuple):
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+    soname: str | None = None
+    n_needed: int = 0  # DT_NEEDED entries, named or not (their strings may be unreadable)
+
+
+class _Forward:
+    """The file as a forward-only stream, with its first ``keep`` bytes remembered.
+
+    Past ``keep`` nothing is kept but an index of the NUL-terminated strings that look like
+    what the dynamic section names (sonames, run paths): a binary whose string table lies
+    deeper than the kept prefix (Go's linker puts it after .rodata; big C++ libraries have
+    megabytes of symbol names) still has its DT_NEEDED names found.
+    """
+
+    __slots__ = ("buf", "eof", "keep", "names", "pos", "read", "tail")
+
+    def __init__(self, head: bytes, read: Callable[[int], bytes], keep: int) -> None:
+        self.buf = bytearray(head[:keep])
+        self.pos = len(head)  # bytes consumed from the file so far
+        self.read = read
+        self.keep = keep
+        self.eof = False
+        self.names: dict[int, bytes] = {}  # file offset -> string, for strings past keep
+        self.tail = b""
+        if len(head) > keep:
+            self._index(head[keep:], keep)
+
+    def _consume(self, n: int) -> bytes:
+        data = self.read(n) if n > 0 and not self.eof else b""
+        if len(data) < n:
+            self.eof = True  # a short read is the end of the file
+        if data:
+            kept = max(0, min(len(data), self.keep - self.pos))
+            if kept:
+                self.buf += data[:kept]
+            if kept < len(data):
+                self._index(data[kept:] if kept else data, self.pos + kept)
+        self.pos += len(data)
+        return data
+
+    def _index(self, data: bytes, start: int) -> None:
+        window = self.tail + data
+        base = start - len(self.tail)
+        for needle in _NAME_ANCHORS:
+            hit = window.find(needle)
+            while hit >= 0:
+                begin = window.rfind(b"\0", max(0, hit - MAX_NAME), hit)
+                end = window.find(b"\0", hit, hit + MAX_NAME)
+                if begin >= 0 and end >= 0:
+                    self.names[base + begin + 1] = window[begin + 1:end]
+                hit = window.find(needle, hit + 1)
+        self.tail = window[-MAX_NAME:]
+
+    def indexed_string(self, offset: int) -> bytes | None:
+        """The indexed string that ``offset`` points into (linkers share string tails)."""
+        starts = sorted(self.names)
+        i = bisect.bisect_right(starts, offset) - 1
+        if i < 0:
+            return None
+        text = self.names[starts[i]]
+        inside = offset - starts[i]
+        return text[inside:] if inside <= len(text) else None
+
+    def skip_to(self, offset: int) -> None:
+        while self.pos < offset and not self.eof:
+            self._consume(min(offset - self.pos, _CHUNK))
+
+    def take(self, offset: int, length: int) -> bytes | None:
+        """Bytes ``[offset, offset+length)`` (fewer at end of file), or None if passed."""
+        end = offset + length
+        if end <= len(self.buf):
+            return bytes(self.buf[offset:end])
+        if offset < self.pos:
+            if self.pos != len(self.buf):  # some of the bytes asked for were dropped
+                return None
+            part = bytes(self.buf[offset:])
+            return part + self._consume_all(end - self.pos)
+        self.skip_to(offset)
+        return self._consume_all(length)
+
+    def _consume_all(self, n: int) -> bytes:
+        parts = []
+        while n > 0 and not self.eof:
+            data = self._consume(min(n, _CHUNK))
+            parts.append(data)
+            n -= len(data)
+        return b"".join(parts)
+
+
+def _machine_name(number: int, elf_class: int) -> str:
+    base = MACHINES.get(number)
+    if base is None:
+        return f"machine-{number}"
+    return _BY_CLASS.get((base, elf_class), base)
+
+
+def _cstring(data: bytes) -> str:
+    end = data.find(b"\0")
+    return sys.intern((data if end < 0 else data[:end]).decode("utf-8", "surrogateescape"))
+
+
+def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
+                   keep: int = KEEP_BYTES) -> ElfFacts | None:
+    """Facts of the ELF file whose first bytes are ``head`` and whose rest ``read`` gives.
+
+    ``read(n)`` returns the next ``n`` bytes after all read so far (fewer at end of file).
+    Reads forward only as far as the dynamic section (or the notes, for a file without
+    one) and keeps at most ``keep`` bytes besides the small regions it parses.
+    """
+    if not head.startswith(ELF_MAGIC):
+        return None
+    stream = _Forward(head, read, keep)
+    ident = stream.take(0, 64)
+    if ident is None or len(ident) < 52 or ident[4] not in (1, 2) or ident[5] not in (1, 2):
+        return None
+    elf_class = 32 if ident[4] == 1 else 64
+    order = "<" if ident[5] == 1 else ">"
+    if elf_class == 64 and len(ident) < 64:
+        return None
+    e_type, e_machine = struct.unpack_from(order + "HH", ident, 16)
+    if elf_class == 64:
+        phoff, = struct.unpack_from(order + "Q", ident, 32)
+        phentsize, phnum = struct.unpack_from(order + "HH", ident, 54)
+    else:
+        phoff, = struct.unpack_from(order + "I", ident, 28)
+        phentsize, phnum = struct.unpack_from(order + "HH", ident, 42)
+    base = ElfFacts(elf_class, "little" if order == "<" else "big",
+                    _machine_name(e_machine, elf_class), ELF_TYPES.get(e_type, f"type-{e_type}"))
+    if e_type not in (2, 3):  # objects and core dumps load nothing
+        return base
+    return _Program(stream, order, elf_class, size).read(phoff, phentsize, phnum, base)
+
+
+class _Program:
+    """The program-header walk of one executable or shared object."""
+
+    def __init__(self, stream: _Forward, order: str, elf_class: int, size: int) -> None:
+        self.stream = stream
+        self.order = order
+        self.is64 = elf_class == 64
+        self.size = size
+        self.problems: list[str] = []
+        self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+
+    def _phdrs(self, phoff: int, phentsize: int, phnum: int
+               ) -> list[tuple[int, int, int, int, int]]:
+        """(type, offset, vaddr, filesz, align) of every program header that could be read."""
+        minimum = 56 if self.is64 else 32
+        if phnum == 0:
+            return []
+        if phentsize < minimum or phnum > MAX_PHNUM:
+            self.problems.append("program header table is malformed")
+            return []
+        table = self.stream.take(phoff, phentsize * phnum)
+        if table is None or len(table) < phentsize * phnum:
+            self.problems.append("program header table lies past the end of the file")
+            return []
+        fmt = self.order + ("IIQQQQQQ" if self.is64 else "IIIIIIII")
+        out = []
+        for i in range(phnum):
+            fields = struct.unpack_from(fmt, table, i * phentsize)
+            if self.is64:
+                p_type, _, p_offset, p_vaddr, _, p_filesz, _, p_align = fields
+            else:
+                p_type, p_offset, p_vaddr, _, p_filesz, _, _, p_align = fields
+            out.append((p_type, p_offset, p_vaddr, p_filesz, p_align))
+        return out
+
+    def read(self, phoff: int, phentsize: int, phnum: int, base: ElfFacts) -> ElfFacts:
+        phdrs = self._phdrs(phoff, phentsize, phnum)
+        self.loads = [(v, o, f) for t, o, v, f, _ in phdrs if t == PT_LOAD]
+        interp = next(((o, f) for t, o, _, f, _ in phdrs if t == PT_INTERP), None)
+        dynamic = next(((o, f) for t, o, _, f, _ in phdrs if t == PT_DYNAMIC), None)
+        notes = [(o, f, a) for t, o, _, f, a in phdrs if t == PT_NOTE]
+        note_end = max(NOTE_SCAN_END, dynamic[0] if dynamic else 0)
+        # Regions in file order, so the forward stream passes each one once.
+        regions: list[tuple[int, str, int, int]] = []
+        if interp:
+            regions.append((interp[0], "interp", min(interp[1], MAX_STRING), 0))
+        regions += [(o, "note", min(f, NOTE_SCAN_END), a) for o, f, a in notes if o < note_end]
+        if dynamic:
+            if dynamic[1] > MAX_DYNAMIC:
+                self.problems.append("dynamic section is implausibly large; read in part")
+            regions.append((dynamic[0], "dynamic", min(dynamic[1], MAX_DYNAMIC), 0))
+        regions.sort()
+        interpreter: str | None = None
+        is_go = False
+        dyn_bytes: bytes | None = None
+        for offset, kind, length, align in regions:
+            if offset + length > self.size:
+                self.problems.append(f"{kind} segment lies past the end of the file")
+                continue
+            data = self.stream.take(offset, length)
+            if data is None or len(data) < length:
+                self.problems.append(f"{kind} segment could not be read")
+                continue
+            if kind == "interp":
+                interpreter = _cstring(data) or None
+            elif kind == "note":
+                is_go = is_go or self._has_go_note(data, align)
+            else:
+                dyn_bytes = data
+        dyn = self._dynamic(dyn_bytes) if dyn_bytes is not None else _Dynamic()
+        if not is_go:
+            is_go = GO_BUILDINFO_MAGIC in self.stream.buf
+        read_dynamic = dynamic is None or dyn_bytes is not None
+        return replace(
+            base, needed=dyn.needed, rpath=dyn.rpath, runpath=dyn.runpath, soname=dyn.soname,
+            interpreter=interpreter,
+            dynamic=dynamic is not None,
+            is_static=interpreter is None and read_dynamic and dyn.n_needed == 0,
+            is_go=is_go,
+            incomplete="; ".join(dict.fromkeys(self.problems)) or None,
+        )
+
+    def _has_go_note(self, data: bytes, align: int) -> bool:
+        """Whether a PT_NOTE segment holds Go's build-id note (name "Go", type 4)."""
+        step = 8 if align == 8 else 4
+        pos = 0
+        while pos + 12 <= len(data):
+            namesz, descsz, ntype = struct.unpack_from(self.order + "III", data, pos)
+            name_at = pos + 12
+            if data[name_at:name_at + namesz].rstrip(b"\0") == b"Go" and ntype == NT_GO_BUILDID:
+                return True
+            pos = name_at + -(-namesz // step) * step
+            pos += -(-descsz // step) * step
+            if namesz > len(data) or descsz > len(data):
+                break
+        return False
+
+    def _file_offset(self, vaddr: int) -> int | None:
+        for start, offset, filesz in self.loads:
+            if start <= vaddr < start + filesz:
+                return offset + (vaddr - start)
+        return None
+
+    def _dynamic(self, data: bytes) -> _Dynamic:
+        entry = 16 if self.is64 else 8
+        fmt = self.order + ("qQ" if self.is64 else "iI")
+        tags: list[tuple[int, int]] = []
+        strtab: int | None = None
+        strsz = 0
+        for pos in range(0, len(data) - entry + 1, entry):
+            tag, value = struct.unpack_from(fmt, data, pos)
+            if tag == DT_NULL:
+                break
+            if tag == DT_STRTAB:
+                strtab = value
+            elif tag == DT_STRSZ:
+                strsz = value
+            elif tag in (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH):
+                tags.append((tag, value))
+        n_needed = sum(1 for tag, _ in tags if tag == DT_NEEDED)
+        if not tags:
+            return _Dynamic()
+        table = None if strtab is None else self._file_offset(strtab)
+        if table is None:
+            self.problems.append("dynamic string table is outside the loaded segments")
+            return _Dynamic(n_needed=n_needed)
+        strings: dict[int, str] = {}
+        for value in sorted({v for _, v in tags}):
+            text = self._string(table + value, strsz - value if strsz > value else MAX_STRING)
+            if text is not None:
+                strings[value] = text
+        needed: list[str] = []
+        rpath: list[str] = []
+        runpath: list[str] = []
+        soname: str | None = None
+        for tag, value in tags:
+            text = strings.get(value)
+            if text is None:
+                continue
+            if tag == DT_NEEDED:
+                needed.append(text)
+            elif tag == DT_SONAME:
+                soname = text
+            else:
+                (rpath if tag == DT_RPATH else runpath).extend(d for d in text.split(":") if d)
+        return _Dynamic(tuple(needed), tuple(rpath), tuple(runpath), soname, n_needed)
+
+    def _string(self, offset: int, limit: int) -> str | None:
+        limit = min(limit, MAX_STRING)
+        buf = self.stream.buf
+        if offset < len(buf):
+            end = buf.find(b"\0", offset, offset + limit)
+            if end >= 0:
+                return sys.intern(buf[offset:end].decode("utf-8", "surrogateescape"))
+        if offset >= self.size:
+            self.problems.append("a dynamic string lies past the end of the file")
+            return None
+        data = self.stream.take(offset, limit)
+        if data is None:
+            data = self.stream.indexed_string(offset)
+        if data is None:
+            self.problems.append(
+                f"dynamic strings lie beyond the first {self.stream.keep // 1024} KiB kept")
+            return None
+        return _cstring(data)
