@@ -9,6 +9,7 @@ from auditor.detectors import ScanContext, detector_wants, run_detectors
 from auditor.detectors.secrets import redact_instruction
 from auditor.filetree import FileTree, squash_layers
 from auditor.findings import Finding
+from auditor.fixes.closure import CLOSURE_WANTS
 from auditor.image import HistoryEntry, Image, Skipped
 from auditor.inventory import Inventory, build_inventory, inventory_wants
 from auditor.sources import open_image
@@ -28,7 +29,7 @@ class AuditResult:
 
 def scan_wants() -> ContentWants:
     """Everything the detectors and catalogers will read, known before the first byte."""
-    return ContentWants(detector_wants() + inventory_wants())
+    return ContentWants(detector_wants() + inventory_wants() + list(CLOSURE_WANTS))
 
 
 def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
