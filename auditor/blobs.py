@@ -9,8 +9,8 @@ import queue
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterator
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import IO, Any, Protocol
 
 from auditor.errors import DigestMismatch, FormatError, UnsupportedMediaType
 
@@ -18,7 +18,12 @@ CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-Progress = Callable[[int], None]
+class Progress(Protocol):
+    """Told how many bytes went by; told the total when a source knows it."""
+
+    def __call__(self, nbytes: int) -> None: ...
+
+    def set_total(self, total: int) -> None: ...
 
 
 class PrefetchReader(io.RawIOBase):

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from auditor import __version__
 from auditor.errors import AuditorError, UsageError
@@ -82,19 +82,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Bar:
+    """A bytes-read bar on stderr (rich), fed by the sources' byte counts."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+        self._task = bar.add_task("reading image", total=None)
+
+    def __call__(self, nbytes: int) -> None:
+        self._bar.advance(self._task, nbytes)
+
+    def set_total(self, total: int) -> None:
+        self._bar.update(self._task, total=total or None)
+
+
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A bytes-read bar on stderr, only when stderr is a terminal."""
+def _progress(enabled: bool) -> Iterator[_Bar | None]:
+    """Progress on stderr only when stderr is a terminal; nothing in pipes and CI logs."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress(*Progress.get_default_columns()[:-1], DownloadColumn(),
-                  TransferSpeedColumn(), transient=True,
-                  console=__import__("rich.console").console.Console(stderr=True)) as bar:
-        task = bar.add_task("reading image", total=None)
-        yield lambda n: bar.advance(task, n)
+                  TransferSpeedColumn(), transient=True, console=Console(stderr=True)) as bar:
+        yield _Bar(bar)
 
 
 def _color(choice: str, stream: TextIO) -> bool:

@@ -37,6 +37,7 @@ GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _CHUNK = 1024 * 1024
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
+PF_X, PF_W = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ = 0, 1, 5, 10
 DT_SONAME, DT_RPATH, DT_RUNPATH = 14, 15, 29
 NT_GO_BUILDID = 4
@@ -92,18 +93,21 @@ class _Forward:
     megabytes of symbol names) still has its DT_NEEDED names found.
     """
 
-    __slots__ = ("buf", "eof", "keep", "names", "pos", "read", "tail")
+    __slots__ = ("buf", "eof", "index_ranges", "keep", "names", "pos", "read", "tail",
+                 "tail_end")
 
     def __init__(self, head: bytes, read: Callable[[int], bytes], keep: int) -> None:
-        self.buf = bytearray(head[:keep])
+        self.keep = max(keep, len(head))
+        self.buf = bytearray(head)
         self.pos = len(head)  # bytes consumed from the file so far
         self.read = read
-        self.keep = keep
         self.eof = False
         self.names: dict[int, bytes] = {}  # file offset -> string, for strings past keep
         self.tail = b""
-        if len(head) > keep:
-            self._index(head[keep:], keep)
+        self.tail_end = 0  # file offset just past ``tail``
+        # Where a string table can be: read-only, non-executable PT_LOAD segments. Until
+        # the program headers are known, nothing past ``keep`` has been read anyway.
+        self.index_ranges: list[tuple[int, int]] = []
 
     def _consume(self, n: int) -> bytes:
         data = self.read(n) if n > 0 and not self.eof else b""
@@ -114,13 +118,25 @@ class _Forward:
             if kept:
                 self.buf += data[:kept]
             if kept < len(data):
-                self._index(data[kept:] if kept else data, self.pos + kept)
+                self._index_ranges(data, self.pos, self.pos + kept)
         self.pos += len(data)
         return data
 
+    def _index_ranges(self, data: bytes, offset: int, start: int) -> None:
+        """Index the parts of ``data`` (at file ``offset``) from ``start`` on that lie in
+        a segment a string table can be in."""
+        end = offset + len(data)
+        for low, high in self.index_ranges:
+            low, high = max(low, start), min(high, end)
+            if low < high:
+                self._index(data[low - offset:high - offset], low)
+
     def _index(self, data: bytes, start: int) -> None:
+        if self.tail_end != start:
+            self.tail = b""
         window = self.tail + data
         base = start - len(self.tail)
+        self.tail_end = start + len(data)
         for needle in _NAME_ANCHORS:
             hit = window.find(needle)
             while hit >= 0:
@@ -240,9 +256,11 @@ class _Program:
         for i in range(phnum):
             fields = struct.unpack_from(fmt, table, i * phentsize)
             if self.is64:
-                p_type, _, p_offset, p_vaddr, _, p_filesz, _, p_align = fields
+                p_type, p_flags, p_offset, p_vaddr, _, p_filesz, _, p_align = fields
             else:
-                p_type, p_offset, p_vaddr, _, p_filesz, _, _, p_align = fields
+                p_type, p_offset, p_vaddr, _, p_filesz, _, p_flags, p_align = fields
+            if p_type == PT_LOAD and not p_flags & (PF_X | PF_W):
+                self.stream.index_ranges.append((p_offset, p_offset + p_filesz))
             out.append((p_type, p_offset, p_vaddr, p_filesz, p_align))
         return out
 

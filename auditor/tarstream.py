@@ -109,6 +109,12 @@ class TarStream:
         self._pad = 0
         self._global: dict[str, str] = {}
         self._scratch = bytearray(_SKIP_CHUNK)
+        # A seekable source (a layer in a file) is walked header to header; a stream is read.
+        self._seekable = bool(getattr(fileobj, "seekable", lambda: False)())
+        if self._seekable:
+            here = fileobj.tell()
+            self._end = fileobj.seek(0, 2)
+            fileobj.seek(here)
 
     def _read_exact(self, n: int) -> bytes:
         data = self._f.read(n)
@@ -117,6 +123,11 @@ class TarStream:
         return data
 
     def _skip(self, n: int) -> None:
+        if self._seekable and n > BLOCK:
+            if self._f.tell() + n > self._end:
+                raise FormatError("tar archive is truncated")
+            self._f.seek(n, 1)
+            return
         view = memoryview(self._scratch)
         while n > 0:
             got = self._f.readinto(view[: min(n, _SKIP_CHUNK)])  # type: ignore[attr-defined]

@@ -34,10 +34,15 @@ class ContentWants:
         by_size: dict[int, list[str]] = {}
         for want in wants:
             by_size.setdefault(want.max_bytes, []).append(want.glob)
-        # Largest budgets first, so a path matched by several wants keeps the most bytes.
-        self._rules: list[tuple[int, re.Pattern[str]]] = [
-            (size, compile_globs(globs)) for size, globs in sorted(by_size.items(), reverse=True)
-        ]
+        # One regex for all wants, one named group per byte budget, largest first: the first
+        # alternative that matches is the largest budget, and each path costs one match.
+        self._sizes: dict[str, int] = {}
+        parts = []
+        for i, (size, globs) in enumerate(sorted(by_size.items(), reverse=True)):
+            self._sizes[f"w{i}"] = size
+            parts.append(f"(?P<w{i}>{compile_globs(globs).pattern.removesuffix(chr(92) + 'Z')})")
+        self._rx: re.Pattern[str] | None = (
+            re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL) if parts else None)
         self.executable_prefix = executable_prefix
         self.budget = budget
         self.wants = tuple(wants)
@@ -46,10 +51,10 @@ class ContentWants:
         # Shared libraries are often not executable (0644) but are ELF all the same.
         base = self.executable_prefix if (mode & 0o111 or ".so" in path.rpartition("/")[2]) \
             else 0
-        for size, rx in self._rules:
-            if rx.match(path):
-                return max(size, base)
-        return base
+        match = self._rx.match(path) if self._rx is not None else None
+        if match is None:
+            return base
+        return max(self._sizes[match.lastgroup or ""], base)
 
 
 NOTHING = ContentWants((), executable_prefix=0)

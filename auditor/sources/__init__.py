@@ -71,6 +71,17 @@ def detect_kind(path: str) -> str:
                       "(no manifest.json or oci-layout)")
 
 
+def _announce_size(path: str, options: ScanOptions) -> None:
+    if options.progress is None:
+        return
+    if os.path.isdir(path):
+        total = sum(e.stat().st_size for e in os.scandir(os.path.join(path, "blobs", "sha256"))
+                    if e.is_file()) if os.path.isdir(os.path.join(path, "blobs", "sha256")) else 0
+    else:
+        total = os.path.getsize(path)
+    options.progress.set_total(total)
+
+
 def open_image(source: str, options: ScanOptions) -> Image:
     """Read the image that SOURCE names, scanning each layer once."""
     if not source:
@@ -81,11 +92,14 @@ def open_image(source: str, options: ScanOptions) -> Image:
             stream = sys.stdin.buffer
             return read_docker_save_stream(stream, None, options, "stdin", "docker-archive")
         path, wanted = _split_path(rest)
+        _announce_size(path, options)
         return FILE_SOURCES[prefix](path, wanted, options, source)
     if sep and prefix in ENGINE_PREFIXES and rest:
         return open_engine_image(rest, options)
     if os.path.exists(source):
-        return FILE_SOURCES[detect_kind(source)](source, None, options, source)
+        kind = detect_kind(source)
+        _announce_size(source, options)
+        return FILE_SOURCES[kind](source, None, options, source)
     if "/" in source and (source.startswith((".", "/")) or source.endswith((".tar", ".tgz"))):
         raise SourceError(f"no such file or directory: {source}")
     return open_engine_image(source, options)

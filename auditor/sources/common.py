@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from auditor.blobs import (
     BackgroundHash,
+    CountingReader,
     HashingReader,
     PrefetchReader,
     Progress,
@@ -19,7 +20,7 @@ from auditor.blobs import (
     decompressed,
     sniff_compression,
 )
-from auditor.errors import FormatError, ImageNotFound
+from auditor.errors import FormatError, ImageNotFound, UnsupportedMediaType
 from auditor.image import LayerScan
 from auditor.layers import CaptureBudget, scan_layer_tar
 from auditor.wants import ContentWants
@@ -67,6 +68,17 @@ def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: Capt
             return _read_plain_layer(raw, reopen, index=index, options=options, budget=budget,
                                      media_type=media_type, blob_digest=blob_digest,
                                      diff_id=diff_id, what=what)
+    if not options.verify and media_type is None:
+        counted = io.BufferedReader(CountingReader(raw, options.progress), 1 << 20)
+        if sniff_compression(counted.peek(4)[:4]) == "none":
+            # Nothing to check (the engine made these digests itself): parse, no hashing.
+            entries, skipped = scan_layer_tar(counted, index, options.wants, budget)
+            while counted.read(1 << 20):
+                pass
+            return LayerScan(index=index, digest=diff_id or "", blob_digest=blob_digest or "",
+                             media_type=_DOCKER_LAYER, blob_size=0, tar_size=0,
+                             entries=entries, skipped=skipped)
+        raise UnsupportedMediaType(f"{what}: compressed layers need digest checking")
     outer = HashingReader(raw, options.progress)
     buffered = io.BufferedReader(outer, 1 << 20)
     if media_type is None:

@@ -65,13 +65,18 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
         raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
                           f"{exc.explanation or exc}") from None
     image_id = str(info.get("Id", ""))
+    if options.progress is not None and isinstance(info.get("Size"), int):
+        options.progress.set_total(info["Size"])  # the save stream is about this long
     prefetch: PrefetchReader | None = None
     try:
         prefetch = PrefetchReader(iter(api.get_image(reference, chunk_size=CHUNK)))
         counted = CountingReader(prefetch, options.progress)  # type: ignore[arg-type]
         # A save by tag names the tag in manifest.json; a save by id or digest names none.
         wanted = reference if _has_tag(info, reference) else None
-        image = read_docker_save_stream(io.BufferedReader(counted, CHUNK), wanted, options,
+        # The engine computed every digest in this stream itself and sends it over a local
+        # socket: checking them again would cost a core for nothing. Files are checked.
+        image = read_docker_save_stream(io.BufferedReader(counted, CHUNK), wanted,
+                                        dataclasses.replace(options, verify=False),
                                         reference, "docker")
     except docker.errors.APIError as exc:
         raise SourceError(f"the Docker Engine could not save {reference!r}: "
