@@ -63,6 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--sarif-category", metavar="ID", help="SARIF runAutomationDetails id "
                       "(default: from the image name)")
 
+    fix = sub.add_parser("fix", help="write the multi-stage Dockerfile that removes what the "
+                         "image should not carry")
+    source_args(fix)
+    fix.add_argument("--dockerfile", required=True, metavar="PATH",
+                     help="the Dockerfile that built the image")
+    fix.add_argument("--output", "-o", metavar="PATH", help="write the rewritten Dockerfile "
+                     "here (default: stdout)")
+    fix.add_argument("--target", metavar="STAGE", help="the build stage that made the image")
+    fix.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE")
+    fix.add_argument("--runtime-base", metavar="IMAGE", help="the final stage's base (default: "
+                     "the smallest the runtime closure allows among images present here; "
+                     "scratch always works)")
+    fix.add_argument("--policy", "-p", default="default", help="policy for the expected score")
+
     policy = sub.add_parser("policy", help="show or check a policy")
     psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
     show = psub.add_parser("show", help="print a policy with everything it extends resolved")
@@ -179,10 +193,91 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_PASSED if verdict.passed else EXIT_FAILED
 
 
-def _add_fixes(report: object, dockerfile_text: str | None, target: str | None,
+def _add_fixes(report: Any, dockerfile_text: str | None, target: str | None,
                build_args: dict[str, str]) -> None:
-    """Attribution and stage-fix suggestions, when the fixes package is present."""
-    return
+    """The runtime closure, attribution to Dockerfile lines, and stage-fix suggestions.
+
+    Attribution problems that are the user's (an unknown --target) stop the run; anything
+    else that goes wrong here is recorded as skipped: the findings stand without advice.
+    """
+    from auditor.fixes.attribution import attribute
+    from auditor.fixes.closure import compute_closure
+    from auditor.fixes.suggestions import suggest
+    from auditor.image import Skipped
+
+    result = report.result
+    try:
+        report.closure = compute_closure(result.tree, result.image.config, None,
+                                         result.inventory)
+    except Exception as exc:  # a bug here must not cost the user the report
+        result.skipped.append(Skipped("runtime closure", f"failed: {exc!r}"))
+    if dockerfile_text is not None:
+        report.attribution = attribute(dockerfile_text, result.image.config.history,
+                                       len(result.image.layers), target=target,
+                                       build_args=build_args)
+        report.dockerfile_lines = {o.layer: o.dockerfile_line
+                                   for o in report.attribution.layers if o.dockerfile_line}
+    try:
+        report.suggestions = suggest(result, report.closure, report.attribution)
+    except Exception as exc:
+        result.skipped.append(Skipped("suggestions", f"failed: {exc!r}"))
+
+
+def _local_bases() -> list[Any]:
+    """Images the engine already has: bases a rewrite can use without pulling."""
+    from auditor.fixes.rewrite import LocalBase
+
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        images = client.images.list()
+    except Exception:
+        return []  # no engine here: the rewrite falls back to scratch, always buildable
+    return [LocalBase(tag, tuple(img.attrs.get("RootFS", {}).get("Layers", ())),
+                      img.attrs.get("Size")) for img in images for tag in img.tags]
+
+
+def _cmd_fix(args: argparse.Namespace) -> int:
+    from auditor.audit import audit
+    from auditor.fixes.rewrite import expected_findings, rewrite
+    from auditor.policy import evaluate, load_policy
+    from auditor.reports import Report, human_bytes
+
+    policy = load_policy(args.policy)
+    text = _read_dockerfile(args.dockerfile)
+    assert text is not None
+    build_args = _build_args(args.build_arg)
+    with _progress(not args.no_progress) as progress:
+        result = audit(args.source, platform=args.platform, progress=progress)
+    report = Report(result)
+    _add_fixes(report, text, args.target, build_args)
+    fixed = rewrite(text, report.attribution, report.closure, runtime_base=args.runtime_base,
+                    image_user=result.image.config.user, result=result,
+                    available_bases=_local_bases())
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(fixed.text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(fixed.text)
+    info = sys.stdout if args.output else sys.stderr
+    now = evaluate(policy, result.findings, image_size=result.tree.size_bytes,
+                   wasted_bytes=result.tree.wasted_bytes, packages=result.inventory.packages)
+    line = (f"expected: {human_bytes(fixed.expected_bytes)} on {fixed.base} (now "
+            f"{human_bytes(result.tree.size_bytes)}, score {now.score} {now.grade})")
+    remaining = expected_findings(result, fixed)
+    if remaining is not None:
+        then = evaluate(policy, remaining, image_size=fixed.expected_bytes, wasted_bytes=0,
+                        packages=())
+        line += (f"; expected score {then.score} {then.grade}, "
+                 f"{'passes' if then.passed else 'fails'} policy {policy.name}")
+    print(line, file=info)
+    for note in fixed.notes:
+        print(f"note: {note}", file=info)
+    return EXIT_PASSED
 
 
 def _cmd_policy(args: argparse.Namespace) -> int:
@@ -228,7 +323,8 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "scan": _cmd_scan, "ls": _cmd_ls, "policy": _cmd_policy, "rules": _cmd_rules,
+    "scan": _cmd_scan, "ls": _cmd_ls, "fix": _cmd_fix, "policy": _cmd_policy,
+    "rules": _cmd_rules,
 }
 
 

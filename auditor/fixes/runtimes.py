@@ -178,6 +178,7 @@ def run_node(rt: Runtime, real: str, args: Sequence[str]) -> None:
             break
         directory = parent(directory)
     rt.add_dirs("NODE_PATH")
+    _add_debian_node_builtins(rt, real)
     if exclude is None:
         rt.walk.notes.append("Without a package inventory, devDependencies in node_modules "
                              "could not be told apart: all of node_modules is included.")
@@ -186,6 +187,23 @@ def run_node(rt: Runtime, real: str, args: Sequence[str]) -> None:
                        for d in exclude.hit)
         rt.walk.notes.append(f"Left out {len(names)} devDependencies the npm lock file marks "
                              f"dev: {', '.join(names)}.")
+
+
+# Debian builds node against system copies of modules it bundles upstream; libnode loads
+# them from /usr/share/nodejs at start-up, and node crashes without them.
+DEBIAN_NODE_BUILTINS = ("acorn", "acorn-walk", "cjs-module-lexer", "undici")
+
+
+def _add_debian_node_builtins(rt: Runtime, real: str) -> None:
+    if not real.startswith("/usr/bin/"):
+        return
+    added = [name for name in DEBIAN_NODE_BUILTINS
+             if rt.is_dir(f"/usr/share/nodejs/{name}")]
+    for name in added:
+        rt.walk.add_tree(f"/usr/share/nodejs/{name}")
+    if added:
+        rt.walk.notes.append("Debian's node loads its bundled modules from /usr/share/nodejs "
+                             f"at start-up: {', '.join(added)} are in the closure.")
 
 
 def run_java(rt: Runtime, real: str, args: Sequence[str]) -> None:

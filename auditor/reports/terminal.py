@@ -133,7 +133,8 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
         for s in list(report.suggestions)[:3]:
             console.print(Text(f"• {s.title}", style="bold"),
                           Text(f" saves {human_bytes(s.saves_bytes)}" if s.saves_bytes else ""))
-            console.print(Text(s.text))
+            # soft wrap: a Dockerfile line in the text must stay one line when copied
+            console.print(Text(s.text), soft_wrap=True)
     _layers(console, report)
     if report.result.skipped:
         console.print(Text(f"{len(report.result.skipped)} item(s) could not be read; "

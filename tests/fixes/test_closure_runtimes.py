@@ -13,7 +13,7 @@ from tests.fixes.closurekit import (
     exe,
     lib,
 )
-from tests.layerkit import F, L, Spec
+from tests.layerkit import D, F, L, Spec
 
 
 def test_python_app_with_stdlib_site_packages_and_its_own_dir() -> None:
@@ -107,3 +107,13 @@ def test_java_class_path_from_the_workdir() -> None:
     c = closure([DEBIAN, JAVA, layer], JAVA_ELF, cmd=("java", "-cp", "classes:lib/*", "Main"),
                 working_dir="/srv")
     assert {"/srv/classes/Main.class", "/srv/lib/dep.jar"} <= set(c.files)
+
+
+def test_debian_node_gets_the_system_modules_libnode_loads_at_start_up() -> None:
+    builtins = [D("/usr/share/nodejs"), D("/usr/share/nodejs/undici"),
+                F("/usr/share/nodejs/undici/index.js", "u"), D("/usr/share/nodejs/express"),
+                F("/usr/share/nodejs/express/index.js", "e")]
+    c = closure([DEBIAN, NODE, builtins], NODE_ELF, inventory=True,
+                cmd=("node", "/app/app.js"))
+    assert "/usr/share/nodejs/undici/index.js" in c.files
+    assert "/usr/share/nodejs/express/index.js" not in c.files

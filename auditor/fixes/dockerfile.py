@@ -1,0 +1,264 @@
+"""A Dockerfile read with BuildKit's own grammar: stages, instructions, variables.
+
+The ``dockerfile`` package wraps the parser the engine itself uses, so line
+continuations, comments inside them, parser directives, JSON forms and heredocs are read
+exactly as the build read them. What it leaves to us is what the builder does after
+parsing: splitting the file into stages, following ``FROM <stage>`` chains, and expanding
+``$VAR`` in the instructions that the builder expands (BuildKit's shell-word rules).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.errors import UsageError
+
+# The package is a compiled extension with no type information.
+_parser: Any = importlib.import_module("dockerfile")
+
+# Instructions whose arguments the builder expands with ARG and ENV values.
+EXPANDED = frozenset({"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER",
+                      "VOLUME", "WORKDIR", "ARG", "ONBUILD"})
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    keyword: str  # upper case: RUN, COPY, ...
+    args: tuple[str, ...]  # the parser's words (a shell-form RUN/CMD is one word)
+    flags: tuple[str, ...]  # --from=build, --chown=1:1, ...
+    json: bool  # written in JSON (exec) form
+    original: str  # the instruction on one line, continuations joined
+    line: int  # first line, 1-based
+    end_line: int
+    sub_keyword: str | None = None  # ONBUILD's instruction
+    heredoc: bool = False
+
+    def flag(self, name: str) -> str | None:
+        """The value of ``--name=value``, or None."""
+        for flag in self.flags:
+            key, sep, value = flag.partition("=")
+            if key == f"--{name}":
+                return value if sep else ""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    index: int
+    name: str | None  # the AS name, lower-cased as the builder compares it
+    base: str  # the FROM image, global ARGs expanded
+    from_line: int
+    instructions: tuple[Instruction, ...]
+    from_instruction: Instruction
+
+    @property
+    def ref(self) -> str:
+        return self.name if self.name is not None else str(self.index)
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    text: str
+    stages: tuple[Stage, ...]
+    global_args: tuple[Instruction, ...]  # ARGs before the first FROM
+    global_values: Mapping[str, str]  # their values, build args applied
+    escape: str = "\\"
+
+    def stage(self, ref: str) -> Stage | None:
+        """A stage by its AS name (case-insensitive) or its index."""
+        for stage in self.stages:
+            if stage.name is not None and stage.name == ref.lower():
+                return stage
+        if ref.isdigit() and int(ref) < len(self.stages):
+            return self.stages[int(ref)]
+        return None
+
+    def chain(self, target: str | None = None) -> list[Stage]:
+        """The target stage (default: the last) and the stages it is built ``FROM``,
+        root first: their instructions are all in the target image's history."""
+        last = self.stage(target) if target is not None else self.stages[-1]
+        if last is None:
+            names = ", ".join(s.ref for s in self.stages)
+            raise UsageError(f"the Dockerfile has no stage {target!r}",
+                             tip=f"its stages are: {names}")
+        chain = [last]
+        while True:
+            parent = self.stage(chain[0].base)
+            if parent is None or parent.index >= chain[0].index or parent in chain:
+                return chain
+            chain.insert(0, parent)
+
+    def source(self, ins: Instruction) -> str:
+        """The instruction's lines as the user wrote them (continuations and all)."""
+        lines = self.text.splitlines()
+        return "\n".join(lines[ins.line - 1:ins.end_line])
+
+    def stage_of(self, ins: Instruction) -> Stage | None:
+        for stage in self.stages:
+            if ins in stage.instructions or ins == stage.from_instruction:
+                return stage
+        return None
+
+
+def _escape_directive(text: str) -> str:
+    for line in text.splitlines():
+        m = re.match(r"\s*#\s*escape\s*=\s*(\S)", line, re.IGNORECASE)
+        if m:
+            return m.group(1)
+        if not line.strip().startswith("#"):
+            break
+    return "\\"
+
+
+def _instruction(cmd: Any) -> Instruction:
+    return Instruction(
+        keyword=str(cmd.cmd).upper(), args=tuple(cmd.value), flags=tuple(cmd.flags),
+        json=bool(cmd.json), original=str(cmd.original), line=int(cmd.start_line),
+        end_line=int(cmd.end_line),
+        sub_keyword=str(cmd.sub_cmd).upper() if cmd.sub_cmd else None,
+        heredoc=bool(cmd.heredocs))
+
+
+def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
+    """Parse ``text`` into stages; global ARGs (with ``build_args``) expand FROM lines."""
+    try:
+        commands = _parser.parse_string(text)
+    except Exception as exc:  # the Go parser's error; its text names the line
+        raise UsageError(f"the Dockerfile cannot be parsed: {exc}") from None
+    escape = _escape_directive(text)
+    global_args: list[Instruction] = []
+    stages: list[Stage] = []
+    current: list[Instruction] = []
+    head: Instruction | None = None
+    global_vars: dict[str, str] = {}
+    for cmd in commands:
+        ins = _instruction(cmd)
+        if ins.keyword == "FROM":
+            if head is not None:
+                stages.append(_stage(len(stages), head, current, global_vars, escape))
+            head, current = ins, []
+        elif head is None:
+            if ins.keyword == "ARG":
+                global_args.append(ins)
+                for name, value in arg_pairs(ins, global_vars, escape):
+                    given = (build_args or {}).get(name)
+                    global_vars[name] = given if given is not None else (value or "")
+            # anything else before FROM is rejected by the builder; ignoring it is enough
+        else:
+            current.append(ins)
+    if head is None:
+        raise UsageError("the Dockerfile has no FROM instruction")
+    stages.append(_stage(len(stages), head, current, global_vars, escape))
+    return Dockerfile(text, tuple(stages), tuple(global_args), dict(global_vars), escape)
+
+
+def _stage(index: int, head: Instruction, body: list[Instruction], global_vars: Mapping[str, str],
+           escape: str) -> Stage:
+    words = list(head.args)
+    name = None
+    if len(words) >= 3 and words[-2].upper() == "AS":
+        name = words[-1].lower()
+        words = words[:-2]
+    base, _ = expand(words[0] if words else "", global_vars, escape)
+    return Stage(index, name, base, head.line, tuple(body), head)
+
+
+def arg_pairs(ins: Instruction, scope: Mapping[str, str], escape: str = "\\"
+              ) -> list[tuple[str, str | None]]:
+    """``ARG A=1 B`` as ``[("A", "1"), ("B", None)]``, defaults expanded."""
+    out: list[tuple[str, str | None]] = []
+    for word in ins.args:
+        name, sep, value = word.partition("=")
+        out.append((name, expand(value, scope, escape)[0] if sep else None))
+    return out
+
+
+def env_pairs(ins: Instruction, scope: Mapping[str, str], escape: str = "\\"
+              ) -> list[tuple[str, str, bool]]:
+    """ENV/LABEL key-value pairs, expanded against ``scope`` (the values before this
+    instruction, as the builder does); the flag says every variable was known."""
+    out: list[tuple[str, str, bool]] = []
+    words = list(ins.args)
+    for i in range(0, len(words) - 1, 2):
+        key, known_k = expand(words[i], scope, escape)
+        value, known_v = expand(words[i + 1], scope, escape)
+        out.append((key, value, known_k and known_v))
+    return out
+
+
+_NAME_RX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def expand(word: str, scope: Mapping[str, str], escape: str = "\\") -> tuple[str, bool]:
+    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-x}``, ``${VAR:+x}`` and remove quotes, as the
+    builder does for one Dockerfile word. The flag is False when a variable was not in
+    ``scope`` (the builder would know it; we do not, so callers must not trust the text)."""
+    out: list[str] = []
+    known = True
+    i, n = 0, len(word)
+    quote: str | None = None
+    while i < n:
+        c = word[i]
+        if c == escape and quote != "'" and i + 1 < n:
+            out.append(word[i + 1])
+            i += 2
+        elif c in "'\"" and (quote is None or quote == c):
+            quote = None if quote == c else c
+            i += 1
+        elif c == "$" and quote != "'" and i + 1 < n:
+            value, ok, i = _variable(word, i + 1, scope, escape)
+            out.append(value)
+            known = known and ok
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out), known
+
+
+def _variable(word: str, i: int, scope: Mapping[str, str], escape: str) -> tuple[str, bool, int]:
+    if word[i] != "{":
+        m = _NAME_RX.match(word, i)
+        if m is None:
+            return "$", True, i
+        name = m.group(0)
+        return scope.get(name, ""), name in scope, m.end()
+    end = _closing_brace(word, i)
+    body = word[i + 1:end]
+    m = _NAME_RX.match(body)
+    if m is None:
+        return "${" + body + "}", False, end + 1
+    name, rest = m.group(0), body[m.end():]
+    value = scope.get(name)
+    if not rest:
+        return value or "", value is not None, end + 1
+    op = rest[:2] if rest[:2] in (":-", ":+") else rest[:1]
+    alt, alt_known = expand(rest[len(op):], scope, escape)
+    if op in (":-", "-"):
+        empty = value is None or (op == ":-" and value == "")
+        return (alt, alt_known, end + 1) if empty else (value or "", True, end + 1)
+    if op in (":+", "+"):
+        set_ = value is not None and (op == "+" or value != "")
+        return (alt if set_ else ""), alt_known and name in scope, end + 1
+    return value or "", False, end + 1  # ${VAR#pattern} and friends: not modelled
+
+
+def _closing_brace(word: str, i: int) -> int:
+    depth = 0
+    for j in range(i, len(word)):
+        if word[j] == "{":
+            depth += 1
+        elif word[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(word) - 1
+
+
+def shell_words(ins: Instruction, shell: Sequence[str] = DEFAULT_SHELL) -> list[str]:
+    """The argv a CMD/ENTRYPOINT/RUN runs: its JSON words, or the shell and the line."""
+    return list(ins.args) if ins.json else [*shell, ins.args[0] if ins.args else ""]

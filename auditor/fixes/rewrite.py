@@ -1,0 +1,126 @@
+"""The rewritten Dockerfile: the user's build kept as a builder stage, and a final stage
+that carries only the runtime closure, as a non-root user, with the original settings.
+
+Every instruction of the original stays where it was, so the build does what it did; the
+target stage only gets a name (``AS build``) and, at its end, the steps that gather what
+the final stage copies. The new final stage (``auditor.fixes.finalstage``) is appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from auditor.audit import AuditResult
+from auditor.filetree import Node
+from auditor.findings import Finding
+from auditor.fixes.attribution import Attribution
+from auditor.fixes.bases import LocalBase
+from auditor.fixes.copyplan import CopyPlan, trace
+from auditor.fixes.dockerfile import parse_dockerfile
+from auditor.fixes.finalstage import (
+    ClosureLike,
+    builder_alias,
+    escaped,
+    final_stage,
+)
+
+__all__ = ["LocalBase", "Rewrite", "expected_findings", "rewrite"]
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    text: str
+    notes: list[str]
+    expected_bytes: int  # file bytes of the rewritten image: base plus what is copied
+    base: str
+    plan: CopyPlan | None = None
+    base_has: Callable[[Node], bool] | None = None  # the image's files the new base provides
+
+
+def rewrite(dockerfile_text: str, attribution: Attribution, closure: ClosureLike | None, *,
+            runtime_base: str | None = None, image_user: str = "",
+            result: AuditResult | None = None,
+            available_bases: Sequence[str | LocalBase] = ()) -> Rewrite:
+    """The multi-stage Dockerfile for ``dockerfile_text``.
+
+    ``attribution`` (from :func:`auditor.fixes.attribution.attribute`) selects the target
+    stage; ``closure`` (``compute_closure``) says what the final stage copies;
+    ``runtime_base`` is the user's ``--runtime-base`` (default: ``scratch`` when the closure
+    is complete, else the smallest local image the image was built on); ``image_user`` is
+    the image's ``Config.User``; ``result`` (the audit) lends the file tree, the inventory,
+    the config and the secret findings; ``available_bases`` the images the engine has
+    (names, or :class:`LocalBase` with layers and size). Notes say what was decided and
+    what could not be.
+    """
+    df = attribution.dockerfile or parse_dockerfile(dockerfile_text)
+    target = attribution.target or df.stages[-1]
+    alias = builder_alias(attribution)
+    final = final_stage(attribution, closure, runtime_base=runtime_base, image_user=image_user,
+                        result=result, available_bases=available_bases, builder=alias)
+    lines = dockerfile_text.splitlines()
+    from_end = target.from_instruction.end_line
+    head = lines[:target.from_line - 1]
+    from_lines = lines[target.from_line - 1:from_end]
+    if target.name is None:
+        from_lines[-1] = from_lines[-1].rstrip() + f" AS {alias}"
+    stage_end = max([from_end, *(i.end_line for i in target.instructions)])
+    esc = df.escape
+    generated_builder = [escaped(line, esc) for line in final.builder_lines]
+    generated_final = [escaped(line, esc) for line in final.lines]
+    out = [*head,
+           f"# auditor: this stage builds as before; the image is the last stage below "
+           f"({final.base} and the runtime files only)",
+           *from_lines, *lines[from_end:stage_end]]
+    if generated_builder:
+        out += ["", *generated_builder]
+    rest = lines[stage_end:]
+    while rest and not rest[-1].strip():
+        rest.pop()
+    out += [*rest, "", *generated_final]
+    notes = list(final.notes)
+    if attribution.base_image == "scratch":
+        notes.append("the target stage already starts FROM scratch: the new final stage "
+                     "changes what is copied, the user and the settings only")
+    notes += [f"attribution: {n}" for n in attribution.unmatched]
+    notes += [f"closure: {n}" for n in (getattr(closure, "notes", ()) or ())]
+    return Rewrite("\n".join(out) + "\n", notes, final.expected_bytes, final.base, final.plan,
+                   final.base_has)
+
+
+# Config findings the rewritten final stage no longer has: it runs as a numeric non-root
+# user, carries no secret ENV, and has none of the original build steps or their waste.
+_FIXED_RULES = frozenset({"AUD-SECRET-ENV", "AUD-SECRET-HISTORY"})
+
+
+def expected_findings(result: AuditResult, fixed: Rewrite) -> list[Finding] | None:
+    """The findings the rewritten image should still have, for an expected score: those
+    about files it keeps (the copied closure, and what the new base provides when that is
+    an image this one was built on) and the image-config findings the rewrite does not
+    change. None when the new base's contents are unknown."""
+    if fixed.base_has is None or fixed.plan is None:
+        return None
+    tree, plan = result.tree, fixed.plan
+    # A COPY dereferences its source; the gathered entries are the files and links as they are.
+    files = {r for p in plan.copies if (r := trace(tree, p)[1]) is not None} | set(plan.staged)
+    dirs = [*plan.staged_dirs, *(f for f in files if (n := tree.get(f)) is not None
+                                 and n.kind == "dir")]
+    base_has = fixed.base_has
+
+    def kept(path: str) -> bool:
+        real = trace(tree, path)[1] or path
+        node = tree.get(real)
+        return (node is not None and base_has(node)) or real in files or any(
+            real.startswith(d.rstrip("/") + "/") for d in dirs)
+
+    out = []
+    for f in result.findings:
+        paths = f.paths or ((f.path,) if f.path else ())
+        if paths:
+            if any(kept(p) for p in paths):
+                out.append(f)
+        elif not (f.category in ("root-user", "wasted-space") or f.rule_id in _FIXED_RULES
+                  or f.layer is not None or "history_index" in f.evidence):
+            out.append(f)
+    return out
+

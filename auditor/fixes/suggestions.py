@@ -1,0 +1,401 @@
+"""Stage fixes: from the findings to concrete Dockerfile changes, each with its bytes.
+
+Every suggestion names the findings it answers (rule ids), the layer and the Dockerfile
+line that brought the problem in, and text a user can paste: the final stage to append,
+the RUN as it should read. Advice depends on where the problem came from: a base image
+gets "build on it, ship something smaller", the user's own RUN gets "change this line".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from auditor.audit import AuditResult
+from auditor.findings import Finding
+from auditor.fixes.attribution import Attribution, LayerOrigin, StepMatch
+from auditor.fixes.finalstage import (
+    ClosureLike,
+    FinalStage,
+    builder_alias,
+    escaped,
+    final_stage,
+)
+from auditor.reports import Suggestion
+from auditor.text import human_bytes, shorten
+
+TOOLCHAIN = ("compiler", "network-tool")  # what only a build needs
+DROPPED_BY_STAGE = (*TOOLCHAIN, "package-manager", "leftover-source", "cache", "shell", "setuid")
+CACHE_RULES = {"AUD-APT-CACHE-KEPT": "apt-get clean",
+               "AUD-APT-LISTS-KEPT": "rm -rf /var/lib/apt/lists/*",
+               "AUD-NPM-CACHE": "npm cache clean --force",
+               "AUD-RPM-CACHE-KEPT": "yum clean all"}
+SHOWN = 6
+
+
+@dataclass
+class _Ctx:
+    result: AuditResult
+    closure: ClosureLike | None
+    attribution: Attribution | None
+    by_category: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
+    final: FinalStage | None = None
+
+    @property
+    def image_bytes(self) -> int:
+        """What ``docker images`` counts: every layer's bytes, deleted ones included."""
+        return sum(s.added_bytes for s in self.result.tree.layers)
+
+    def origin(self, f: Finding) -> tuple[LayerOrigin | None, StepMatch | None]:
+        a = self.attribution
+        if a is None:
+            return None, None
+        step = a.step_of_layer(f.layer) if f.layer is not None else None
+        index = f.evidence.get("history_index")
+        if step is None and isinstance(index, int):
+            step = a.step_of_history(index)
+        return a.origin(f.layer), step
+
+    def user_run(self, f: Finding) -> StepMatch | None:
+        """The user's own RUN that made ``f``, when attribution is sure of it."""
+        origin, step = self.origin(f)
+        if step is None or step.confidence == "none" or step.instruction.keyword != "RUN":
+            return None
+        return None if origin is not None and origin.from_base else step
+
+
+def suggest(result: AuditResult, closure: ClosureLike | None,
+            attribution: Attribution | None) -> list[Suggestion]:
+    """Suggestions for ``result``'s findings. ``closure`` (the runtime closure, or None)
+    makes the multi-stage and base suggestions possible; ``attribution`` (from
+    ``attribute``, with ``--dockerfile``) ties each to its Dockerfile line and lets the
+    suggestions quote and amend the user's own instructions."""
+    ctx = _Ctx(result, closure, attribution)
+    for f in result.findings:
+        ctx.by_category[f.category].append(f)
+    if closure is not None and closure.files:
+        ctx.final = final_stage(attribution, closure, runtime_base=None,
+                                image_user=result.image.config.user, result=result,
+                                available_bases=(), builder=builder_alias(attribution))
+    out: list[Suggestion] = []
+    first = _multi_stage(ctx) or _smaller_base(ctx)
+    if first is not None:
+        out.append(first)
+    out += _secrets(ctx)
+    out += _non_root(ctx)
+    rest: list[Suggestion] = []
+    for make in (_caches, _no_recommends, _pip_no_cache, _npm_omit_dev, _waste, _setuid):
+        rest += make(ctx)
+    return out + sorted(rest, key=lambda s: -s.saves_bytes)
+
+
+def _names(findings: Iterable[Finding]) -> str:
+    seen: dict[str, None] = {}
+    for f in findings:
+        seen[(f.package or "").split("@")[0] or (f.path or f.title)] = None
+    names = list(seen)
+    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN
+                                       else "")
+
+
+def _rules(findings: Iterable[Finding]) -> str:
+    return ", ".join(sorted({f.rule_id for f in findings}))
+
+
+def _line_ref(step: StepMatch | None) -> str:
+    return f" (line {step.instruction.line})" if step is not None else ""
+
+
+# -- the final stage ---------------------------------------------------------------------
+
+def _stage_text(ctx: _Ctx, final: FinalStage) -> str:
+    df = ctx.attribution.dockerfile if ctx.attribution is not None else None
+    esc = df.escape if df is not None else "\\"
+    parts = []
+    if final.builder_lines:
+        parts += ["At the end of the build stage:", "", *final.builder_lines, ""]
+    parts += ["Append the final stage:", "", *final.lines]
+    return "\n".join(escaped(p, esc) for p in parts)
+
+
+def _multi_stage(ctx: _Ctx) -> Suggestion | None:
+    final, closure, a = ctx.final, ctx.closure, ctx.attribution
+    toolchain = [f for c in TOOLCHAIN for f in ctx.by_category[c]]
+    if final is None or closure is None or not toolchain:
+        return None
+    dropped = [f for c in DROPPED_BY_STAGE for f in ctx.by_category[c]]
+    culprit = max(toolchain, key=lambda f: f.bytes)
+    origin, step = ctx.origin(culprit)
+    saves = max(ctx.image_bytes - final.expected_bytes, 0)
+    stage_name = builder_alias(a)
+    if origin is not None and origin.from_base and a is not None:
+        title = (f"Build on {a.base_image} as a builder stage, ship {final.base} with only "
+                 "the runtime files")
+        line, why = a.from_line, (f"The base image {a.base_image} (FROM at line {a.from_line}) "
+                                  "brings the build toolchain.")
+    elif step is not None and step.confidence != "none":
+        title = (f"Move line {step.instruction.line} ({shorten(step.instruction.original, 40)}) "
+                 "and the build into a builder stage")
+        line, why = step.instruction.line, (f"Line {step.instruction.line} installs the build "
+                                            "toolchain into the shipped image.")
+    else:
+        title, line, why = "Use a multi-stage build: ship only the runtime files", None, ""
+    removes = "; ".join(f"{c} ({_names(ctx.by_category[c])})" for c in DROPPED_BY_STAGE
+                        if ctx.by_category[c])
+    text = (f"{why} The program ({closure.entry}, {closure.kind}) needs "
+            f"{human_bytes(final.expected_bytes)} of the image's {human_bytes(ctx.image_bytes)}"
+            f". Building in a builder stage and copying only that into {final.base} removes: "
+            f"{removes} [{_rules(dropped)}].\nName the build stage `AS {stage_name}`. "
+            f"{_stage_text(ctx, final)}\n`auditor fix IMAGE --dockerfile Dockerfile` writes "
+            "the whole Dockerfile.")
+    return Suggestion(title, text.strip(), saves, culprit.layer, line)
+
+
+def _smaller_base(ctx: _Ctx) -> Suggestion | None:
+    final, closure, a = ctx.final, ctx.closure, ctx.attribution
+    if final is None or closure is None or a is None or a.base_image == "scratch":
+        return None
+    from_base = [f for c in DROPPED_BY_STAGE for f in ctx.by_category[c]
+                 if (o := a.origin(f.layer)) is not None and o.from_base]
+    saves = ctx.image_bytes - final.expected_bytes
+    if not from_base or saves <= 0:
+        return None
+    text = (f"The final stage's base {a.base_image} (FROM at line {a.from_line}) brings "
+            f"{_names(from_base)} [{_rules(from_base)}]; the program ({closure.entry}, "
+            f"{closure.kind}) needs none of it ({closure.reason}). Options, smallest first: "
+            f"{_base_options(closure.base_candidate)}. The closure-only variant:\n"
+            f"{_stage_text(ctx, final)}")
+    return Suggestion(f"Use {final.base} instead of {a.base_image} as the final base", text,
+                      saves, from_base[0].layer, a.from_line)
+
+
+def _base_options(candidate: str) -> str:
+    return {
+        "scratch": "scratch (the binary is static)",
+        "distroless-static": "scratch, gcr.io/distroless/static-debian12",
+        "distroless-cc": "scratch plus the loader and libraries (below), "
+                         "gcr.io/distroless/cc-debian12",
+        "slim": "scratch plus the interpreter and its libraries (below), the runtime's slim "
+                "image (python:3.11-slim, node:18-slim), debian:bookworm-slim",
+    }.get(candidate, "scratch plus the files below")
+
+
+# -- user and secrets -------------------------------------------------------------------------
+
+def _non_root(ctx: _Ctx) -> list[Suggestion]:
+    found = ctx.by_category["root-user"]
+    if not found:
+        return []
+    a = ctx.attribution
+    step = a.last("USER") if a is not None else None
+    user = ctx.result.image.config.user
+    why = (f"USER {user}{_line_ref(step)} is uid 0" if user else "No USER is set, so the "
+           "process runs as uid 0")
+    text = (f"{why} [{_rules(found)}]. In the final stage, run as an unprivileged numeric "
+            "user, which needs no /etc/passwd entry:\n\nUSER 65532:65532\n\nIf the program "
+            "looks up its account by name, create it in the build stage (`RUN useradd --uid "
+            "10001 --no-create-home --shell /usr/sbin/nologin app`) and copy its passwd line "
+            "into the final stage (`auditor fix` writes both steps).")
+    return [Suggestion("Run as a non-root user: USER 65532:65532", text, 0, None,
+                       step.instruction.line if step is not None else None)]
+
+
+def _secrets(ctx: _Ctx) -> list[Suggestion]:
+    out: list[Suggestion] = []
+    for f in ctx.by_category["secret"]:
+        _, step = ctx.origin(f)
+        if step is not None and step.confidence == "none":
+            step = None
+        line = step.instruction.line if step is not None else None
+        if f.path is not None:
+            name = f.path.rsplit("/", 1)[-1]
+            how = (f"{step.instruction.keyword} at line {line}" if step is not None
+                   else f"layer {f.layer}")
+            text = (f"{f.path} [{f.rule_id}] came in with the {how}. Remove it from the "
+                    f"image and add `{name}` to .dockerignore. If a build step needs it, mount "
+                    "it for that step only (BuildKit):\n\n"
+                    f"RUN --mount=type=secret,id={_secret_id(name)},target={f.path} <command>"
+                    f"\n\nand build with `docker build --secret id={_secret_id(name)},"
+                    f"src={name} .` (`RUN --mount=type=ssh` forwards an SSH agent instead). "
+                    "Rotate it: every copy of the image holds it.")
+            out.append(Suggestion(f"Keep {f.path} out of the image", text, f.bytes, f.layer,
+                                  line))
+        elif f.rule_id == "AUD-SECRET-ENV":
+            var = str(f.evidence.get("variable", "the variable"))
+            env = ctx.attribution.last("ENV", var + "=") if ctx.attribution else None
+            line = env.instruction.line if env is not None else None
+            text = (f"ENV {var}{_line_ref(env)} [{f.rule_id}] stores a secret in the image "
+                    "config. Remove the ENV line; pass the value when the container starts "
+                    f"(`docker run -e {var}`, or the orchestrator's secrets). If a build step "
+                    "needs it (BuildKit):\n\n"
+                    f"RUN --mount=type=secret,id={_secret_id(var)} "
+                    f"{var}=\"$(cat /run/secrets/{_secret_id(var)})\" <command>\n\nRotate it.")
+            out.append(Suggestion(f"Remove ENV {var} from the image", text, 0, None, line))
+        else:
+            text = (f"{f.message} [{f.rule_id}]. Pass build secrets with `RUN "
+                    "--mount=type=secret` (BuildKit) instead of ARG or ENV, and rotate it.")
+            out.append(Suggestion("Keep build secrets out of the history", text, 0, f.layer,
+                                  line))
+    return out
+
+
+def _secret_id(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "_", name.lower().lstrip(".")) or "secret"
+
+
+# -- RUN amendments ---------------------------------------------------------------------------
+
+def _amend(ctx: _Ctx, step: StepMatch, edit: Callable[[str], str] | None = None,
+           append: Sequence[str] = ()) -> str | None:
+    """The user's RUN, edited and with commands appended; None for exec form or heredocs."""
+    ins, a = step.instruction, ctx.attribution
+    if a is None or a.dockerfile is None or ins.json or ins.heredoc:
+        return None
+    text = a.dockerfile.source(ins)
+    if edit is not None:
+        text = edit(text)
+    for cmd in append:
+        if cmd not in text:
+            text += f" {a.dockerfile.escape}\n && {cmd}"
+    return text
+
+
+def _cleanup(f: Finding) -> str:
+    if f.rule_id in CACHE_RULES:
+        return CACHE_RULES[f.rule_id]
+    path = f.path or ""
+    if path.startswith("/var/cache/apt"):
+        return "apt-get clean"
+    if path.startswith("/var/lib/apt/lists"):
+        return "rm -rf /var/lib/apt/lists/*"
+    return f"rm -rf {path}"
+
+
+def _caches(ctx: _Ctx) -> list[Suggestion]:
+    by_step: dict[int, tuple[StepMatch, list[Finding]]] = {}
+    rules = set(CACHE_RULES)
+    for f in [*ctx.by_category["cache"], *(f for f in ctx.by_category["config"]
+                                            if f.rule_id in rules)]:
+        step = ctx.user_run(f)
+        if step is not None and ".cache/pip" not in (f.path or ""):
+            by_step.setdefault(step.instruction.line, (step, []))[1].append(f)
+    out = []
+    for line, (step, found) in sorted(by_step.items()):
+        cmds = list(dict.fromkeys(_cleanup(f) for f in found))
+        amended = _amend(ctx, step, append=cmds)
+        cache_bytes = sum(f.bytes for f in found if f.category == "cache")
+        kept = max([cache_bytes, *(int(f.evidence.get("bytes_in_final_tree", 0) or 0)
+                                   for f in found)])
+        what = _names(f for f in found if f.category == "cache") or "package caches"
+        body = (amended if amended is not None else
+                "(exec-form RUN: add these commands to it) " + " && ".join(cmds))
+        text = (f"The RUN at line {line} leaves {what} ({human_bytes(kept)}) "
+                f"[{_rules(found)}]. Remove caches in the same RUN that fills them (a later "
+                f"RUN cannot shrink this layer):\n\n{body}")
+        out.append(Suggestion(f"Clean caches in the RUN at line {line}", text, kept,
+                              step.layer, line))
+    return out
+
+
+_APT_INSTALL = re.compile(r"\b(apt(?:-get)?(?:\s+-\S+)*\s+install)\b")
+_PIP_INSTALL = re.compile(r"\b((?:pip3?|python3?(?:\.\d+)? -m pip)(?:\s+-\S+)*\s+install)\b")
+
+
+def _no_recommends(ctx: _Ctx) -> list[Suggestion]:
+    out = []
+    for f in ctx.by_category["config"]:
+        step = ctx.user_run(f) if f.rule_id == "AUD-APT-RECOMMENDS" else None
+        if step is None:
+            continue
+        amended = _amend(ctx, step, edit=lambda t: _APT_INSTALL.sub(
+            r"\1 --no-install-recommends", t))
+        line = step.instruction.line
+        text = (f"The RUN at line {line} installs recommended packages nobody asked for "
+                f"[{f.rule_id}]. The bytes saved depend on the recommends; rebuild to "
+                f"measure.\n\n{amended or 'apt-get install -y --no-install-recommends ...'}")
+        out.append(Suggestion(f"apt-get install --no-install-recommends at line {line}",
+                              text, 0, step.layer, line))
+    return out
+
+
+def _pip_no_cache(ctx: _Ctx) -> list[Suggestion]:
+    found = [f for f in [*ctx.by_category["config"], *ctx.by_category["cache"]]
+             if f.rule_id == "AUD-PIP-CACHE" or ".cache/pip" in (f.path or "")]
+    steps: dict[int, tuple[StepMatch, list[Finding]]] = {}
+    for f in found:
+        step = ctx.user_run(f)
+        if step is not None:
+            steps.setdefault(step.instruction.line, (step, []))[1].append(f)
+    out = []
+    for line, (step, fs) in sorted(steps.items()):
+        amended = _amend(ctx, step, edit=lambda t: _PIP_INSTALL.sub(r"\1 --no-cache-dir", t)
+                         if "--no-cache-dir" not in t else t)
+        saves = max(f.bytes or int(f.evidence.get("bytes_in_final_tree", 0) or 0) for f in fs)
+        text = (f"pip keeps its download cache in the layer of line {line} [{_rules(fs)}]:\n\n"
+                f"{amended or 'pip install --no-cache-dir ...'}")
+        out.append(Suggestion(f"pip install --no-cache-dir at line {line}", text, saves,
+                              step.layer, line))
+    return out
+
+
+def _npm_omit_dev(ctx: _Ctx) -> list[Suggestion]:
+    dev = [p for p in ctx.result.inventory if p.ecosystem == "npm" and p.dev]
+    if not dev:
+        return []
+    tree = ctx.result.tree
+    size = sum(p.installed_size for p in dev) or sum(
+        n.size for p in dev for path in p.files if (n := tree.get(path)) is not None)
+    node = tree.get(dev[0].location) if dev[0].location else None
+    layer = node.layer if node is not None else None
+    a = ctx.attribution
+    step = a.step_of_layer(layer) if a is not None else None
+    names = ", ".join(sorted({p.name for p in dev})[:SHOWN])
+    if step is not None and step.instruction.keyword == "RUN":
+        amended = _amend(ctx, step, edit=lambda t: re.sub(
+            r"\bnpm (ci|install)\b(?![^\n&;|]*--omit=dev)", r"npm \1 --omit=dev", t))
+        how = f"\n\n{amended}" if amended else ""
+    else:
+        how = (f"\n\n{_line_ref(step).strip(' ()').capitalize() or 'The layer'} copies a "
+               "node_modules made outside the build: make it with `npm ci --omit=dev` (or run "
+               "`npm prune --omit=dev` before building), or install in the build stage:\n\n"
+               "RUN npm ci --omit=dev && npm cache clean --force")
+    text = f"devDependencies ship in the image: {names} ({human_bytes(size)}).{how}"
+    return [Suggestion("Install production dependencies only: npm ci --omit=dev", text, size,
+                       layer, step.instruction.line if step is not None else None)]
+
+
+def _waste(ctx: _Ctx) -> list[Suggestion]:
+    out = []
+    a = ctx.attribution
+    for f in ctx.by_category["wasted-space"]:
+        wrote = f.evidence.get("written_by") or {}
+        removed = f.evidence.get("removed_by") or {}
+        w = a.step_of_layer(wrote.get("layer")) if a is not None else None
+        r = a.step_of_layer(removed.get("layer")) if a is not None else None
+        if w is None or r is None or w.instruction.keyword != "RUN" \
+                or r.instruction.keyword != "RUN" or r.instruction.json:
+            continue
+        merged = _amend(ctx, w, append=[r.instruction.args[0]])
+        text = (f"Line {r.instruction.line} deletes what line {w.instruction.line} wrote, but "
+                f"the bytes stay in line {w.instruction.line}'s layer [{f.rule_id}]. Do both in "
+                f"one RUN (and drop line {r.instruction.line}):\n\n{merged}")
+        out.append(Suggestion(f"Merge the RUNs at lines {w.instruction.line} and "
+                              f"{r.instruction.line}", text, f.bytes, f.layer,
+                              w.instruction.line))
+    return out
+
+
+def _setuid(ctx: _Ctx) -> list[Suggestion]:
+    out = []
+    for f in ctx.by_category["setuid"]:
+        step = ctx.user_run(f)
+        if f.package is not None or step is None or f.path is None:
+            continue
+        amended = _amend(ctx, step, append=[f"chmod u-s,g-s {f.path}"])
+        text = (f"The RUN at line {step.instruction.line} leaves {f.path} setuid "
+                f"[{f.rule_id}]; drop the bit in the same RUN:\n\n{amended}")
+        out.append(Suggestion(f"Drop the setuid bit of {f.path}", text, 0, f.layer,
+                              step.instruction.line))
+    return out
