@@ -97,7 +97,7 @@ def test_every_source_gives_the_identical_tree(engine, audited, saved_images, tm
     reference = tree_listing(audited(image).tree)
     for source in (str(archive), f"docker-archive:{archive}", f"oci-dir:{oci_gzip}",
                    f"oci-archive:{oci_zstd}"):
-        img, tree = read_tree(source)
+        _img, tree = read_tree(source)
         assert tree_listing(tree) == reference, source
     media = {scan.media_type for scan in read_tree(f"oci-archive:{oci_zstd}")[0].layers}
     assert media == {"application/vnd.oci.image.layer.v1.tar+zstd"}
