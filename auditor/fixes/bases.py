@@ -11,20 +11,13 @@ from typing import Protocol
 
 from auditor.audit import AuditResult
 from auditor.filetree import Node
+from auditor.fixes.closure import Closure
 
 SCRATCH = "scratch"
 OS_ECOSYSTEMS = ("deb", "apk", "rpm")
 
 
-class ClosureFacts(Protocol):
-    @property
-    def entry(self) -> object: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def files(self) -> Sequence[str]: ...
-    @property
-    def missing(self) -> Sequence[object]: ...
+ClosureFacts = Closure  # the real type, now that it exists
 
 
 @dataclass(frozen=True, slots=True)

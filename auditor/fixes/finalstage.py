@@ -13,12 +13,12 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from auditor.audit import AuditResult
 from auditor.filetree import FileTree, Node
 from auditor.fixes.attribution import Attribution, StepMatch
 from auditor.fixes.bases import SCRATCH, LocalBase, choose_base, not_keep
+from auditor.fixes.closure import Closure
 from auditor.fixes.copyplan import STAGING_DIR, CopyPlan, plan_copies, trace
 from auditor.fixes.dockerfile import env_pairs
 from auditor.image import ImageConfig
@@ -29,23 +29,7 @@ PASSWD, PASSWD_DIR = "/etc/passwd", "/auditor-etc"
 _SHELL_META = re.compile(r"[|&;<>()$`\\*?\[\]{}~#]")
 
 
-class ClosureLike(Protocol):
-    """What the rewrite reads of ``auditor.fixes.closure.Closure``."""
-
-    @property
-    def entry(self) -> object: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def files(self) -> Sequence[str]: ...
-    @property
-    def bytes(self) -> int: ...
-    @property
-    def missing(self) -> Sequence[object]: ...
-    @property
-    def base_candidate(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
+ClosureLike = Closure  # the real type, now that it exists
 
 
 @dataclass
