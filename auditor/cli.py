@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="audit an image and report what it should not carry")
     source_args(scan)
     scan.add_argument("--format", "-f", default="terminal", help="report on stdout: terminal "
-                      "(default), json")
+                      "(default), json, sarif, markdown")
     scan.add_argument("--output", "-o", action="append", default=[], metavar="FORMAT=PATH",
                       help="also write a report to a file; repeatable")
     scan.add_argument("--quiet", "-q", action="store_true", help="print the verdict line alone")
@@ -215,8 +215,12 @@ def _add_fixes(report: Any, dockerfile_text: str | None, target: str | None,
         report.attribution = attribute(dockerfile_text, result.image.config.history,
                                        len(result.image.layers), target=target,
                                        build_args=build_args)
-        report.dockerfile_lines = {o.layer: o.dockerfile_line
-                                   for o in report.attribution.layers if o.dockerfile_line}
+        from_line = report.attribution.from_line
+        # a base layer's line is the FROM that brought the base in
+        report.dockerfile_lines = {
+            o.layer: o.dockerfile_line or (from_line if o.from_base else None)
+            for o in report.attribution.layers
+            if o.dockerfile_line or (o.from_base and from_line)}
     try:
         report.suggestions = suggest(result, report.closure, report.attribution)
     except Exception as exc:

@@ -42,6 +42,14 @@ def _engine_problem() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _json_reports_match_their_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON report any test writes is validated against docs/report.schema.json."""
+    from tests.reports.schema_check import check_every_json_report
+
+    check_every_json_report(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def engine() -> Any:
     problem = _engine_problem()

@@ -1,0 +1,111 @@
+"""Markdown for a pull-request comment or a job summary: verdict, score, table, suggestions."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from auditor.reports import Report, WriteOptions, formats
+from auditor.reports import markdown as markdown_report
+from tests.reports import samples
+
+
+def markdown_of(report: Report) -> str:
+    out = io.StringIO()
+    markdown_report.write(report, out, WriteOptions())
+    text = out.getvalue()
+    text.encode("utf-8")  # a comment body must be valid UTF-8
+    assert len(text) <= markdown_report.MAX_CHARS
+    return text
+
+
+def table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ") and "---" not in line
+            and not line.startswith("| Severity")]
+
+
+def test_registered_as_a_format() -> None:
+    assert formats()["markdown"] is markdown_report.write
+
+
+@pytest.mark.parametrize("name,report", [
+    ("sample.md", lambda: samples.sample_report()),
+    ("sample-no-verdict.md", lambda: samples.sample_report(verdict=False, skipped=False,
+                                                           suggestions=False)),
+], ids=["with-verdict", "bare-audit"])
+def test_golden(golden: Callable[[str, str], None], name: str,
+                report: Callable[[], Report]) -> None:
+    golden(name, markdown_of(report()))
+
+
+def test_verdict_score_and_reasons_come_first() -> None:
+    text = markdown_of(samples.sample_report())
+    head = text.split("#### Findings")[0]
+    assert "❌ failed" in head and "Score 38/100 (grade F)" in head
+    assert "category secret is set to fail" in head
+    passed = samples.sample_report()
+    passed.verdict = replace(samples.sample_verdict([]), passed=True, reasons=[])
+    assert "✅ passed" in markdown_of(passed)
+
+
+def test_without_a_verdict_there_is_no_score() -> None:
+    text = markdown_of(samples.sample_report(verdict=False))
+    assert "Score" not in text and "failed" not in text and "passed" not in text
+
+
+def test_rows_most_severe_first_and_each_cell_stays_in_its_column() -> None:
+    rows = table_rows(markdown_of(samples.sample_report()))
+    assert len(rows) == len(samples.FINDINGS)
+    assert rows[0].startswith("| **critical** | secret |")
+    for row in rows:
+        # 7 columns: 8 unescaped pipes, whatever the path or message holds
+        assert len(re.findall(r"(?<!\\)\|", row)) == 8, row
+    odd = next(r for r in rows if "AUD-BUILD-FILE" in r)
+    assert "&lt;b&gt;&#124;y&#124;&lt;/b&gt;" in odd and "\\xff" in odd and "<b>" not in odd
+
+
+def test_suggestions_suppressed_expired_and_skipped_are_shown() -> None:
+    text = markdown_of(samples.sample_report())
+    suggestions = text.split("#### Suggestions")[1]
+    assert "1. **Build in a separate stage** (saves 250.0 MB, layer 1, Dockerfile line 4)" \
+        in suggestions
+    assert "COPY --from=build /app /app" in suggestions
+    assert "1 finding(s) suppressed" in text
+    assert "Expired waiver: rule AUD-SHELL (expired 2020-01-01)" in text
+    assert "1 item(s) could not be read" in text and "layer 2: app/huge.bin" in text
+
+
+def test_no_findings() -> None:
+    text = markdown_of(samples.sample_report(findings=[], verdict=False))
+    assert "No findings." in text and "| Severity" not in text
+
+
+def test_a_long_table_is_cut_under_githubs_comment_limit() -> None:
+    findings = samples.many_findings(3000)
+    text = markdown_of(samples.sample_report(findings=findings, verdict=False))
+    rows = table_rows(text)
+    assert 100 < len(rows) < 3000
+    assert f"… and {3000 - len(rows)} more findings" in text
+    assert text.rstrip().endswith("</sub>")  # the tail is still there
+    assert rows[0].startswith("| **critical**") and "| info |" not in "".join(rows)
+    smaller = markdown_report.render(samples.sample_report(findings=findings, verdict=False),
+                                     max_chars=5_000)
+    assert len(smaller) <= 5_000 and "more findings" in smaller
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Use a USER.\n\nUSER 65532:65532\n\nThen rebuild.",
+     "Use a USER.\n\n```dockerfile\nUSER 65532:65532\n```\n\nThen rebuild."),
+    ("Append:\nFROM scratch\nENV A=1 \\\n    B=2\n`auditor fix` writes it.",
+     "Append:\n\n```dockerfile\nFROM scratch\nENV A=1 \\\n    B=2\n```\n\n"
+     "`auditor fix` writes it."),
+    ("Run `a <b>` then <c>.", "Run `a <b>` then &lt;c&gt;."),
+    ("USER is not set.", "USER is not set."),  # a sentence, not an instruction
+], ids=["instruction-between-paragraphs", "stage-with-continuation", "html-outside-code",
+        "keyword-as-a-word"])
+def test_suggestion_text_becomes_markdown(text: str, expected: str) -> None:
+    assert markdown_report.suggestion_markdown(text) == expected
