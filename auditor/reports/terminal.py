@@ -54,7 +54,10 @@ def _header(console: Console, report: Report) -> None:
     rows = [
         ("id", img["id"][:19]),
         ("size", f"{human_bytes(img['size_bytes'])} in {len(img['layers'])} layers, "
-                 f"{human_bytes(img['wasted_bytes'])} wasted"),
+                 f"{human_bytes(img['wasted_bytes'])} wasted"
+                 # dive also counts the surviving copy of a path written twice
+                 + (f" (dive counts {human_bytes(img['dive_wasted_bytes'])})"
+                    if img["dive_wasted_bytes"] != img["wasted_bytes"] else "")),
         ("user", config.user or "(none: runs as root)"),
         ("entrypoint", " ".join(config.entrypoint) if config.entrypoint else "-"),
         ("cmd", " ".join(config.cmd) if config.cmd else "-"),
