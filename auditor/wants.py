@@ -26,35 +26,62 @@ class Want:
     max_bytes: int
 
 
+_WILD = set("*?[")
+
+
+def _bucket(glob: str) -> tuple[str, str]:
+    """Where a glob is filed: by its literal last name, its literal first directory, or
+    with the few that have neither. A path is then matched only against its own buckets,
+    not against hundreds of globs (this runs for every file of every layer)."""
+    full = glob if "/" in glob else "/**/" + glob
+    parts = [p for p in full.split("/") if p]
+    if parts and not _WILD & set(parts[-1]):
+        return "name", parts[-1]
+    if parts and parts[0] != "**" and not _WILD & set(parts[0]):
+        return "dir", parts[0]
+    return "rest", ""
+
+
+def _sized_regex(globs: list[tuple[int, str]]) -> tuple[re.Pattern[str], dict[str, int]]:
+    """One regex for (size, glob) pairs, a named group per size, largest first: the first
+    alternative that matches names the largest budget."""
+    by_size: dict[int, list[str]] = {}
+    for size, glob in globs:
+        by_size.setdefault(size, []).append(glob)
+    sizes: dict[str, int] = {}
+    parts = []
+    for i, (size, group) in enumerate(sorted(by_size.items(), reverse=True)):
+        sizes[f"w{i}"] = size
+        parts.append(f"(?P<w{i}>{compile_globs(group).pattern.removesuffix(chr(92) + 'Z')})")
+    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL), sizes
+
+
 class ContentWants:
     """A compiled set of wants: ``limit(path, mode)`` says how many bytes to keep."""
 
     def __init__(self, wants: Iterable[Want] = (), executable_prefix: int = EXECUTABLE_PREFIX,
                  budget: int = DEFAULT_BUDGET) -> None:
-        by_size: dict[int, list[str]] = {}
-        for want in wants:
-            by_size.setdefault(want.max_bytes, []).append(want.glob)
-        # One regex for all wants, one named group per byte budget, largest first: the first
-        # alternative that matches is the largest budget, and each path costs one match.
-        self._sizes: dict[str, int] = {}
-        parts = []
-        for i, (size, globs) in enumerate(sorted(by_size.items(), reverse=True)):
-            self._sizes[f"w{i}"] = size
-            parts.append(f"(?P<w{i}>{compile_globs(globs).pattern.removesuffix(chr(92) + 'Z')})")
-        self._rx: re.Pattern[str] | None = (
-            re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL) if parts else None)
+        self.wants = tuple(wants)
+        buckets: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for want in self.wants:
+            buckets.setdefault(_bucket(want.glob), []).append((want.max_bytes, want.glob))
+        self._buckets = {key: _sized_regex(globs) for key, globs in buckets.items()}
+        self._rest = self._buckets.pop(("rest", ""), None)
         self.executable_prefix = executable_prefix
         self.budget = budget
-        self.wants = tuple(wants)
 
     def limit(self, path: str, mode: int) -> int:
+        name = path.rpartition("/")[2]
         # Shared libraries are often not executable (0644) but are ELF all the same.
-        base = self.executable_prefix if (mode & 0o111 or ".so" in path.rpartition("/")[2]) \
-            else 0
-        match = self._rx.match(path) if self._rx is not None else None
-        if match is None:
-            return base
-        return max(self._sizes[match.lastgroup or ""], base)
+        best = self.executable_prefix if (mode & 0o111 or ".so" in name) else 0
+        first = path.split("/", 2)[1] if path.count("/") > 1 else ""
+        for compiled in (self._buckets.get(("name", name)), self._buckets.get(("dir", first)),
+                         self._rest):
+            if compiled is not None:
+                match = compiled[0].match(path)
+                if match is not None:
+                    best = max(best, compiled[1][match.lastgroup or ""])
+        return best
 
 
 NOTHING = ContentWants((), executable_prefix=0)

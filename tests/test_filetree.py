@@ -159,3 +159,23 @@ def test_content_is_kept_only_where_wanted():
     assert tree.read_prefix("/etc/other", 100) is None
     assert tree.read_prefix("/usr/bin/tool", 2) == b"#!"  # executables: the first KiB
     assert not tree.has_whole("/etc/passwd")
+
+
+@pytest.mark.parametrize(("path", "mode", "expected"), [
+    ("/etc/passwd", 0o644, 10),           # a literal name beats the directory glob's 5
+    ("/etc/ssl/x.pem", 0o644, 100),       # a basename glob, anywhere
+    ("/root/x.pem", 0o644, 100),
+    ("/etc/deep/er/file", 0o644, 5),      # /etc/**
+    ("/app/.env", 0o644, 64),
+    ("/srv/app/.env", 0o644, 64),
+    ("/var/lib/dpkg/info/bash.list", 0o644, 7),
+    ("/var/lib/dpkg/info/bash.md5sums", 0o644, 0),
+    ("/usr/bin/tool", 0o755, 1024),        # executables: the first KiB
+    ("/usr/lib/libc.so.6", 0o644, 1024),   # shared libraries too
+    ("/usr/share/doc/readme", 0o644, 0),
+])
+def test_wants_choose_the_largest_budget_that_matches(path, mode, expected):
+    from auditor.wants import ContentWants, Want
+    wants = ContentWants([Want("/etc/passwd", 10), Want("*.pem", 100), Want("/etc/**", 5),
+                          Want(".env", 64), Want("/var/lib/dpkg/info/*.list", 7)])
+    assert wants.limit(path, mode) == expected
