@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -28,39 +27,24 @@ HERE = Path(__file__).resolve().parent
 IMAGE = "auditor-bench/go-toolchain:latest"
 
 
-def run(cmd: list[str] | str, *, shell: bool = False, cwd: str | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one command, run to completion."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, shell=shell, cwd=cwd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    wall = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        sys.exit(f"bench: {cmd!r} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    # ru_maxrss of children is the largest of any child so far: measure with a fresh helper
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(after, before) if after > before else after
-
-
-def measure(label: str, cmd: list[str] | str, repeat: int, **kw: object) -> dict[str, float]:
-    walls, rss = [], 0
+def measure(label: str, cmd: list[str] | str, repeat: int, cwd: str | None = None
+            ) -> dict[str, float]:
+    """Median and least wall time over ``repeat`` runs, and the largest peak RSS."""
+    walls, peak_kib = [], 0
     for _ in range(repeat):
-        # time(1)-style peak memory per run: run through /usr/bin/time when present
-        if shutil.which("time") or Path("/usr/bin/time").exists():
-            timed = ["/usr/bin/time", "-f", "%M"] + (["sh", "-c", cmd] if isinstance(cmd, str)
-                                                      else cmd)
-            start = time.perf_counter()
-            proc = subprocess.run(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  cwd=kw.get("cwd"))  # type: ignore[arg-type]
-            walls.append(time.perf_counter() - start)
-            if proc.returncode not in (0, 1):
-                sys.exit(f"bench: {label} failed: {proc.stderr.decode()[-500:]}")
-            rss = max(rss, int(proc.stderr.decode().strip().splitlines()[-1]))
-        else:
-            wall, peak = run(cmd, shell=isinstance(cmd, str), **kw)  # type: ignore[arg-type]
-            walls.append(wall)
-            rss = max(rss, peak)
-    result = {"median_s": statistics.median(walls), "min_s": min(walls), "peak_mb": rss / 1024}
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, shell=isinstance(cmd, str), cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # wait4 gives this child's own resource use, its peak memory included
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - start)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):  # 1 is a scan whose image failed its policy: a result
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            sys.exit(f"bench: {label} failed ({code}): {err[-500:]}")
+        peak_kib = max(peak_kib, usage.ru_maxrss)
+    result = {"median_s": statistics.median(walls), "min_s": min(walls),
+              "peak_mb": peak_kib / 1024}
     print(f"{label:<44} median {result['median_s']:6.2f} s  min {result['min_s']:6.2f} s  "
           f"peak {result['peak_mb']:6.1f} MB", flush=True)
     return result
