@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-from typing import Any
+import socket
+import urllib.parse
+from typing import IO, Any
 
-from auditor.blobs import CountingReader, PrefetchReader
+from auditor.blobs import CountingReader, PrefetchReader, chunks_of
 from auditor.errors import EngineUnreachable, ImageNotFound, SourceError
 from auditor.image import Image
 from auditor.sources.archive import read_docker_save_stream
@@ -69,7 +71,10 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
         options.progress.set_total(info["Size"])  # the save stream is about this long
     prefetch: PrefetchReader | None = None
     try:
-        prefetch = PrefetchReader(iter(api.get_image(reference, chunk_size=CHUNK)))
+        raw = _save_over_unix_socket(api, reference)
+        chunks = chunks_of(raw) if raw is not None else iter(
+            api.get_image(reference, chunk_size=CHUNK))
+        prefetch = PrefetchReader(chunks)
         counted = CountingReader(prefetch, options.progress)  # type: ignore[arg-type]
         # A save by tag names the tag in manifest.json; a save by id or digest names none.
         wanted = reference if _has_tag(info, reference) else None
@@ -90,6 +95,38 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
     if image_id and image.id != image_id:
         raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
     return dataclasses.replace(image, reference=reference)
+
+
+def _save_over_unix_socket(api: Any, reference: str) -> IO[bytes] | None:
+    """``GET /images/NAME/get`` as HTTP/1.0 straight on the engine's unix socket.
+
+    The docker package reads the response in its 32 KiB chunked-encoding pieces through
+    urllib3, in Python; that made our read four times slower than the engine can send.
+    HTTP/1.0 gets the body unchunked, read in 1 MiB socket reads. Other transports (TCP
+    with TLS, ssh) keep the docker package's path. None when this path does not apply.
+    """
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(TIMEOUT)
+    try:
+        sock.connect(host[len("unix://"):])
+        path = f"/v{api.api_version}/images/{urllib.parse.quote(reference, safe='')}/get"
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        stream = sock.makefile("rb", buffering=CHUNK)
+        status = stream.readline(1024).split(None, 2)
+        while stream.readline(8192) not in (b"\r\n", b"\n", b""):
+            pass  # headers: nothing in them that we need
+    except OSError:
+        return None  # let the docker package try, and say what is wrong
+    finally:
+        sock.close()  # the file keeps the connection open until it is closed itself
+    if len(status) < 2 or status[1] != b"200":
+        body = stream.read(4096).decode("utf-8", "replace").strip()
+        stream.close()
+        raise SourceError(f"the Docker Engine could not save {reference!r}: {body[:200]}")
+    return stream  # type: ignore[return-value]
 
 
 def _has_tag(info: dict[str, Any], reference: str) -> bool:
