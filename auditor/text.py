@@ -28,3 +28,8 @@ def created_by_text(created_by: str | None) -> str:
             text = text[len(prefix):].strip()
             return text if prefix.endswith("#(nop) ") else "RUN " + text
     return text.removesuffix("# buildkit").strip()
+
+
+def printable(text: str) -> str:
+    """Valid Unicode for any name: bytes that are not UTF-8 show as ``\\xff``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -91,3 +91,22 @@ def test_a_bad_policy_file_is_exit_2_naming_the_key(capsys, archive, tmp_path):
     bad.write_text('name = "x"\nbogus = 1\n')
     code, _out, err = run(capsys, "scan", str(archive), "--policy", str(bad))
     assert code == 2 and "bogus" in err and err.count("\n") == 1
+
+
+def test_json_report_is_strict_json_even_for_names_that_are_not_utf8(capsys, tmp_path):
+    import base64
+
+    from tests.conftest import FIXTURES
+    from tests.imagekit import config_for
+
+    # the fixtures' fake test key (fixtures/trouble/TEST-KEY.md), under an odd name
+    key_text = (FIXTURES / "trouble" / "id_rsa").read_bytes()
+    layers = [layer(F("/app/odd\udcffkey.pem", key_text))]
+    archive = docker_save(tmp_path / "odd.tar", layers, config=config_for(layers, user="1000"))
+    code, out, _ = run(capsys, "scan", str(archive), "-f", "json", "--policy", "dev")
+    out.encode("utf-8")  # no lone surrogates: strict parsers accept it
+    doc = json.loads(out)
+    key = next(f for f in doc["findings"] if f["category"] == "secret")
+    assert key["path"] == "/app/odd\\xffkey.pem"
+    assert base64.b64decode(key["path_b64"]) == b"/app/odd\xffkey.pem"
+    assert code == 1  # dev fails on secrets

@@ -5,11 +5,13 @@ The JSON Schema is published in docs/report.schema.json and shipped in the packa
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, TextIO
 
 from auditor import __version__
 from auditor.reports import Report, WriteOptions
+from auditor.text import printable
 
 SCHEMA = "auditor/report/v1"
 
@@ -70,6 +72,24 @@ def report_json(report: Report) -> dict[str, Any]:
     return out
 
 
+def _strict(value: Any) -> Any:
+    """Strict JSON for any image: a name with bytes that are not UTF-8 (held as lone
+    surrogates, which strict parsers reject) is written with ``\\xff`` escapes, and a
+    finding's ``path`` also as ``path_b64``, its exact bytes."""
+    if isinstance(value, str):
+        return printable(value) if not value.isascii() else value
+    if isinstance(value, list):
+        return [_strict(v) for v in value]
+    if isinstance(value, dict):
+        out = {k: _strict(v) for k, v in value.items()}
+        path = value.get("path")
+        if isinstance(path, str) and "rule_id" in value and out["path"] != path:
+            out["path_b64"] = base64.b64encode(path.encode("utf-8", "surrogateescape")
+                                               ).decode("ascii")
+        return out
+    return value
+
+
 def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
-    json.dump(report_json(report), stream, indent=2)
+    json.dump(_strict(report_json(report)), stream, indent=2)
     stream.write("\n")

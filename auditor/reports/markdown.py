@@ -16,6 +16,7 @@ from typing import TextIO
 from auditor import __version__
 from auditor.findings import SEVERITIES, SEVERITY_RANK, Finding
 from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, shorten
+from auditor.text import printable
 
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body
 MAX_REASONS = 20
@@ -34,11 +35,6 @@ HEADER = ("| Severity | Category | Finding | Path | Package | Layer | Bytes |\n"
 _DOCKERFILE_LINE = re.compile(
     r"^(# auditor:|(FROM|RUN|COPY|ADD|ENV|ARG|USER|CMD|ENTRYPOINT|WORKDIR|EXPOSE|LABEL|"
     r"VOLUME|HEALTHCHECK|SHELL|STOPSIGNAL|ONBUILD)\s)")
-
-
-def printable(text: str) -> str:
-    """Valid Unicode for any name: bytes that are not UTF-8 show as ``\\xff``."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _prose(line: str) -> str:
