@@ -8,6 +8,8 @@ if DOCKER_HOST="$sock" docker version >/dev/null 2>&1; then
   exit 0
 fi
 mkdir -p "$AUDITOR_ENGINE_DIR/data" "$AUDITOR_ENGINE_DIR/exec"
+# An engine killed with its session leaves its pid file and socket behind: clear them.
+rm -f "$AUDITOR_ENGINE_DIR/dockerd.pid" "$AUDITOR_ENGINE_DIR/docker.sock"
 nohup dockerd --data-root "$AUDITOR_ENGINE_DIR/data" --exec-root "$AUDITOR_ENGINE_DIR/exec" \
   --host "$sock" --pidfile "$AUDITOR_ENGINE_DIR/dockerd.pid" \
   >"$AUDITOR_ENGINE_DIR/dockerd.log" 2>&1 &
