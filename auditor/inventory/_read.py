@@ -72,10 +72,25 @@ def paragraphs(text: str) -> Iterator[list[str]]:
         yield block
 
 
-def complete_part(text: str) -> str:
-    """The part of a cut-short paragraph file that ends at its last paragraph break."""
-    cut = text.rfind("\n\n")
+def complete_part(text: str, unit: str = "\n\n") -> str:
+    """The part of a cut-short file that ends at its last whole unit: a paragraph break
+    (status databases) or a newline (file lists)."""
+    cut = text.rfind(unit)
     return text[:cut + 1] if cut >= 0 else ""
+
+
+def read_text(tree: FileTree, path: str, skipped: list[Skipped], what: str, lost: str, *,
+              unit: str = "\n\n", errors: str = "surrogateescape") -> str | None:
+    """A package database as text. When only its first bytes were kept, the text ends at
+    the last whole ``unit`` and ``skipped`` says what is ``lost`` after the cut."""
+    content = read_content(tree, path, skipped, what)
+    if content is None:
+        return None
+    text = content.data.decode("utf-8", errors)
+    if not content.complete:
+        text = complete_part(text, unit)
+        skipped.append(Skipped(path, f"{what} is larger than the bytes read; {lost}"))
+    return text
 
 
 def join_inside(base: str, rel: str) -> str:

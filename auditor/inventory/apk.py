@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from auditor.filetree import FileTree
 from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
-from auditor.inventory._read import MiB, complete_part, paragraphs, read_content
+from auditor.inventory._read import MiB, paragraphs, read_text
 from auditor.wants import Want
 
 INSTALLED = "/lib/apk/db/installed"
@@ -51,14 +51,10 @@ def parse_package(lines: list[str], location: str) -> Package | str:
 
 @cataloger("apk", wants=WANTS)
 def catalog_apk(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
-    content = read_content(tree, INSTALLED, skipped, "apk database")
-    if content is None:
+    text = read_text(tree, INSTALLED, skipped, "apk database",
+                     "the packages after the cut are missing")
+    if text is None:
         return
-    text = content.data.decode("utf-8", "surrogateescape")
-    if not content.complete:
-        text = complete_part(text)
-        skipped.append(Skipped(INSTALLED, "apk database is larger than the bytes read; "
-                                          "the packages after the cut are missing"))
     for number, lines in enumerate(paragraphs(text), 1):
         parsed = parse_package(lines, INSTALLED)
         if isinstance(parsed, str):

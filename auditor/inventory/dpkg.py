@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from auditor.filetree import FileTree
 from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
-from auditor.inventory._read import MiB, complete_part, paragraphs, read_content
+from auditor.inventory._read import MiB, paragraphs, read_text
 from auditor.wants import Want
 
 STATUS = "/var/lib/dpkg/status"
@@ -67,14 +67,10 @@ def _package(fields: dict[str, str], files: tuple[str, ...], location: str) -> P
 
 def _paragraphs_of(tree: FileTree, path: str, skipped: list[Skipped]
                    ) -> Iterator[dict[str, str]]:
-    content = read_content(tree, path, skipped, "dpkg status")
-    if content is None:
+    text = read_text(tree, path, skipped, "dpkg status", "the packages after the cut are "
+                     "missing", errors="replace")
+    if text is None:
         return
-    text = content.data.decode("utf-8", "replace")
-    if not content.complete:
-        text = complete_part(text)
-        skipped.append(Skipped(path, "dpkg status is larger than the bytes read; "
-                                     "the packages after the cut are missing"))
     for number, lines in enumerate(paragraphs(text), 1):
         fields = parse_paragraph(lines)
         if isinstance(fields, str):
@@ -95,24 +91,18 @@ def _installed(fields: dict[str, str]) -> bool:
 
 
 def _read_list(tree: FileTree, path: str, skipped: list[Skipped]) -> tuple[str, ...]:
-    content = read_content(tree, path, skipped, "dpkg file list")
-    if content is None:
+    text = read_text(tree, path, skipped, "dpkg file list", "ownership of the files after "
+                     "the cut is unknown", unit="\n")
+    if text is None:
         return ()
-    text = content.data.decode("utf-8", "surrogateescape")
-    if not content.complete:
-        text = text[:text.rfind("\n") + 1]
-        skipped.append(Skipped(path, "file list is larger than the bytes read; "
-                                     "ownership of the files after the cut is unknown"))
     return tuple(line for line in text.split("\n") if line.startswith("/") and line != "/.")
 
 
 def _read_md5sums(tree: FileTree, path: str, skipped: list[Skipped]) -> tuple[str, ...]:
-    content = read_content(tree, path, skipped, "dpkg md5sums")
-    if content is None:
+    text = read_text(tree, path, skipped, "dpkg md5sums", "ownership of the files after "
+                     "the cut is unknown", unit="\n")
+    if text is None:
         return ()
-    text = content.data.decode("utf-8", "surrogateescape")
-    if not content.complete:
-        text = text[:text.rfind("\n") + 1]
     files = []
     for line in text.split("\n"):
         _digest, sep, rel = line.partition("  ")
