@@ -34,8 +34,10 @@ def scan_wants() -> ContentWants:
 
 def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
               wants: ContentWants = NOTHING) -> tuple[Image, FileTree]:
-    image = open_image(source, ScanOptions(wants, platform, progress))
-    return image, squash_layers(image.layers)
+    image = open_image(source, ScanOptions(wants, platform, progress, defer_checks=True))
+    tree = squash_layers(image.layers)  # while the layer digests are checked
+    image.wait_checks()
+    return image, tree
 
 
 def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
@@ -54,6 +56,10 @@ def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResul
 
 def audit(source: str, *, platform: str | None = None, progress: Progress | None = None,
           detect: bool = True) -> AuditResult:
-    image, tree = read_tree(source, platform=platform, progress=progress,
-                            wants=scan_wants() if detect else NOTHING)
-    return audit_image(image, tree, detect)
+    wants = scan_wants() if detect else NOTHING
+    image = open_image(source, ScanOptions(wants, platform, progress, defer_checks=True))
+    # Layer digests are checked in the background while the tree is squashed and audited;
+    # a mismatch is raised here, before anything is reported.
+    result = audit_image(image, squash_layers(image.layers), detect)
+    image.wait_checks()
+    return result

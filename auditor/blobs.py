@@ -5,14 +5,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import mmap
+import os
 import queue
 import sys
 import threading
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-from auditor.errors import DigestMismatch, FormatError, UnsupportedMediaType
+from auditor.errors import DigestMismatch, FormatError, SourceError, UnsupportedMediaType
+from auditor.tarstream import MemoryCursor
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -110,36 +114,166 @@ class PrefetchReader(io.RawIOBase):
         super().close()
 
 
-class BackgroundHash:
-    """Hash a whole stream in a thread of its own (hashlib and file reads release the GIL);
-    ``finish()`` waits for the end, or stops early when the caller failed."""
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """Where a blob's bytes lie: ``size`` bytes of the file at ``path`` from ``offset``."""
 
-    def __init__(self, raw: IO[bytes], progress: Progress | None, enabled: bool = True) -> None:
-        self.reader = HashingReader(raw, progress)
-        self._raw = raw
+    path: str
+    offset: int
+    size: int
+
+
+class _Check:
+    __slots__ = ("digest", "done", "expected", "range", "what")
+
+    def __init__(self, blob: FileRange, expected: list[tuple[str, str]]) -> None:
+        self.range = blob
+        self.expected = expected  # (digest, what it is called in an error)
+        self.digest = ""
+        self.done = threading.Event()
+
+
+HASH_CHUNK = 8 << 20
+
+
+class BlobFiles:
+    """Layer blobs that lie in files on disk, for one image read.
+
+    The layer walk reads them through memory maps (``cursor``): headers and wanted
+    prefixes only, with seeks over everything else. Their digests are checked by one
+    thread of its own (``check``) that hashes each blob whole while the walk, the squash
+    and the detectors go on: hashlib and file reads release the GIL, so the two cores
+    work at once. ``wait`` returns when every digest is checked and raises the first
+    mismatch; nothing may be reported about an image before it returned.
+    """
+
+    def __init__(self, progress: Progress | None = None, verify: bool = True) -> None:
+        self._progress = progress
+        self._verify = verify
+        self._maps: dict[str, mmap.mmap | bytes] = {}
+        self._queue: queue.SimpleQueue[_Check | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        if enabled:
+        self._switch = sys.getswitchinterval()
+
+    def mapping(self, path: str) -> mmap.mmap | bytes:
+        buf = self._maps.get(path)
+        if buf is None:
+            try:
+                with open(path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    buf = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) if size else b""
+            except OSError as exc:
+                raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+            self._maps[path] = buf
+        return buf
+
+    def cursor(self, blob: FileRange) -> MemoryCursor:
+        return MemoryCursor(self.mapping(blob.path), blob.offset, blob.offset + blob.size)
+
+    def check(self, blob: FileRange, expected: list[tuple[str, str]]) -> _Check:
+        """Hash ``blob`` in the background and compare it with each expected digest;
+        the check's ``digest`` is set once ``done``. Unverified reads hash nothing."""
+        job = _Check(blob, expected)
+        if not self._verify:
+            job.done.set()
+            return job
+        for digest, what in expected:
+            algo = digest.partition(":")[0]
+            if algo != "sha256":
+                raise UnsupportedMediaType(f"{what}: digest algorithm {algo!r} is not "
+                                           "supported")
+        if self._thread is None:
+            # Hand the GIL over sooner than the default 5 ms, or this thread waits out the
+            # switch interval after every chunk while the walk holds the GIL.
+            sys.setswitchinterval(min(self._switch, 0.0005))
+            self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
+        self._queue.put(job)
+        return job
+
+    def result(self, job: _Check) -> str:
+        """The digest the check computed, waiting for it."""
+        job.done.wait()
+        if self._error is not None:
+            self._raise()
+        return job.digest
 
     def _run(self) -> None:
-        scratch = bytearray(CHUNK)
+        buf = bytearray(HASH_CHUNK)
+        view = memoryview(buf)
+        files: dict[str, int] = {}
         try:
-            while not self._stop.is_set() and self.reader.readinto(scratch):
-                pass
-        except BaseException as exc:  # raised in the caller's thread by finish()
+            while (job := self._queue.get()) is not None and not self._stop.is_set():
+                blob = job.range
+                fd = files.get(blob.path)
+                if fd is None:
+                    fd = files[blob.path] = os.open(blob.path, os.O_RDONLY)
+                h = hashlib.sha256()
+                pos, end = blob.offset, blob.offset + blob.size
+                while pos < end and not self._stop.is_set():
+                    n = os.preadv(fd, [view[:min(HASH_CHUNK, end - pos)]], pos)
+                    if n <= 0:
+                        raise FormatError(f"{blob.path} is truncated")
+                    h.update(view[:n])
+                    pos += n
+                    if self._progress is not None:
+                        self._progress(n)
+                job.digest = "sha256:" + h.hexdigest()
+                for digest, what in job.expected:
+                    if digest != job.digest:
+                        raise DigestMismatch(f"{what}: content digest {job.digest} does not "
+                                             f"match {digest}")
+                job.done.set()
+        except BaseException as exc:  # raised in the caller's thread by wait()
             self._error = exc
+            self._stop.set()
+            # wake whoever waits on a check that will not be done now
+            while True:
+                try:
+                    rest = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if rest is not None:
+                    rest.done.set()
+            if isinstance(exc, OSError):
+                self._error = SourceError(f"cannot read an image blob: {exc.strerror or exc}")
+        finally:
+            for fd in files.values():
+                os.close(fd)
 
-    def finish(self) -> None:
-        """Wait for the hash (stop it first when the caller is failing); closes the input."""
-        if self._thread.ident is not None:
-            if sys.exc_info()[0] is not None:
-                self._stop.set()
+    def _raise(self) -> None:
+        error = self._error
+        assert error is not None
+        raise error.with_traceback(None)
+
+    def wait(self) -> None:
+        """Every digest checked, or the first mismatch raised."""
+        if self._thread is not None:
+            self._queue.put(None)
             self._thread.join()
-        self._raw.close()
+            self._thread = None
+            sys.setswitchinterval(self._switch)
         if self._error is not None:
-            raise self._error
+            self._raise()
+
+    def close(self) -> None:
+        """Stop hashing (when the read failed) and unmap the files."""
+        if self._thread is not None:
+            self._stop.set()
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+            sys.setswitchinterval(self._switch)
+        self.unmap()
+
+    def unmap(self) -> None:
+        """Unmap the files (the walk is over; hashing goes on with its own reads)."""
+        for buf in self._maps.values():
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+        self._maps.clear()
 
 
 def chunks_of(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:

@@ -183,6 +183,29 @@ class _Forward:
         return b"".join(parts)
 
 
+class _Random:
+    """The file with random access (a layer in a file, or mapped): each region the walk
+    needs is read where it lies, and nothing in between. Same face as :class:`_Forward`."""
+
+    __slots__ = ("buf", "index_ranges", "keep", "read_at", "size")
+
+    def __init__(self, head: bytes, read_at: Callable[[int, int], bytes | None],
+                 size: int) -> None:
+        self.buf = head
+        self.read_at = read_at
+        self.size = size
+        self.keep = size  # nothing is ever out of reach
+        self.index_ranges: list[tuple[int, int]] = []
+
+    def take(self, offset: int, length: int) -> bytes | None:
+        if offset + length <= len(self.buf):
+            return self.buf[offset:offset + length]
+        return self.read_at(offset, length)
+
+    def indexed_string(self, offset: int) -> bytes | None:
+        return None
+
+
 def _machine_name(number: int, elf_class: int) -> str:
     base = MACHINES.get(number)
     if base is None:
@@ -196,16 +219,20 @@ def _cstring(data: bytes) -> str:
 
 
 def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
-                   keep: int = KEEP_BYTES) -> ElfFacts | None:
+                   keep: int = KEEP_BYTES,
+                   read_at: Callable[[int, int], bytes | None] | None = None
+                   ) -> ElfFacts | None:
     """Facts of the ELF file whose first bytes are ``head`` and whose rest ``read`` gives.
 
     ``read(n)`` returns the next ``n`` bytes after all read so far (fewer at end of file).
     Reads forward only as far as the dynamic section (or the notes, for a file without
-    one) and keeps at most ``keep`` bytes besides the small regions it parses.
+    one) and keeps at most ``keep`` bytes besides the small regions it parses. With
+    ``read_at(offset, n)`` (random access) it reads only the regions it parses.
     """
     if not head.startswith(ELF_MAGIC):
         return None
-    stream = _Forward(head, read, keep)
+    stream: _Forward | _Random = (_Forward(head, read, keep) if read_at is None
+                                  else _Random(head, read_at, size))
     ident = stream.take(0, 64)
     if ident is None or len(ident) < 52 or ident[4] not in (1, 2) or ident[5] not in (1, 2):
         return None
@@ -230,7 +257,7 @@ def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
 class _Program:
     """The program-header walk of one executable or shared object."""
 
-    def __init__(self, stream: _Forward, order: str, elf_class: int, size: int) -> None:
+    def __init__(self, stream: _Forward | _Random, order: str, elf_class: int, size: int) -> None:
         self.stream = stream
         self.order = order
         self.is64 = elf_class == 64

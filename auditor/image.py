@@ -8,7 +8,7 @@ That single pass is what lets the engine source parse ``docker save`` while it a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +176,14 @@ class Image:
     config: ImageConfig
     layers: tuple[LayerScan, ...]
     skipped: tuple[Skipped, ...] = ()
+    # Digest checks still running in the background (ScanOptions.defer_checks): call
+    # wait_checks() before reporting anything about the image.
+    pending: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def wait_checks(self) -> None:
+        """Return once every layer digest is checked; raise the first mismatch."""
+        if self.pending is not None:
+            self.pending()
 
     @property
     def size_bytes(self) -> int:

@@ -6,7 +6,7 @@ from typing import IO
 
 from auditor.elf import ELF_MAGIC, read_elf_facts
 from auditor.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
-from auditor.tarstream import TarStream
+from auditor.tarstream import Cursor, TarStream
 from auditor.wants import ContentWants
 
 _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,
@@ -15,6 +15,10 @@ _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYML
 
 def image_path(name: str) -> str | None:
     """The absolute image path for a tar member name, or None if it would leave the root."""
+    if name.startswith("./"):
+        name = name[2:]
+    if "//" not in name and "/." not in name and not name.startswith("."):
+        return "/" + name.rstrip("/")  # the common case: nothing to normalise
     parts = []
     for part in name.split("/"):
         if part in ("", "."):
@@ -32,13 +36,16 @@ class CaptureBudget:
         self.left = total
 
 
-def scan_layer_tar(stream: IO[bytes], index: int, wants: ContentWants,
+def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                    budget: CaptureBudget) -> tuple[list[RawEntry], list[Skipped]]:
     """Read a layer tar from ``stream`` to its end-of-archive marker, in one forward pass."""
     entries: list[RawEntry] = []
     skipped: list[Skipped] = []
     where = f"layer {index}"
     tar = TarStream(stream)
+    # On a random-access source (a layer in a file) the ELF reader jumps straight to the
+    # dynamic section instead of reading the code in front of it.
+    read_at = tar.read_at if tar.random_access else None
     for header in tar:
         path = image_path(header.name)
         kind = _KINDS.get(header.type)
@@ -69,7 +76,8 @@ def scan_layer_tar(stream: IO[bytes], index: int, wants: ContentWants,
                     if entry.data[:4] == ELF_MAGIC:
                         # libraries and interpreters it needs lie deeper in the file:
                         # read forward to the dynamic section now, while it streams by
-                        entry.elf = read_elf_facts(entry.data, tar.read, size)
+                        entry.elf = read_elf_facts(entry.data, tar.read, size,
+                                                   read_at=read_at)
                 else:
                     skipped.append(Skipped(f"{where}: {path!r}",
                                            "content not read: capture budget spent"))

@@ -9,8 +9,11 @@ bounds what a hostile archive can make it hold: extended headers and names are c
 from __future__ import annotations
 
 import io
+import mmap
+import struct
 import tarfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -39,6 +42,9 @@ class TarHeader:
 
 
 _OCTAL_START = {bytes([c]) for c in b"01234567 "}
+_ZERO_BLOCK = bytes(BLOCK)
+_EXTENDED = frozenset((PAX, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK))
+_NO_CONTENT = frozenset((LNK, SYM, CHR, BLK, DIRT, FIFO))
 
 
 def _decode(raw: bytes) -> str:
@@ -69,9 +75,32 @@ def _number(field: bytes, what: str) -> int:
         raise FormatError(f"tar header: {what} is not a number ({text[:20]!r})") from None
 
 
-def _checksum_ok(block: bytes) -> bool:
-    stored = _number(block[148:156], "checksum")
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+_NUMERIC_FIELDS = struct.Struct("8s8s8s12s12s8s")  # mode uid gid size mtime chksum at 100
+_NUMERIC_NAMES = ("mode", "uid", "gid", "size", "mtime", "checksum")
+_ODD_BITS = int.from_bytes(b"\1" * BLOCK, "little")
+
+
+def _numbers(block: bytes) -> tuple[int, ...]:
+    """mode, uid, gid, size, mtime and checksum of a header block."""
+    fields = _NUMERIC_FIELDS.unpack_from(block, 100)
+    try:
+        # the common case: octal digits ended by NUL or space (int() takes the spaces)
+        return tuple([int(f.rstrip(b" \0"), 8) for f in fields])
+    except ValueError:
+        return tuple([_number(f, what) for f, what in zip(fields, _NUMERIC_NAMES, strict=True)])
+
+
+def _byte_sum(block: bytes) -> int:
+    """The sum of a block's 512 unsigned bytes, exactly, at C speed: Adler-32 gives it
+    modulo 65521, which leaves two candidates under 512 * 255; they differ by an odd
+    number, and the parity of the number of odd bytes picks the right one."""
+    low = ((zlib.adler32(block) & 0xFFFF) - 1) % 65521
+    odd = (int.from_bytes(block, "little") & _ODD_BITS).bit_count() & 1
+    return low if low & 1 == odd else low + 65521
+
+
+def _checksum_ok(block: bytes, stored: int) -> bool:
+    unsigned = _byte_sum(block) - sum(block[148:156]) + 8 * 32
     if stored == unsigned:
         return True
     signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 32
@@ -99,126 +128,317 @@ def _parse_pax(data: bytes) -> dict[str, str]:
     return out
 
 
-class TarStream:
-    """Iterate headers with ``for header in TarStream(f)``; between steps, ``read(n)``
-    returns up to n bytes of the current member's content. Unread content is skipped."""
+class Cursor:
+    """Bytes read forward, with a position: what the tar reader walks over.
 
-    def __init__(self, fileobj: IO[bytes]) -> None:
-        self._f = fileobj
-        self._left = 0  # content bytes of the current member not yet consumed
-        self._pad = 0
-        self._global: dict[str, str] = {}
-        self._scratch = bytearray(_SKIP_CHUNK)
-        # A seekable source (a layer in a file) is walked header to header; a stream is read.
-        self._seekable = bool(getattr(fileobj, "seekable", lambda: False)())
-        if self._seekable:
-            here = fileobj.tell()
-            self._end = fileobj.seek(0, 2)
-            fileobj.seek(here)
+    ``read(n)`` returns up to n bytes (fewer only at the end), ``skip(n)`` passes n bytes
+    or raises FormatError when there are fewer, ``peek(n)`` looks ahead without consuming.
+    Positions (``tell``, ``read_at``) are in the cursor's own coordinates. A cursor with
+    ``random_access`` also reads any range it holds with ``read_at``, so the layer reader
+    can look at an ELF file's dynamic section without reading the code before it.
+    """
 
-    def _read_exact(self, n: int) -> bytes:
-        data = self._f.read(n)
-        if len(data) != n:
-            raise FormatError("tar archive is truncated")
-        return data
-
-    def _skip(self, n: int) -> None:
-        if self._seekable and n > BLOCK:
-            if self._f.tell() + n > self._end:
-                raise FormatError("tar archive is truncated")
-            self._f.seek(n, 1)
-            return
-        view = memoryview(self._scratch)
-        while n > 0:
-            got = self._f.readinto(view[: min(n, _SKIP_CHUNK)])  # type: ignore[attr-defined]
-            if not got:
-                raise FormatError("tar archive is truncated")
-            n -= got
+    random_access = False
 
     def read(self, n: int) -> bytes:
-        n = min(n, self._left)
-        data = self._read_exact(n) if n else b""
-        self._left -= n
-        return data
+        raise NotImplementedError
 
-    def _finish_member(self) -> None:
-        self._skip(self._left + self._pad)
-        self._left = self._pad = 0
+    def skip(self, n: int) -> None:
+        raise NotImplementedError
 
-    def _content(self, size: int, what: str) -> bytes:
-        if size > MAX_EXTENDED:
-            raise FormatError(f"tar: {what} header of {size} bytes is too large")
-        data = self._read_exact(size)
-        self._skip(-size % BLOCK)
-        return data
+    def peek(self, n: int) -> bytes:
+        raise NotImplementedError
 
-    def __iter__(self) -> Iterator[TarHeader]:
-        pax: dict[str, str] = {}
-        longname: bytes | None = None
-        longlink: bytes | None = None
+    def tell(self) -> int:
+        raise NotImplementedError
+
+    def read_at(self, pos: int, n: int) -> bytes | None:
+        return None
+
+
+class MemoryCursor(Cursor):
+    """A range of a buffer in memory: ``bytes`` or an ``mmap`` of a file on disk.
+
+    Walking a mapped layer touches only the pages that hold headers and the prefixes read;
+    those pages are handed back to the page cache as the walk moves on, so the resident
+    size stays small however big the file is.
+    """
+
+    random_access = True
+    RELEASE_STEP = 32 << 20
+
+    def __init__(self, buf: bytes | mmap.mmap, start: int = 0, end: int | None = None) -> None:
+        self._buf = buf
+        self._pos = start
+        self._end = len(buf) if end is None else end
+        if start < 0 or self._end > len(buf) or start > self._end:
+            raise FormatError("archive is truncated: a member lies past the end of the file")
+        self._mapped = buf if isinstance(buf, mmap.mmap) else None
+        self._released = start - start % mmap.PAGESIZE
+
+    def read(self, n: int) -> bytes:
+        p = self._pos
+        q = p + n
+        if q > self._end:
+            q = self._end
+        self._pos = q
+        return self._buf[p:q]
+
+    def skip(self, n: int) -> None:
+        q = self._pos + n
+        if q > self._end:
+            self._pos = self._end
+            raise FormatError("tar archive is truncated")
+        self._pos = q
+        if self._mapped is not None and q - self._released > self.RELEASE_STEP:
+            upto = q - q % mmap.PAGESIZE
+            self._mapped.madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
+            self._released = upto
+
+    def peek(self, n: int) -> bytes:
+        return self._buf[self._pos:min(self._pos + n, self._end)]
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read_at(self, pos: int, n: int) -> bytes | None:
+        return self._buf[pos:min(pos + n, self._end)]
+
+
+class StreamCursor(Cursor):
+    """A stream (a socket, a pipe, a decompressor) read into one reused buffer: bytes are
+    copied once, from the stream into the buffer, and content that nobody asked for is
+    skipped without another copy."""
+
+    def __init__(self, raw: IO[bytes] | io.RawIOBase,
+                 progress: Callable[[int], None] | None = None,
+                 chunk: int = _SKIP_CHUNK) -> None:
+        self._readinto = raw.readinto  # type: ignore[union-attr]
+        self._progress = progress
+        self._buf = bytearray(chunk)
+        self._view = memoryview(self._buf)
+        self._lo = self._hi = 0
+        self._base = 0  # stream position of self._buf[0]
+        self._eof = False
+
+    def _refill(self, keep: int) -> int:
+        """Move the ``keep`` unread bytes to the front and read more after them."""
+        lo, view = self._lo, self._view
+        if keep:
+            view[:keep] = view[lo:lo + keep]
+        self._base += lo
+        self._lo, self._hi = 0, keep
+        got = 0
+        if not self._eof:
+            got = self._readinto(view[keep:]) or 0
+            if not got:
+                self._eof = True
+            elif self._progress is not None:
+                self._progress(got)
+        self._hi = keep + got
+        return got
+
+    def read(self, n: int) -> bytes:
+        lo = self._lo
+        if self._hi - lo >= n:
+            self._lo = lo + n
+            return bytes(self._view[lo:lo + n])
+        parts = []
+        while n > 0:
+            avail = self._hi - self._lo
+            if not avail:
+                if self._eof or not self._refill(0):
+                    break
+                avail = self._hi
+            take = min(avail, n)
+            parts.append(bytes(self._view[self._lo:self._lo + take]))
+            self._lo += take
+            n -= take
+        return b"".join(parts)
+
+    def skip(self, n: int) -> None:
         while True:
-            self._finish_member()
-            block = self._f.read(BLOCK)
-            if not block:
-                return  # a stream ending without end-of-archive blocks: be lenient
-            if len(block) != BLOCK:
+            avail = self._hi - self._lo
+            if n <= avail:
+                self._lo += n
+                return
+            n -= avail
+            self._lo = self._hi
+            if self._eof or not self._refill(0):
                 raise FormatError("tar archive is truncated")
-            if block == bytes(BLOCK):
-                return  # end-of-archive marker
-            if not _checksum_ok(block):
-                raise FormatError("tar header checksum mismatch: corrupt archive")
-            typeflag = block[156:157]
-            size = _number(block[124:136], "size")
-            if typeflag in (PAX, PAX_GLOBAL):
-                records = _parse_pax(self._content(size, "PAX"))
-                (pax if typeflag == PAX else self._global).update(records)
-                continue
-            if typeflag == GNU_LONGNAME:
-                longname = _cstr(self._content(size, "GNU long-name"))
-                continue
-            if typeflag == GNU_LONGLINK:
-                longlink = _cstr(self._content(size, "GNU long-link"))
-                continue
-            name = _cstr(block[0:100])
-            if block[257:263] == b"ustar\0" and block[345]:  # POSIX prefix field
-                name = _cstr(block[345:500]) + b"/" + name
-            fields = {**self._global, **pax}
-            header = TarHeader(
-                name=fields.get("path") or _decode(longname if longname is not None else name),
-                type=typeflag,
-                mode=_number(block[100:108], "mode"),
-                uid=int(fields["uid"]) if "uid" in fields else _number(block[108:116], "uid"),
-                gid=int(fields["gid"]) if "gid" in fields else _number(block[116:124], "gid"),
-                size=int(fields["size"]) if "size" in fields else size,
-                linkname=fields.get("linkpath") or _decode(
-                    longlink if longlink is not None else _cstr(block[157:257])),
-                mtime=int(float(fields["mtime"])) if "mtime" in fields else _number(
-                    block[136:148], "mtime"),
-            )
-            pax, longname, longlink = {}, None, None
-            if typeflag == GNU_SPARSE and block[482]:
-                # extended sparse maps follow in whole blocks until one says "no more"
-                while self._read_exact(BLOCK)[504]:
-                    pass
-            has_content = typeflag not in (LNK, SYM, CHR, BLK, DIRT, FIFO)
-            self._left = header.size if has_content else 0
-            self._pad = -self._left % BLOCK
-            yield header
+
+    def peek(self, n: int) -> bytes:
+        n = min(n, len(self._buf))
+        while self._hi - self._lo < n and not self._eof:
+            self._refill(self._hi - self._lo)
+        return bytes(self._view[self._lo:min(self._hi, self._lo + n)])
+
+    def tell(self) -> int:
+        return self._base + self._lo
 
 
-class LimitedReader(io.RawIOBase):
-    """The current member of an outer tar, as a raw file (wrap it in a BufferedReader)."""
+class SubCursor(Cursor):
+    """``[start, end)`` of another cursor: a member of an outer tar, read in place."""
 
-    def __init__(self, stream: TarStream) -> None:
-        self._stream = stream
+    def __init__(self, parent: Cursor, end: int) -> None:
+        self._parent = parent
+        self._start = parent.tell()
+        self._end = end
+        self.random_access = parent.random_access
+
+    def read(self, n: int) -> bytes:
+        left = self._end - self._parent.tell()
+        return self._parent.read(n if n <= left else left)
+
+    def skip(self, n: int) -> None:
+        left = self._end - self._parent.tell()
+        if n > left:
+            self._parent.skip(left)
+            raise FormatError("tar archive is truncated")
+        self._parent.skip(n)
+
+    def peek(self, n: int) -> bytes:
+        return self._parent.peek(min(n, self._end - self._parent.tell()))
+
+    def tell(self) -> int:
+        return self._parent.tell() - self._start
+
+    def read_at(self, pos: int, n: int) -> bytes | None:
+        if pos < 0 or pos > self._end - self._start:
+            return b""
+        return self._parent.read_at(self._start + pos,
+                                    min(n, self._end - self._start - pos))
+
+
+class CursorReader(io.RawIOBase):
+    """A cursor as a raw file, for what needs a file (hashing, decompression)."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self._cursor = cursor
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf: Any) -> int:
-        data = self._stream.read(len(buf))
+        data = self._cursor.read(len(buf))
         buf[: len(data)] = data
         return len(data)
+
+
+def as_cursor(source: Cursor | IO[bytes]) -> Cursor:
+    return source if isinstance(source, Cursor) else StreamCursor(source)
+
+
+class TarStream:
+    """Iterate headers with ``for header in TarStream(source)``; between steps, ``read(n)``
+    returns up to n bytes of the current member's content and ``read_at(offset, n)`` (on a
+    random-access source) any range of it. Unread content is skipped."""
+
+    def __init__(self, source: Cursor | IO[bytes]) -> None:
+        self._cur = as_cursor(source)
+        self.random_access = self._cur.random_access
+        self._start = self._end = self._next = self._cur.tell()
+        self._global: dict[str, str] = {}
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._cur.read(n)
+        if len(data) != n:
+            raise FormatError("tar archive is truncated")
+        return data
+
+    def read(self, n: int) -> bytes:
+        """The next up to ``n`` bytes of the current member's content."""
+        left = self._end - self._cur.tell()
+        return self._read_exact(n if n <= left else left) if left > 0 else b""
+
+    def read_at(self, offset: int, n: int) -> bytes | None:
+        """Bytes ``[offset, offset+n)`` of the current member (fewer at its end); None
+        when the source is a stream."""
+        if offset < 0 or not self.random_access:
+            return None
+        size = self._end - self._start
+        if offset >= size:
+            return b""
+        return self._cur.read_at(self._start + offset, min(n, size - offset))
+
+    def member(self) -> Cursor:
+        """The current member's content as a cursor of its own (a tar inside a tar)."""
+        return SubCursor(self._cur, self._end)
+
+    def _content(self, size: int, what: str) -> bytes:
+        if size > MAX_EXTENDED:
+            raise FormatError(f"tar: {what} header of {size} bytes is too large")
+        data = self._read_exact(size)
+        self._cur.skip(-size % BLOCK)
+        return data
+
+    def __iter__(self) -> Iterator[TarHeader]:
+        cur = self._cur
+        read, tell = cur.read, cur.tell
+        pax: dict[str, str] = {}
+        longname: bytes | None = None
+        longlink: bytes | None = None
+        while True:
+            here = tell()
+            if here != self._next:
+                cur.skip(self._next - here)
+            block = read(BLOCK)
+            if len(block) != BLOCK:
+                if not block:
+                    return  # a stream ending without end-of-archive blocks: be lenient
+                raise FormatError("tar archive is truncated")
+            if block == _ZERO_BLOCK:
+                return  # end-of-archive marker
+            mode, uid, gid, size, mtime, checksum = _numbers(block)
+            if not _checksum_ok(block, checksum):
+                raise FormatError("tar header checksum mismatch: corrupt archive")
+            typeflag = block[156:157]
+            if typeflag in _EXTENDED:
+                start = tell()
+                if typeflag in (PAX, PAX_GLOBAL):
+                    records = _parse_pax(self._content(size, "PAX"))
+                    (pax if typeflag == PAX else self._global).update(records)
+                elif typeflag == GNU_LONGNAME:
+                    longname = _cstr(self._content(size, "GNU long-name"))
+                else:
+                    longlink = _cstr(self._content(size, "GNU long-link"))
+                self._next = start + size + (-size % BLOCK)
+                continue
+            end = block.find(b"\0", 0, 100)
+            name = block[:end] if end >= 0 else block[:100]
+            if block[257:263] == b"ustar\0" and block[345]:  # POSIX prefix field
+                name = _cstr(block[345:500]) + b"/" + name
+            if pax or self._global or longname is not None or longlink is not None:
+                fields = {**self._global, **pax}
+                header = TarHeader(
+                    name=fields.get("path") or _decode(longname if longname is not None
+                                                       else name),
+                    type=typeflag, mode=mode,
+                    uid=int(fields["uid"]) if "uid" in fields else uid,
+                    gid=int(fields["gid"]) if "gid" in fields else gid,
+                    size=int(fields["size"]) if "size" in fields else size,
+                    linkname=fields.get("linkpath") or _decode(
+                        longlink if longlink is not None else _cstr(block[157:257])),
+                    mtime=int(float(fields["mtime"])) if "mtime" in fields else mtime,
+                )
+                pax, longname, longlink = {}, None, None
+            else:
+                link = block[157:257]
+                header = TarHeader(
+                    name.decode("utf-8", "surrogateescape"), typeflag, mode, uid, gid, size,
+                    _decode(_cstr(link)) if link[0] else "", mtime)
+            if typeflag == GNU_SPARSE and block[482]:
+                # extended sparse maps follow in whole blocks until one says "no more"
+                while self._read_exact(BLOCK)[504]:
+                    pass
+            start = tell()
+            content = header.size if typeflag not in _NO_CONTENT else 0
+            if content < 0:
+                raise FormatError("tar header: negative size")
+            self._start = start
+            self._end = start + content
+            self._next = self._end + (-content % BLOCK)
+            yield header
 
 
 class BoundedTarInfo(tarfile.TarInfo):

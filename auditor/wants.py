@@ -29,14 +29,23 @@ class Want:
 _WILD = set("*?[")
 
 
+def _extension(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:] if dot >= 0 else ""
+
+
 def _bucket(glob: str) -> tuple[str, str]:
-    """Where a glob is filed: by its literal last name, its literal first directory, or
-    with the few that have neither. A path is then matched only against its own buckets,
-    not against hundreds of globs (this runs for every file of every layer)."""
+    """Where a glob is filed: by its literal last name, its literal extension (``*.pem``),
+    its literal first directory, or with the few that have none of these. A path is then
+    matched only against its own buckets, not against hundreds of globs (this runs for
+    every file of every layer)."""
     full = glob if "/" in glob else "/**/" + glob
     parts = [p for p in full.split("/") if p]
     if parts and not _WILD & set(parts[-1]):
         return "name", parts[-1]
+    if parts and parts[-1].startswith("*.") and not _WILD & set(parts[-1][1:]) and \
+            parts[-1].count(".") == 1 and len(parts[-1]) > 2:
+        return "ext", parts[-1][1:]
     if parts and parts[0] != "**" and not _WILD & set(parts[0]):
         return "dir", parts[0]
     return "rest", ""
@@ -75,8 +84,9 @@ class ContentWants:
         # Shared libraries are often not executable (0644) but are ELF all the same.
         best = self.executable_prefix if (mode & 0o111 or ".so" in name) else 0
         first = path.split("/", 2)[1] if path.count("/") > 1 else ""
-        for compiled in (self._buckets.get(("name", name)), self._buckets.get(("dir", first)),
-                         self._rest):
+        for compiled in (self._buckets.get(("name", name)),
+                         self._buckets.get(("ext", _extension(name))),
+                         self._buckets.get(("dir", first)), self._rest):
             if compiled is not None:
                 match = compiled[0].match(path)
                 if match is not None:

@@ -8,15 +8,15 @@ when it passes and the manifest puts them in order at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import posixpath
 import tarfile
-from collections.abc import Callable
 from typing import IO
 
-from auditor.blobs import RangeReader, read_limited
+from auditor.blobs import FileRange, RangeReader, read_limited
 from auditor.errors import DigestMismatch, FormatError, SourceError
 from auditor.image import Image, ImageConfig, LayerScan, Skipped
 from auditor.sources.common import (
@@ -24,11 +24,13 @@ from auditor.sources.common import (
     SaveManifest,
     ScanOptions,
     blob_digest_from_name,
+    blob_files,
     choose_saved_image,
+    finish_checks,
     parse_save_manifest,
     read_layer,
 )
-from auditor.tarstream import BoundedTarInfo, LimitedReader, TarStream
+from auditor.tarstream import BoundedTarInfo, Cursor, TarStream
 
 _ZERO_BLOCK = bytes(512)
 
@@ -97,19 +99,23 @@ def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions
         diff_ids = _config_layers(manifest, config, path)
         budget = options.budget()
         scans = []
-        for index, name in enumerate(manifest.layers):
-            member = members.get(_member_name(name))
-            fobj = open_member(tf, path, member)
-            if fobj is None:
-                raise FormatError(f"{path}: layer {name!r} is missing from the archive")
-            with fobj:
-                scans.append(read_layer(
-                    fobj, index=index, options=options, budget=budget, media_type=None,
-                    blob_digest=blob_digest_from_name(name),
-                    diff_id=diff_ids[index] if diff_ids else None, what=f"{path}: {name}",
-                    reopen=reopener(tf, path, member)))
-    return Image(reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
-                 id=image_id, source="docker-archive", config=config, layers=tuple(scans))
+        with blob_files(options) as files:
+            for index, name in enumerate(manifest.layers):
+                member = members.get(_member_name(name))
+                blob = member_range(tf, path, member)
+                fobj = None if blob is not None else open_member(tf, path, member)
+                if blob is None and fobj is None:
+                    raise FormatError(f"{path}: layer {name!r} is missing from the archive")
+                with fobj if fobj is not None else contextlib.nullcontext():
+                    scans.append(read_layer(
+                        fobj, index=index, options=options, budget=budget, media_type=None,
+                        blob_digest=blob_digest_from_name(name),
+                        diff_id=diff_ids[index] if diff_ids else None,
+                        what=f"{path}: {name}", blob=blob, files=files))
+            image = Image(
+                reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
+                id=image_id, source="docker-archive", config=config, layers=tuple(scans))
+    return finish_checks(image, files, options)
 
 
 def open_member(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
@@ -126,21 +132,22 @@ def open_member(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
         return None
 
 
-def reopener(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
-              ) -> Callable[[], IO[bytes]] | None:
-    """A second, independent handle on a plain member (for hashing in parallel)."""
+def member_range(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
+                 ) -> FileRange | None:
+    """Where a plain member's bytes lie in an uncompressed archive (read mapped), or None
+    (links, sparse members, compressed archives: read through tarfile)."""
     if member is None or not member.isreg() or member.issparse() or not isinstance(
             tf.fileobj, io.BufferedReader):
         return None
-    return lambda: RangeReader(path, member.offset_data, member.size)  # type: ignore[return-value]
+    return FileRange(path, member.offset_data, member.size)
 
 
 def _looks_like_tar(head: bytes) -> bool:
     return len(head) >= 512 and (head[257:262] == b"ustar" or head[:512] == _ZERO_BLOCK)
 
 
-def read_docker_save_stream(stream: IO[bytes], wanted: str | None, options: ScanOptions,
-                            reference: str, source: str) -> Image:
+def read_docker_save_stream(stream: IO[bytes] | Cursor, wanted: str | None,
+                            options: ScanOptions, reference: str, source: str) -> Image:
     """Parse a ``docker save`` tar stream in one forward pass."""
     layer_options = dataclasses.replace(options, progress=None)  # the caller counts bytes
     budget = options.budget()
@@ -158,16 +165,16 @@ def read_docker_save_stream(stream: IO[bytes], wanted: str | None, options: Scan
             continue
         if member.type not in (b"0", b"\0"):
             continue
-        fobj = io.BufferedReader(LimitedReader(outer), 1 << 20)
-        head = fobj.peek(512)[:512]
+        content = outer.member()
+        head = content.peek(512)
         if name.endswith("layer.tar") or (
                 member.size >= 1024 and not name.endswith(".json") and _looks_like_tar(head)):
             scans[name] = read_layer(
-                fobj, index=len(scans), options=layer_options, budget=budget,
+                content, index=len(scans), options=layer_options, budget=budget,
                 media_type=None, blob_digest=blob_digest_from_name(name), diff_id=None,
                 what=f"{reference}: {name}")
         elif member.size <= MAX_DOCUMENT:
-            docs[name] = fobj.read()
+            docs[name] = outer.read(member.size)
         else:
             skipped.append(Skipped(f"{reference}: {name}", "large member not read"))
 

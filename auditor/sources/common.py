@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from auditor.blobs import (
-    BackgroundHash,
-    CountingReader,
+    CHUNK,
+    BlobFiles,
+    FileRange,
     HashingReader,
     PrefetchReader,
     Progress,
+    RangeReader,
     check_digest,
     chunks_of,
     compression_of,
     decompressed,
     sniff_compression,
 )
-from auditor.errors import FormatError, ImageNotFound, UnsupportedMediaType
-from auditor.image import LayerScan
+from auditor.errors import (
+    AuditorError,
+    DigestMismatch,
+    FormatError,
+    ImageNotFound,
+    UnsupportedMediaType,
+)
+from auditor.image import Image, LayerScan
 from auditor.layers import CaptureBudget, scan_layer_tar
+from auditor.tarstream import Cursor, CursorReader, StreamCursor
 from auditor.wants import ContentWants
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; refuse giants
@@ -36,6 +47,9 @@ class ScanOptions:
     platform: str | None = None  # os/arch[/variant]; None means linux/amd64 or the only one
     progress: Progress | None = None
     verify: bool = True
+    # Return before the background digest checks finish; the caller must then call
+    # Image.wait_checks() before it reports anything (auditor.audit does).
+    defer_checks: bool = False
 
     def budget(self) -> CaptureBudget:
         return CaptureBudget(self.wants.budget)
@@ -48,39 +62,43 @@ def parse_json(raw: bytes, what: str) -> Any:
         raise FormatError(f"{what} is not valid JSON ({exc})") from None
 
 
-def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: CaptureBudget,
-               media_type: str | None, blob_digest: str | None, diff_id: str | None,
-               what: str, reopen: Callable[[], IO[bytes]] | None = None) -> LayerScan:
-    """Scan one layer blob in a single pass, checking its digests as the bytes go by.
+def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptions,
+               budget: CaptureBudget, media_type: str | None, blob_digest: str | None,
+               diff_id: str | None, what: str, blob: FileRange | None = None,
+               files: BlobFiles | None = None) -> LayerScan:
+    """Scan one layer blob in a single pass, checking its digests.
 
     ``media_type`` None means "find the compression from the magic bytes" (docker save
     archives name no media types). ``blob_digest`` is checked on the stored bytes,
-    ``diff_id`` on the uncompressed tar. ``reopen`` (a file source) gives a second handle
-    on the same bytes: an uncompressed layer is then walked header to header with seeks
-    while another thread hashes the whole blob, the fastest way to do both.
+    ``diff_id`` on the uncompressed tar. A blob in a file (``blob``, with the image's
+    ``files``) that is not compressed is walked header to header through a memory map
+    while ``files`` hashes it in another thread; anything else is read as a stream
+    (``raw``, or the file range when ``raw`` is None) and hashed as it passes.
     """
-    if reopen is not None and raw.seekable():
-        head = raw.read(4)
-        raw.seek(0)
-        compression = (sniff_compression(head) if media_type is None
+    if blob is not None and files is not None:
+        cursor = files.cursor(blob)
+        compression = (sniff_compression(cursor.peek(4)) if media_type is None
                        else compression_of(media_type))
         if compression == "none":
-            return _read_plain_layer(raw, reopen, index=index, options=options, budget=budget,
-                                     media_type=media_type, blob_digest=blob_digest,
-                                     diff_id=diff_id, what=what)
-    if not options.verify and media_type is None:
-        counted = io.BufferedReader(CountingReader(raw, options.progress), 1 << 20)
-        if sniff_compression(counted.peek(4)[:4]) == "none":
-            # Nothing to check (the engine made these digests itself): parse, no hashing.
-            entries, skipped = scan_layer_tar(counted, index, options.wants, budget)
-            while counted.read(1 << 20):
-                pass
+            return _read_mapped_layer(cursor, files, blob, index=index, options=options,
+                                      budget=budget, media_type=media_type,
+                                      blob_digest=blob_digest, diff_id=diff_id, what=what)
+        if raw is None:
+            raw = io.BufferedReader(RangeReader(blob.path, blob.offset, blob.size), CHUNK)
+    if raw is None:
+        raise FormatError(f"{what}: layer {index} has no content")
+    if not options.verify and media_type is None and isinstance(raw, Cursor):
+        if sniff_compression(raw.peek(4)) == "none":
+            # Nothing to check (the engine made these digests itself): walk the stream in
+            # place, no hashing and no copy but the one into the stream's buffer.
+            entries, skipped = scan_layer_tar(raw, index, options.wants, budget)
             return LayerScan(index=index, digest=diff_id or "", blob_digest=blob_digest or "",
                              media_type=_DOCKER_LAYER, blob_size=0, tar_size=0,
                              entries=entries, skipped=skipped)
         raise UnsupportedMediaType(f"{what}: compressed layers need digest checking")
-    outer = HashingReader(raw, options.progress)
-    buffered = io.BufferedReader(outer, 1 << 20)
+    stream = cast(IO[bytes], CursorReader(raw)) if isinstance(raw, Cursor) else raw
+    outer = HashingReader(stream, options.progress)
+    buffered = io.BufferedReader(outer, CHUNK)
     if media_type is None:
         compression = sniff_compression(buffered.peek(4)[:4])
         media_type = _DOCKER_LAYER + ("" if compression == "none" else "." + compression)
@@ -90,13 +108,12 @@ def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: Capt
     source: IO[bytes] = buffered
     if compression != "none":
         inner = HashingReader(decompressed(buffered, compression))
-        source = io.BufferedReader(inner, 1 << 20)
+        source = io.BufferedReader(inner, CHUNK)
     # Reading, hashing and decompressing run in a second thread (they release the GIL),
     # parsing headers in this one: two cores, and the scan runs at hashing speed.
     pump = PrefetchReader(chunks_of(source))
     try:
-        entries, skipped = scan_layer_tar(io.BufferedReader(pump, 1 << 20), index,
-                                          options.wants, budget)
+        entries, skipped = scan_layer_tar(StreamCursor(pump), index, options.wants, budget)
         # Read to the end, past the tar's end-of-archive blocks: the digests cover it all.
         pump.drain()
     finally:
@@ -117,26 +134,49 @@ def read_layer(raw: IO[bytes], *, index: int, options: ScanOptions, budget: Capt
 _DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 
-def _read_plain_layer(raw: IO[bytes], reopen: Callable[[], IO[bytes]], *, index: int,
-                      options: ScanOptions, budget: CaptureBudget, media_type: str | None,
-                      blob_digest: str | None, diff_id: str | None, what: str) -> LayerScan:
-    """An uncompressed layer in a file: seek over content here, hash it all over there."""
-    hasher = BackgroundHash(reopen(), options.progress if options.verify else None,
-                            enabled=options.verify)
-    try:
-        entries, skipped = scan_layer_tar(raw, index, options.wants, budget)
-    finally:
-        hasher.finish()
-    if options.verify:
-        for expected, label in ((blob_digest, ""), (diff_id, ", uncompressed")):
-            if expected:
-                check_digest(expected, hasher.reader, f"{what} (layer {index}{label})",
-                             drained=True)
-    digest = hasher.reader.digest() if options.verify else (diff_id or blob_digest or "")
-    size = hasher.reader.count if options.verify else raw.seek(0, io.SEEK_END)
+def _read_mapped_layer(cursor: Cursor, files: BlobFiles, blob: FileRange, *, index: int,
+                       options: ScanOptions, budget: CaptureBudget, media_type: str | None,
+                       blob_digest: str | None, diff_id: str | None, what: str) -> LayerScan:
+    """An uncompressed layer in a file: walk it mapped here, hash it whole over there."""
+    expected = [(d, f"{what} (layer {index}{label})")
+                for d, label in ((blob_digest, ""), (diff_id, ", uncompressed")) if d]
+    job = files.check(blob, expected)  # before the walk, so that the two overlap
+    entries, skipped = scan_layer_tar(cursor, index, options.wants, budget)
+    digest = diff_id or blob_digest or files.result(job)
     return LayerScan(index=index, digest=diff_id or digest, blob_digest=blob_digest or digest,
-                     media_type=media_type or _DOCKER_LAYER, blob_size=size, tar_size=size,
-                     entries=entries, skipped=skipped)
+                     media_type=media_type or _DOCKER_LAYER, blob_size=blob.size,
+                     tar_size=blob.size, entries=entries, skipped=skipped)
+
+
+@contextmanager
+def blob_files(options: ScanOptions) -> Iterator[BlobFiles]:
+    """The files of one image read. When the read fails, the digest checks still finish
+    first: a layer that does not match its digest explains a parse error better than
+    the parse error does. When it succeeds, the checks are waited for at the end unless
+    the caller deferred them (``ScanOptions.defer_checks``), and then collects them with
+    :meth:`auditor.image.Image.wait_checks` before it reports anything."""
+    files = BlobFiles(options.progress if options.verify else None, options.verify)
+    try:
+        yield files
+    except AuditorError:
+        files.unmap()
+        try:
+            files.wait()
+        except DigestMismatch as mismatch:
+            raise mismatch from None
+        raise
+    except BaseException:
+        files.close()
+        raise
+    files.unmap()
+
+
+def finish_checks(image: Image, files: BlobFiles, options: ScanOptions) -> Image:
+    """The image with its pending digest checks attached, or checked now."""
+    if options.defer_checks:
+        return dataclasses.replace(image, pending=files.wait)
+    files.wait()
+    return image
 
 
 @dataclass(frozen=True, slots=True)

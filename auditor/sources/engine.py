@@ -7,17 +7,17 @@ docker CLI does. Nothing is written to disk: the save stream is parsed as it arr
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import socket
 import urllib.parse
 from typing import IO, Any
 
-from auditor.blobs import CountingReader, PrefetchReader, chunks_of
+from auditor.blobs import PrefetchReader
 from auditor.errors import EngineUnreachable, ImageNotFound, SourceError
 from auditor.image import Image
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
+from auditor.tarstream import StreamCursor
 
 CHUNK = 1 << 20
 TIMEOUT = 120  # seconds without a byte from the engine before we give up
@@ -69,18 +69,17 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
     image_id = str(info.get("Id", ""))
     if options.progress is not None and isinstance(info.get("Size"), int):
         options.progress.set_total(info["Size"])  # the save stream is about this long
-    prefetch: PrefetchReader | None = None
+    raw: Any = None
     try:
         raw = _save_over_unix_socket(api, reference)
-        chunks = chunks_of(raw) if raw is not None else iter(
-            api.get_image(reference, chunk_size=CHUNK))
-        prefetch = PrefetchReader(chunks)
-        counted = CountingReader(prefetch, options.progress)  # type: ignore[arg-type]
+        if raw is None:
+            raw = PrefetchReader(iter(api.get_image(reference, chunk_size=CHUNK)))
         # A save by tag names the tag in manifest.json; a save by id or digest names none.
         wanted = reference if _has_tag(info, reference) else None
         # The engine computed every digest in this stream itself and sends it over a local
         # socket: checking them again would cost a core for nothing. Files are checked.
-        image = read_docker_save_stream(io.BufferedReader(counted, CHUNK), wanted,
+        # The stream is read into one buffer and parsed there, layers within it in place.
+        image = read_docker_save_stream(StreamCursor(raw, options.progress, CHUNK), wanted,
                                         dataclasses.replace(options, verify=False),
                                         reference, "docker")
     except docker.errors.APIError as exc:
@@ -90,8 +89,8 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
         raise EngineUnreachable(f"lost the Docker Engine while reading {reference!r} "
                                 f"({type(exc).__name__})") from None
     finally:
-        if prefetch is not None:
-            prefetch.close()
+        if raw is not None:
+            raw.close()
     if image_id and image.id != image_id:
         raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
     return dataclasses.replace(image, reference=reference)
@@ -114,9 +113,11 @@ def _save_over_unix_socket(api: Any, reference: str) -> IO[bytes] | None:
         sock.connect(host[len("unix://"):])
         path = f"/v{api.api_version}/images/{urllib.parse.quote(reference, safe='')}/get"
         sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-        stream = sock.makefile("rb", buffering=CHUNK)
-        status = stream.readline(1024).split(None, 2)
-        while stream.readline(8192) not in (b"\r\n", b"\n", b""):
+        # Unbuffered: the headers are read a byte at a time (a few hundred bytes), so that
+        # the body can then be read straight into the parser's own buffer.
+        stream = sock.makefile("rb", buffering=0)
+        status = _line(stream).split(None, 2)
+        while _line(stream) not in (b"\r\n", b"\n", b""):
             pass  # headers: nothing in them that we need
     except OSError:
         return None  # let the docker package try, and say what is wrong
@@ -127,6 +128,18 @@ def _save_over_unix_socket(api: Any, reference: str) -> IO[bytes] | None:
         stream.close()
         raise SourceError(f"the Docker Engine could not save {reference!r}: {body[:200]}")
     return stream  # type: ignore[return-value]
+
+
+def _line(stream: Any, limit: int = 8192) -> bytes:
+    out = bytearray()
+    while len(out) < limit:
+        byte = stream.read(1)
+        if not byte:
+            break
+        out += byte
+        if byte == b"\n":
+            break
+    return bytes(out)
 
 
 def _has_tag(info: dict[str, Any], reference: str) -> bool:

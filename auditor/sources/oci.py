@@ -7,15 +7,15 @@ as it is read; layers may be uncompressed, gzip or zstd, as their media type say
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-from auditor.blobs import RangeReader, read_limited
+from auditor.blobs import FileRange, RangeReader, read_limited
 from auditor.errors import (
     DigestMismatch,
     FormatError,
@@ -24,8 +24,15 @@ from auditor.errors import (
     UnsupportedMediaType,
 )
 from auditor.image import Image, ImageConfig
-from auditor.sources.archive import member_index, open_member, open_outer_tar, reopener
-from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json, read_layer
+from auditor.sources.archive import member_index, member_range, open_member, open_outer_tar
+from auditor.sources.common import (
+    MAX_DOCUMENT,
+    ScanOptions,
+    blob_files,
+    finish_checks,
+    parse_json,
+    read_layer,
+)
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
@@ -43,7 +50,9 @@ class BlobStore(Protocol):
 
     def open(self, digest: str) -> IO[bytes]: ...
 
-    def reopener(self, digest: str) -> Callable[[], IO[bytes]] | None: ...
+    def locate(self, digest: str) -> FileRange | None:
+        """Where the blob lies in a file on this machine (read mapped), or None (a stream)."""
+        ...
 
     def read_file(self, name: str) -> bytes | None: ...
 
@@ -68,8 +77,12 @@ class DirBlobStore:
             raise FormatError(f"{self.root}: blob {digest} is missing") from None
         return io.BufferedReader(RangeReader(path, 0, size), 1 << 20)
 
-    def reopener(self, digest: str) -> Callable[[], IO[bytes]] | None:
-        return lambda: self.open(digest)
+    def locate(self, digest: str) -> FileRange | None:
+        path = os.path.join(self.root, _blob_path(digest))
+        try:
+            return FileRange(path, 0, os.path.getsize(path))
+        except OSError:
+            raise FormatError(f"{self.root}: blob {digest} is missing") from None
 
     def read_file(self, name: str) -> bytes | None:
         try:
@@ -88,9 +101,8 @@ class TarBlobStore:
     def _open_member(self, name: str) -> IO[bytes] | None:
         return open_member(self._tf, self.where, self._members.get(name))
 
-    def reopener(self, digest: str) -> Callable[[], IO[bytes]] | None:
-        name = _blob_path(digest)
-        return reopener(self._tf, self.where, self._members.get(name))
+    def locate(self, digest: str) -> FileRange | None:
+        return member_range(self._tf, self.where, self._members.get(_blob_path(digest)))
 
     def open(self, digest: str) -> IO[bytes]:
         fobj = self._open_member(_blob_path(digest))
@@ -215,19 +227,24 @@ def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
                           f"has {len(config.diff_ids)} diff_ids")
     budget = options.budget()
     scans = []
-    for i, desc in enumerate(layers):
-        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
-            raise FormatError(f"{store.where}: layer {i} has no digest")
-        with store.open(desc["digest"]) as raw:
-            scans.append(read_layer(
-                raw, index=i, options=options, budget=budget,
-                media_type=str(desc.get("mediaType") or
-                               "application/vnd.oci.image.layer.v1.tar"),
-                blob_digest=desc["digest"],
-                diff_id=config.diff_ids[i] if config.diff_ids else None,
-                what=store.where, reopen=store.reopener(desc["digest"])))
-    return Image(reference=reference or chosen.ref or store.where, id=config_digest,
-                 source=source, config=config, layers=tuple(scans))
+    with blob_files(options) as files:
+        for i, desc in enumerate(layers):
+            if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+                raise FormatError(f"{store.where}: layer {i} has no digest")
+            blob = store.locate(desc["digest"])
+            with contextlib.ExitStack() as stack:
+                raw = None if blob is not None else stack.enter_context(
+                    store.open(desc["digest"]))
+                scans.append(read_layer(
+                    raw, index=i, options=options, budget=budget,
+                    media_type=str(desc.get("mediaType") or
+                                   "application/vnd.oci.image.layer.v1.tar"),
+                    blob_digest=desc["digest"],
+                    diff_id=config.diff_ids[i] if config.diff_ids else None,
+                    what=store.where, blob=blob, files=files))
+        image = Image(reference=reference or chosen.ref or store.where, id=config_digest,
+                      source=source, config=config, layers=tuple(scans))
+    return finish_checks(image, files, options)
 
 
 def open_oci_dir(path: str, wanted: str | None, options: ScanOptions, reference: str) -> Image:
