@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from auditor.blobs import Progress
-from auditor.detectors import ScanContext, detector_wants, run_detectors
-from auditor.detectors.secrets import redact_instruction
 from auditor.filetree import FileTree, squash_layers
 from auditor.findings import Finding
-from auditor.fixes.closure import CLOSURE_WANTS
 from auditor.image import HistoryEntry, Image, Skipped
-from auditor.inventory import Inventory, build_inventory, inventory_wants
 from auditor.sources import open_image
 from auditor.sources.common import ScanOptions
 from auditor.wants import NOTHING, ContentWants
+
+if TYPE_CHECKING:
+    from auditor.inventory import Inventory
+
+# The detectors, catalogers and closure are imported where they are first needed: a scan
+# starts its reading (the engine's save, the digest checks) before it loads them.
 
 
 @dataclass
@@ -29,6 +32,10 @@ class AuditResult:
 
 def scan_wants() -> ContentWants:
     """Everything the detectors and catalogers will read, known before the first byte."""
+    from auditor.detectors import detector_wants
+    from auditor.fixes.closure import CLOSURE_WANTS
+    from auditor.inventory import inventory_wants
+
     return ContentWants(detector_wants() + inventory_wants() + list(CLOSURE_WANTS))
 
 
@@ -41,6 +48,10 @@ def read_tree(source: str, *, platform: str | None = None, progress: Progress | 
 
 
 def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
+    from auditor.detectors import ScanContext, run_detectors
+    from auditor.detectors.secrets import redact_instruction
+    from auditor.inventory import build_inventory
+
     inventory = build_inventory(tree)
     history = image.config.layer_history(len(image.layers))
     # Reports show each layer's instruction: never a secret that a RUN or ENV recorded.
@@ -56,7 +67,7 @@ def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResul
 
 def audit(source: str, *, platform: str | None = None, progress: Progress | None = None,
           detect: bool = True) -> AuditResult:
-    wants = scan_wants() if detect else NOTHING
+    wants = scan_wants if detect else NOTHING  # made once the source has started reading
     image = open_image(source, ScanOptions(wants, platform, progress, defer_checks=True))
     # Layer digests are checked in the background while the tree is squashed and audited;
     # a mismatch is raised here, before anything is reported.

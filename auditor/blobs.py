@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import mmap
 import os
 import queue
+import socket
+import struct
 import sys
 import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from auditor.errors import DigestMismatch, FormatError, SourceError, UnsupportedMediaType
 from auditor.tarstream import MemoryCursor
@@ -114,6 +117,79 @@ class PrefetchReader(io.RawIOBase):
         super().close()
 
 
+class SocketPrefetch:
+    """A socket read ahead by a thread of its own into a few large buffers, handed to a
+    :class:`~auditor.tarstream.StreamCursor` as chunks (``next_chunk``).
+
+    Each chunk is one ``recv`` with ``MSG_WAITALL``: the thread holds no GIL while the
+    chunk fills, so the engine keeps sending while this thread's owner parses. Without
+    it, the engine stalls whenever the parser is busy: a unix socket buffers a few
+    hundred KiB. ``idle_timeout`` seconds without a byte end the read with an error.
+    """
+
+    _END = object()
+
+    def __init__(self, sock: socket.socket, progress: Progress | None = None,
+                 chunk: int = 4 << 20, depth: int = 4, idle_timeout: float = 120) -> None:
+        self._sock = sock
+        self._progress = progress
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(depth):
+            self._free.put(bytearray(chunk))
+        self._full: queue.Queue[object] = queue.Queue()
+        self._held: bytearray | None = None
+        self._stop = threading.Event()
+        sock.settimeout(None)  # blocking, so that MSG_WAITALL waits; SO_RCVTIMEO bounds it
+        seconds = int(idle_timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("ll", seconds, int((idle_timeout - seconds) * 1e6)))
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, 0.0005))
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                buf = self._free.get()
+                if self._stop.is_set():
+                    break
+                n = self._sock.recv_into(buf, len(buf), socket.MSG_WAITALL)
+                if n and self._progress is not None:
+                    self._progress(n)
+                self._full.put((buf, n))
+                if n < len(buf):
+                    break  # the end of the stream (or the timeout, told apart below)
+        except BaseException as exc:  # raised in the reading thread by next_chunk()
+            self._full.put(exc)
+            return
+        self._full.put(self._END)
+
+    def next_chunk(self) -> memoryview | bytes:
+        if self._held is not None:
+            self._free.put(self._held)
+            self._held = None
+        item = self._full.get()
+        if item is self._END:
+            self._full.put(item)
+            return b""
+        if isinstance(item, BaseException):
+            self._full.put(item)
+            raise item
+        buf, n = cast(tuple[bytearray, int], item)
+        self._held = buf
+        return memoryview(buf)[:n]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._free.put(bytearray(0))  # wake the thread if it waits for a buffer
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # and if it waits in recv
+        self._thread.join()
+        self._sock.close()
+        sys.setswitchinterval(self._switch)
+
+
 @dataclass(frozen=True, slots=True)
 class FileRange:
     """Where a blob's bytes lie: ``size`` bytes of the file at ``path`` from ``offset``."""
@@ -147,13 +223,17 @@ class BlobFiles:
     mismatch; nothing may be reported about an image before it returned.
     """
 
-    def __init__(self, progress: Progress | None = None, verify: bool = True) -> None:
+    def __init__(self, progress: Progress | None = None, verify: bool = True,
+                 workers: int = 2) -> None:
         self._progress = progress
         self._verify = verify
+        self._workers = workers
         self._maps: dict[str, mmap.mmap | bytes] = {}
+        self._jobs: dict[FileRange, _Check] = {}
         self._queue: queue.SimpleQueue[_Check | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._error: BaseException | None = None
         self._switch = sys.getswitchinterval()
 
@@ -174,8 +254,13 @@ class BlobFiles:
 
     def check(self, blob: FileRange, expected: list[tuple[str, str]]) -> _Check:
         """Hash ``blob`` in the background and compare it with each expected digest;
-        the check's ``digest`` is set once ``done``. Unverified reads hash nothing."""
-        job = _Check(blob, expected)
+        the check's ``digest`` is set once ``done``. Unverified reads hash nothing.
+        Checks are taken in the order given (sources give the largest blob first, so the
+        longest hash starts first), by two threads: with the walk, two cores' worth."""
+        known = self._jobs.get(blob)
+        if known is not None:
+            return known
+        job = self._jobs[blob] = _Check(blob, expected)
         if not self._verify:
             job.done.set()
             return job
@@ -184,12 +269,14 @@ class BlobFiles:
             if algo != "sha256":
                 raise UnsupportedMediaType(f"{what}: digest algorithm {algo!r} is not "
                                            "supported")
-        if self._thread is None:
-            # Hand the GIL over sooner than the default 5 ms, or this thread waits out the
-            # switch interval after every chunk while the walk holds the GIL.
+        if not self._threads:
+            # Hand the GIL over sooner than the default 5 ms, or a hashing thread waits out
+            # the switch interval after every chunk while the walk holds the GIL.
             sys.setswitchinterval(min(self._switch, 0.0005))
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
+            self._threads = [threading.Thread(target=self._run, daemon=True)
+                             for _ in range(self._workers)]
+            for thread in self._threads:
+                thread.start()
         self._queue.put(job)
         return job
 
@@ -205,67 +292,71 @@ class BlobFiles:
         view = memoryview(buf)
         files: dict[str, int] = {}
         try:
-            while (job := self._queue.get()) is not None and not self._stop.is_set():
-                blob = job.range
-                fd = files.get(blob.path)
-                if fd is None:
-                    fd = files[blob.path] = os.open(blob.path, os.O_RDONLY)
-                h = hashlib.sha256()
-                pos, end = blob.offset, blob.offset + blob.size
-                while pos < end and not self._stop.is_set():
-                    n = os.preadv(fd, [view[:min(HASH_CHUNK, end - pos)]], pos)
-                    if n <= 0:
-                        raise FormatError(f"{blob.path} is truncated")
-                    h.update(view[:n])
-                    pos += n
-                    if self._progress is not None:
-                        self._progress(n)
-                job.digest = "sha256:" + h.hexdigest()
-                for digest, what in job.expected:
-                    if digest != job.digest:
-                        raise DigestMismatch(f"{what}: content digest {job.digest} does not "
-                                             f"match {digest}")
-                job.done.set()
-        except BaseException as exc:  # raised in the caller's thread by wait()
-            self._error = exc
-            self._stop.set()
-            # wake whoever waits on a check that will not be done now
-            while True:
+            while (job := self._queue.get()) is not None:
                 try:
-                    rest = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if rest is not None:
-                    rest.done.set()
-            if isinstance(exc, OSError):
-                self._error = SourceError(f"cannot read an image blob: {exc.strerror or exc}")
+                    if not self._stop.is_set():
+                        self._hash(job, view, files)
+                except BaseException as exc:  # raised in the caller's thread by wait()
+                    if isinstance(exc, OSError):
+                        exc = SourceError(f"cannot read an image blob: {exc.strerror or exc}")
+                    with self._lock:
+                        if self._error is None:
+                            self._error = exc
+                    self._stop.set()  # the other checks are moot now
+                finally:
+                    job.done.set()
         finally:
             for fd in files.values():
                 os.close(fd)
+
+    def _hash(self, job: _Check, view: memoryview, files: dict[str, int]) -> None:
+        blob = job.range
+        fd = files.get(blob.path)
+        if fd is None:
+            fd = files[blob.path] = os.open(blob.path, os.O_RDONLY)
+        h = hashlib.sha256()
+        pos, end = blob.offset, blob.offset + blob.size
+        while pos < end and not self._stop.is_set():
+            n = os.preadv(fd, [view[:min(HASH_CHUNK, end - pos)]], pos)
+            if n <= 0:
+                raise FormatError(f"{blob.path} is truncated")
+            h.update(view[:n])
+            pos += n
+            if self._progress is not None:
+                with self._lock:
+                    self._progress(n)
+        if pos < end:
+            return  # stopped
+        job.digest = "sha256:" + h.hexdigest()
+        for digest, what in job.expected:
+            if digest != job.digest:
+                raise DigestMismatch(f"{what}: content digest {job.digest} does not match "
+                                     f"{digest}")
 
     def _raise(self) -> None:
         error = self._error
         assert error is not None
         raise error.with_traceback(None)
 
+    def _join(self) -> None:
+        if self._threads:
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+            sys.setswitchinterval(self._switch)
+
     def wait(self) -> None:
         """Every digest checked, or the first mismatch raised."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-            sys.setswitchinterval(self._switch)
+        self._join()
         if self._error is not None:
             self._raise()
 
     def close(self) -> None:
         """Stop hashing (when the read failed) and unmap the files."""
-        if self._thread is not None:
-            self._stop.set()
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-            sys.setswitchinterval(self._switch)
+        self._stop.set()
+        self._join()
         self.unmap()
 
     def unmap(self) -> None:

@@ -93,14 +93,18 @@ class _Forward:
     megabytes of symbol names) still has its DT_NEEDED names found.
     """
 
-    __slots__ = ("buf", "eof", "index_ranges", "keep", "names", "pos", "read", "tail",
-                 "tail_end")
+    __slots__ = ("buf", "eof", "index_ranges", "indexing", "keep", "names", "pos", "read",
+                 "skip", "tail", "tail_end")
 
-    def __init__(self, head: bytes, read: Callable[[int], bytes], keep: int) -> None:
+    def __init__(self, head: bytes, read: Callable[[int], bytes], keep: int,
+                 skip: Callable[[int], int] | None = None) -> None:
         self.keep = max(keep, len(head))
         self.buf = bytearray(head)
         self.pos = len(head)  # bytes consumed from the file so far
         self.read = read
+        # ``skip(n)`` passes n bytes without reading them (a stream that can), and says
+        # how many it passed. Without it, bytes nobody needs are read and dropped.
+        self.skip = skip
         self.eof = False
         self.names: dict[int, bytes] = {}  # file offset -> string, for strings past keep
         self.tail = b""
@@ -108,8 +112,11 @@ class _Forward:
         # Where a string table can be: read-only, non-executable PT_LOAD segments. Until
         # the program headers are known, nothing past ``keep`` has been read anyway.
         self.index_ranges: list[tuple[int, int]] = []
+        self.indexing = True
 
-    def _consume(self, n: int) -> bytes:
+    def _consume(self, n: int, chunked: bool = False) -> bytes:
+        if chunked:
+            n = min(n, _CHUNK)
         data = self.read(n) if n > 0 and not self.eof else b""
         if len(data) < n:
             self.eof = True  # a short read is the end of the file
@@ -157,9 +164,42 @@ class _Forward:
         inside = offset - starts[i]
         return text[inside:] if inside <= len(text) else None
 
+    def end_prefix(self, offset: int) -> None:
+        """Keep no more of the prefix than up to ``offset``, where a code segment starts
+        that does not start the file: that is the layout in which every linker we know
+        (GNU ld with separate code, gold, lld, mold) puts the dynamic string table in the
+        read-only segment before the code. Only that segment is indexed past the prefix;
+        a string table elsewhere makes the facts incomplete, never wrong."""
+        self.keep = max(len(self.buf), min(self.keep, offset))
+        self.index_ranges = [(low, min(high, offset)) for low, high in self.index_ranges
+                             if low < offset]
+        self.indexing = False
+
+    def _wanted_until(self, pos: int) -> int:
+        """The end of the wanted stretch that ``pos`` is in (kept prefix or an indexed
+        segment), or minus the start of the next one when ``pos`` is in nobody's way."""
+        if pos < self.keep and pos == len(self.buf):
+            return self.keep
+        following = 1 << 62
+        for low, high in self.index_ranges:
+            if low <= pos < high:
+                return high
+            if low > pos:
+                following = min(following, low)
+        return -following
+
     def skip_to(self, offset: int) -> None:
         while self.pos < offset and not self.eof:
-            self._consume(min(offset - self.pos, _CHUNK))
+            until = self._wanted_until(self.pos) if self.skip is not None else offset
+            if until > 0:
+                self._consume(min(offset, until) - self.pos if until > self.pos else
+                              offset - self.pos, chunked=True)
+            else:
+                n = min(offset, -until) - self.pos
+                passed = self.skip(n)  # type: ignore[misc]
+                self.pos += passed
+                if passed < n:
+                    self.eof = True
 
     def take(self, offset: int, length: int) -> bytes | None:
         """Bytes ``[offset, offset+length)`` (fewer at end of file), or None if passed."""
@@ -187,7 +227,7 @@ class _Random:
     """The file with random access (a layer in a file, or mapped): each region the walk
     needs is read where it lies, and nothing in between. Same face as :class:`_Forward`."""
 
-    __slots__ = ("buf", "index_ranges", "keep", "read_at", "size")
+    __slots__ = ("buf", "index_ranges", "indexing", "keep", "read_at", "size")
 
     def __init__(self, head: bytes, read_at: Callable[[int, int], bytes | None],
                  size: int) -> None:
@@ -196,6 +236,7 @@ class _Random:
         self.size = size
         self.keep = size  # nothing is ever out of reach
         self.index_ranges: list[tuple[int, int]] = []
+        self.indexing = False
 
     def take(self, offset: int, length: int) -> bytes | None:
         if offset + length <= len(self.buf):
@@ -204,6 +245,9 @@ class _Random:
 
     def indexed_string(self, offset: int) -> bytes | None:
         return None
+
+    def end_prefix(self, offset: int) -> None:
+        pass
 
 
 def _machine_name(number: int, elf_class: int) -> str:
@@ -220,18 +264,21 @@ def _cstring(data: bytes) -> str:
 
 def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
                    keep: int = KEEP_BYTES,
-                   read_at: Callable[[int, int], bytes | None] | None = None
-                   ) -> ElfFacts | None:
+                   read_at: Callable[[int, int], bytes | None] | None = None,
+                   skip: Callable[[int], int] | None = None) -> ElfFacts | None:
     """Facts of the ELF file whose first bytes are ``head`` and whose rest ``read`` gives.
 
     ``read(n)`` returns the next ``n`` bytes after all read so far (fewer at end of file).
     Reads forward only as far as the dynamic section (or the notes, for a file without
     one) and keeps at most ``keep`` bytes besides the small regions it parses. With
-    ``read_at(offset, n)`` (random access) it reads only the regions it parses.
+    ``read_at(offset, n)`` (random access) it reads only the regions it parses. With
+    ``skip(n)`` it passes over code and writable data without reading them: only the
+    prefix up to the first code segment, read-only segments and the parsed regions are
+    read.
     """
     if not head.startswith(ELF_MAGIC):
         return None
-    stream: _Forward | _Random = (_Forward(head, read, keep) if read_at is None
+    stream: _Forward | _Random = (_Forward(head, read, keep, skip) if read_at is None
                                   else _Random(head, read_at, size))
     ident = stream.take(0, 64)
     if ident is None or len(ident) < 52 or ident[4] not in (1, 2) or ident[5] not in (1, 2):
@@ -286,8 +333,10 @@ class _Program:
                 p_type, p_flags, p_offset, p_vaddr, _, p_filesz, _, p_align = fields
             else:
                 p_type, p_offset, p_vaddr, _, p_filesz, _, p_flags, p_align = fields
-            if p_type == PT_LOAD and not p_flags & (PF_X | PF_W):
+            if p_type == PT_LOAD and not p_flags & (PF_X | PF_W) and self.stream.indexing:
                 self.stream.index_ranges.append((p_offset, p_offset + p_filesz))
+            elif p_type == PT_LOAD and p_flags & PF_X and p_offset > 0:
+                self.stream.end_prefix(p_offset)
             out.append((p_type, p_offset, p_vaddr, p_filesz, p_align))
         return out
 

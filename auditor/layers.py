@@ -77,7 +77,7 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                         # libraries and interpreters it needs lie deeper in the file:
                         # read forward to the dynamic section now, while it streams by
                         entry.elf = read_elf_facts(entry.data, tar.read, size,
-                                                   read_at=read_at)
+                                                   read_at=read_at, skip=tar.skip)
                 else:
                     skipped.append(Skipped(f"{where}: {path!r}",
                                            "content not read: capture budget spent"))

@@ -206,37 +206,47 @@ class MemoryCursor(Cursor):
 
 
 class StreamCursor(Cursor):
-    """A stream (a socket, a pipe, a decompressor) read into one reused buffer: bytes are
-    copied once, from the stream into the buffer, and content that nobody asked for is
-    skipped without another copy."""
+    """A stream (a socket, a pipe, a decompressor) read in chunks: bytes are copied once,
+    from the stream into a chunk, and content that nobody asked for is skipped without
+    another copy.
 
-    def __init__(self, raw: IO[bytes] | io.RawIOBase,
-                 progress: Callable[[int], None] | None = None,
-                 chunk: int = _SKIP_CHUNK) -> None:
-        self._readinto = raw.readinto  # type: ignore[union-attr]
-        self._progress = progress
-        self._buf = bytearray(chunk)
-        self._view = memoryview(self._buf)
+    ``StreamCursor(raw)`` reads ``raw`` into one reused buffer. ``StreamCursor(None,
+    next_chunk=f)`` takes its chunks from ``f`` (empty at the end), which may hand out
+    buffers filled by another thread; a chunk is used only until the next is taken.
+    """
+
+    def __init__(self, raw: IO[bytes] | io.RawIOBase | None,
+                 progress: Callable[[int], None] | None = None, chunk: int = _SKIP_CHUNK,
+                 next_chunk: Callable[[], memoryview | bytes] | None = None) -> None:
+        if next_chunk is None:
+            if raw is None:
+                raise ValueError("StreamCursor needs a stream or a chunk source")
+            readinto = raw.readinto  # type: ignore[union-attr]
+            buf = memoryview(bytearray(chunk))
+
+            def next_chunk() -> memoryview:
+                n = readinto(buf) or 0
+                if n and progress is not None:
+                    progress(n)
+                return buf[:n]
+
+        self._next_chunk = next_chunk
+        self._view: memoryview | bytes = b""
         self._lo = self._hi = 0
-        self._base = 0  # stream position of self._buf[0]
+        self._base = 0  # stream position of self._view[0]
         self._eof = False
 
-    def _refill(self, keep: int) -> int:
-        """Move the ``keep`` unread bytes to the front and read more after them."""
-        lo, view = self._lo, self._view
-        if keep:
-            view[:keep] = view[lo:lo + keep]
-        self._base += lo
-        self._lo, self._hi = 0, keep
-        got = 0
-        if not self._eof:
-            got = self._readinto(view[keep:]) or 0
-            if not got:
-                self._eof = True
-            elif self._progress is not None:
-                self._progress(got)
-        self._hi = keep + got
-        return got
+    def _advance(self) -> bool:
+        """Move on to the next chunk; False at the end of the stream."""
+        if self._eof:
+            return False
+        self._base += self._hi
+        view = self._next_chunk()
+        self._view, self._lo, self._hi = view, 0, len(view)
+        if not self._hi:
+            self._eof = True
+            return False
+        return True
 
     def read(self, n: int) -> bytes:
         lo = self._lo
@@ -247,7 +257,7 @@ class StreamCursor(Cursor):
         while n > 0:
             avail = self._hi - self._lo
             if not avail:
-                if self._eof or not self._refill(0):
+                if not self._advance():
                     break
                 avail = self._hi
             take = min(avail, n)
@@ -264,13 +274,19 @@ class StreamCursor(Cursor):
                 return
             n -= avail
             self._lo = self._hi
-            if self._eof or not self._refill(0):
+            if not self._advance():
                 raise FormatError("tar archive is truncated")
 
     def peek(self, n: int) -> bytes:
-        n = min(n, len(self._buf))
-        while self._hi - self._lo < n and not self._eof:
-            self._refill(self._hi - self._lo)
+        if self._hi - self._lo < n and not self._eof:
+            # join what is left of this chunk with the next ones: rare (a layer's first
+            # bytes) and small, so a copy is fine
+            rest = bytes(self._view[self._lo:self._hi])
+            start = self._base + self._lo
+            while len(rest) < n and self._advance():
+                rest += bytes(self._view)
+            self._view, self._lo, self._hi = rest, 0, len(rest)
+            self._base = start
         return bytes(self._view[self._lo:min(self._hi, self._lo + n)])
 
     def tell(self) -> int:
@@ -350,6 +366,13 @@ class TarStream:
         """The next up to ``n`` bytes of the current member's content."""
         left = self._end - self._cur.tell()
         return self._read_exact(n if n <= left else left) if left > 0 else b""
+
+    def skip(self, n: int) -> int:
+        """Pass up to ``n`` bytes of the current member's content unread; how many."""
+        left = self._end - self._cur.tell()
+        n = max(0, min(n, left))
+        self._cur.skip(n)
+        return n
 
     def read_at(self, offset: int, n: int) -> bytes | None:
         """Bytes ``[offset, offset+n)`` of the current member (fewer at its end); None

@@ -29,6 +29,7 @@ from auditor.sources.common import (
     finish_checks,
     parse_save_manifest,
     read_layer,
+    start_checks,
 )
 from auditor.tarstream import BoundedTarInfo, Cursor, TarStream
 
@@ -97,21 +98,29 @@ def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions
         image_id = _check_config_digest(manifest.config, config_raw)
         config = ImageConfig.from_json(config_raw)
         diff_ids = _config_layers(manifest, config, path)
-        budget = options.budget()
         scans = []
         with blob_files(options) as files:
+            layers = []
             for index, name in enumerate(manifest.layers):
                 member = members.get(_member_name(name))
                 blob = member_range(tf, path, member)
+                if blob is None and member is None:
+                    raise FormatError(f"{path}: layer {name!r} is missing from the archive")
+                layers.append((index, blob, None, blob_digest_from_name(name),
+                               diff_ids[index] if diff_ids else None, f"{path}: {name}"))
+            start_checks(files, layers)
+            budget = options.budget()  # the detectors load here, while the hashing runs
+            for (index, blob, _, blob_digest, diff_id, what), name in zip(
+                    layers, manifest.layers, strict=True):
+                member = members.get(_member_name(name))
                 fobj = None if blob is not None else open_member(tf, path, member)
                 if blob is None and fobj is None:
-                    raise FormatError(f"{path}: layer {name!r} is missing from the archive")
+                    raise FormatError(f"{path}: layer {name!r} cannot be read from the archive")
                 with fobj if fobj is not None else contextlib.nullcontext():
                     scans.append(read_layer(
                         fobj, index=index, options=options, budget=budget, media_type=None,
-                        blob_digest=blob_digest_from_name(name),
-                        diff_id=diff_ids[index] if diff_ids else None,
-                        what=f"{path}: {name}", blob=blob, files=files))
+                        blob_digest=blob_digest, diff_id=diff_id, what=what, blob=blob,
+                        files=files))
             image = Image(
                 reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
                 id=image_id, source="docker-archive", config=config, layers=tuple(scans))

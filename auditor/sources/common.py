@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from auditor.blobs import (
@@ -43,7 +43,10 @@ MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; ref
 class ScanOptions:
     """What the caller asks of a source besides the image itself."""
 
-    wants: ContentWants
+    # What content to keep; a function that makes it (auditor.audit.scan_wants) is called
+    # only once the source has started its I/O, so that importing the detectors and
+    # compiling their globs overlaps the engine preparing its stream or the digest checks.
+    wants: ContentWants | Callable[[], ContentWants]
     platform: str | None = None  # os/arch[/variant]; None means linux/amd64 or the only one
     progress: Progress | None = None
     verify: bool = True
@@ -51,8 +54,15 @@ class ScanOptions:
     # Image.wait_checks() before it reports anything (auditor.audit does).
     defer_checks: bool = False
 
+    _resolved: list[ContentWants] = field(default_factory=list, repr=False, compare=False)
+
+    def content_wants(self) -> ContentWants:
+        if not self._resolved:
+            self._resolved.append(self.wants() if callable(self.wants) else self.wants)
+        return self._resolved[0]
+
     def budget(self) -> CaptureBudget:
-        return CaptureBudget(self.wants.budget)
+        return CaptureBudget(self.content_wants().budget)
 
 
 def parse_json(raw: bytes, what: str) -> Any:
@@ -91,7 +101,7 @@ def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptio
         if sniff_compression(raw.peek(4)) == "none":
             # Nothing to check (the engine made these digests itself): walk the stream in
             # place, no hashing and no copy but the one into the stream's buffer.
-            entries, skipped = scan_layer_tar(raw, index, options.wants, budget)
+            entries, skipped = scan_layer_tar(raw, index, options.content_wants(), budget)
             return LayerScan(index=index, digest=diff_id or "", blob_digest=blob_digest or "",
                              media_type=_DOCKER_LAYER, blob_size=0, tar_size=0,
                              entries=entries, skipped=skipped)
@@ -113,7 +123,8 @@ def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptio
     # parsing headers in this one: two cores, and the scan runs at hashing speed.
     pump = PrefetchReader(chunks_of(source))
     try:
-        entries, skipped = scan_layer_tar(StreamCursor(pump), index, options.wants, budget)
+        entries, skipped = scan_layer_tar(StreamCursor(pump), index, options.content_wants(),
+                                          budget)
         # Read to the end, past the tar's end-of-archive blocks: the digests cover it all.
         pump.drain()
     finally:
@@ -134,14 +145,39 @@ def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptio
 _DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 
+def _expected(index: int, blob_digest: str | None, diff_id: str | None, what: str
+              ) -> list[tuple[str, str]]:
+    # an uncompressed blob is its own tar: both digests are of the same bytes
+    return [(d, f"{what} (layer {index}{label})")
+            for d, label in ((blob_digest, ""), (diff_id, ", uncompressed")) if d]
+
+
+# (index, blob in a file or None, media type, blob digest, diff_id, what), as read_layer
+LayerPlan = tuple[int, "FileRange | None", "str | None", "str | None", "str | None", str]
+
+
+def start_checks(files: BlobFiles, layers: Sequence[LayerPlan]) -> None:
+    """Queue the digest checks of every uncompressed layer that lies in a file, largest
+    first, before any layer is walked: hashing is the long pole of a file scan, so it
+    starts at once and the longest hash first. ``layers`` holds (index, blob, media type,
+    blob digest, diff_id, what) as :func:`read_layer` takes them."""
+    in_files = [(blob.size, i) for i, (_, blob, *_rest) in enumerate(layers) if blob]
+    for _, i in sorted(in_files, reverse=True):
+        index, blob, media_type, blob_digest, diff_id, what = layers[i]
+        assert blob is not None
+        compression = (sniff_compression(files.cursor(blob).peek(4)) if media_type is None
+                       else compression_of(media_type))
+        if compression == "none":
+            files.check(blob, _expected(index, blob_digest, diff_id, what))
+
+
 def _read_mapped_layer(cursor: Cursor, files: BlobFiles, blob: FileRange, *, index: int,
                        options: ScanOptions, budget: CaptureBudget, media_type: str | None,
                        blob_digest: str | None, diff_id: str | None, what: str) -> LayerScan:
     """An uncompressed layer in a file: walk it mapped here, hash it whole over there."""
-    expected = [(d, f"{what} (layer {index}{label})")
-                for d, label in ((blob_digest, ""), (diff_id, ", uncompressed")) if d]
-    job = files.check(blob, expected)  # before the walk, so that the two overlap
-    entries, skipped = scan_layer_tar(cursor, index, options.wants, budget)
+    # queued already by start_checks, or now: before the walk, so that the two overlap
+    job = files.check(blob, _expected(index, blob_digest, diff_id, what))
+    entries, skipped = scan_layer_tar(cursor, index, options.content_wants(), budget)
     digest = diff_id or blob_digest or files.result(job)
     return LayerScan(index=index, digest=diff_id or digest, blob_digest=blob_digest or digest,
                      media_type=media_type or _DOCKER_LAYER, blob_size=blob.size,

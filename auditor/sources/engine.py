@@ -1,22 +1,25 @@
 """Images held by a Docker Engine, read through its API as a streamed ``docker save``.
 
-The ``docker`` package honours DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the
-docker CLI does. Nothing is written to disk: the save stream is parsed as it arrives.
+A unix socket (the usual DOCKER_HOST) is spoken to directly in HTTP/1.0; any other host
+goes through the ``docker`` package, which honours DOCKER_HOST, DOCKER_TLS_VERIFY and
+DOCKER_CERT_PATH as the docker CLI does. Nothing is written to disk: the save stream is
+parsed as it arrives.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import urllib.parse
-from typing import IO, Any
+from typing import Any
 
-from auditor.blobs import PrefetchReader
+from auditor.blobs import PrefetchReader, SocketPrefetch
 from auditor.errors import EngineUnreachable, ImageNotFound, SourceError
 from auditor.image import Image
 from auditor.sources.archive import read_docker_save_stream
-from auditor.sources.common import ScanOptions
+from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json
 from auditor.tarstream import StreamCursor
 
 CHUNK = 1 << 20
@@ -39,6 +42,12 @@ def _client() -> Any:
 
 def _why(exc: BaseException) -> str:
     """A few words for why the engine did not answer, from the nested exception text."""
+    for kind, words in ((FileNotFoundError, "no such socket"),
+                        (PermissionError, "permission denied"),
+                        (ConnectionRefusedError, "connection refused"),
+                        (TimeoutError, "timed out")):
+        if isinstance(exc, kind):
+            return words
     text = str(exc)
     for needle, words in (("FileNotFoundError", "no such socket"),
                           ("PermissionError", "permission denied"),
@@ -52,6 +61,130 @@ def _why(exc: BaseException) -> str:
 
 
 def open_engine_image(reference: str, options: ScanOptions) -> Image:
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://"):
+        image = _open_over_unix_socket(host, reference, options)
+    else:
+        image = _open_with_docker_package(reference, options)
+    return dataclasses.replace(image, reference=reference)
+
+
+def _not_found(reference: str) -> ImageNotFound:
+    return ImageNotFound(f"the Docker Engine has no image {reference!r}",
+                         tip=f"build or pull it first, or check `docker images {reference}`")
+
+
+def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> Image:
+    """Inspect and ``save`` as HTTP/1.0 straight on the engine's unix socket.
+
+    The docker package reads a response in its 32 KiB chunked-encoding pieces through
+    urllib3, in Python, and costs a tenth of a second to import; HTTP/1.0 gets the body
+    unchunked, read straight into the parser's buffer. The save is asked for before the
+    detectors are loaded: the engine spends seconds preparing its stream, and the
+    loading happens meanwhile.
+    """
+    path = host[len("unix://"):]
+    quoted = urllib.parse.quote(reference, safe="")
+    status, stream = _request(host, path, f"/images/{quoted}/json")
+    with stream:
+        body = stream.read(MAX_DOCUMENT + 1)
+    if status == 404:
+        raise _not_found(reference)
+    if status != 200:
+        raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
+                          f"{_message(body)}")
+    info = parse_json(body, "the engine's image inspection")
+    if not isinstance(info, dict):
+        raise SourceError(f"the Docker Engine's inspection of {reference!r} is not an object")
+    image_id = str(info.get("Id", ""))
+    if options.progress is not None and isinstance(info.get("Size"), int):
+        options.progress.set_total(info["Size"])  # the save stream is about this long
+    sock = _connect(host, path)
+    prefetch: SocketPrefetch | None = None
+    try:
+        with sock.makefile("rb", buffering=0) as head:
+            sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n"
+                         .encode())
+            options.content_wants()  # while the engine prepares the stream
+            status = _status(head)
+            if status != 200:
+                raise SourceError(f"the Docker Engine could not save {reference!r}: "
+                                  f"{_message(head.read(4096))}")
+        # The body is read ahead by a thread, straight into the buffers parsed here.
+        prefetch = SocketPrefetch(sock, options.progress, idle_timeout=TIMEOUT)
+        image = _read_save(StreamCursor(None, next_chunk=prefetch.next_chunk), info,
+                           reference, options)
+    except OSError as exc:
+        raise EngineUnreachable(f"lost the Docker Engine while reading {reference!r} "
+                                f"({_why(exc)})") from None
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+        sock.close()
+    if image_id and image.id != image_id:
+        raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
+    return image
+
+
+def _read_save(cursor: StreamCursor, info: dict[str, Any], reference: str,
+               options: ScanOptions) -> Image:
+    # A save by tag names the tag in manifest.json; a save by id or digest names none.
+    wanted = reference if _has_tag(info, reference) else None
+    # The engine computed every digest in this stream itself and sends it over a local
+    # socket: checking them again would cost a core for nothing. Files are checked.
+    return read_docker_save_stream(cursor, wanted, dataclasses.replace(options, verify=False),
+                                   reference, "docker")
+
+
+def _connect(host: str, path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(TIMEOUT)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({_why(exc)})"
+                                ) from None
+    return sock
+
+
+def _request(host: str, path: str, url: str) -> tuple[int, Any]:
+    """A GET on the engine's socket: the status, and the body as a file."""
+    sock = _connect(host, path)
+    try:
+        sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        stream = sock.makefile("rb", buffering=0)
+        return _status(stream), stream
+    except OSError as exc:
+        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({_why(exc)})"
+                                ) from None
+    finally:
+        sock.close()
+
+
+def _status(stream: Any) -> int:
+    """Read the status line and headers (byte by byte: the body must stay unread)."""
+    line = _line(stream).split(None, 2)
+    while _line(stream) not in (b"\r\n", b"\n", b""):
+        pass  # headers: nothing in them that we need
+    if len(line) < 2 or not line[1].isdigit():
+        raise SourceError("the Docker Engine sent no HTTP status")
+    return int(line[1])
+
+
+def _message(body: bytes) -> str:
+    """The engine's error message from its JSON error body, or the body itself."""
+    try:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and isinstance(doc.get("message"), str):
+            return str(doc["message"])[:200]
+    except ValueError:
+        pass
+    return body.decode("utf-8", "replace").strip()[:200]
+
+
+def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:
+    """TCP (with TLS) and ssh engines, through the docker package."""
     import docker.errors
     import requests.exceptions
 
@@ -60,28 +193,18 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
     try:
         info = api.inspect_image(reference)
     except docker.errors.ImageNotFound:
-        raise ImageNotFound(f"the Docker Engine has no image {reference!r}",
-                            tip=f"build or pull it first, or check `docker images {reference}`"
-                            ) from None
+        raise _not_found(reference) from None
     except docker.errors.APIError as exc:
         raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
                           f"{exc.explanation or exc}") from None
     image_id = str(info.get("Id", ""))
     if options.progress is not None and isinstance(info.get("Size"), int):
-        options.progress.set_total(info["Size"])  # the save stream is about this long
-    raw: Any = None
+        options.progress.set_total(info["Size"])
+    raw = PrefetchReader(iter(api.get_image(reference, chunk_size=CHUNK)))
     try:
-        raw = _save_over_unix_socket(api, reference)
-        if raw is None:
-            raw = PrefetchReader(iter(api.get_image(reference, chunk_size=CHUNK)))
-        # A save by tag names the tag in manifest.json; a save by id or digest names none.
-        wanted = reference if _has_tag(info, reference) else None
-        # The engine computed every digest in this stream itself and sends it over a local
-        # socket: checking them again would cost a core for nothing. Files are checked.
-        # The stream is read into one buffer and parsed there, layers within it in place.
-        image = read_docker_save_stream(StreamCursor(raw, options.progress, CHUNK), wanted,
-                                        dataclasses.replace(options, verify=False),
-                                        reference, "docker")
+        options.content_wants()
+        image = _read_save(StreamCursor(raw, options.progress, CHUNK), info, reference,
+                           options)
     except docker.errors.APIError as exc:
         raise SourceError(f"the Docker Engine could not save {reference!r}: "
                           f"{exc.explanation or exc}") from None
@@ -89,45 +212,10 @@ def open_engine_image(reference: str, options: ScanOptions) -> Image:
         raise EngineUnreachable(f"lost the Docker Engine while reading {reference!r} "
                                 f"({type(exc).__name__})") from None
     finally:
-        if raw is not None:
-            raw.close()
+        raw.close()
     if image_id and image.id != image_id:
         raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
-    return dataclasses.replace(image, reference=reference)
-
-
-def _save_over_unix_socket(api: Any, reference: str) -> IO[bytes] | None:
-    """``GET /images/NAME/get`` as HTTP/1.0 straight on the engine's unix socket.
-
-    The docker package reads the response in its 32 KiB chunked-encoding pieces through
-    urllib3, in Python; that made our read four times slower than the engine can send.
-    HTTP/1.0 gets the body unchunked, read in 1 MiB socket reads. Other transports (TCP
-    with TLS, ssh) keep the docker package's path. None when this path does not apply.
-    """
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if not host.startswith("unix://"):
-        return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(TIMEOUT)
-    try:
-        sock.connect(host[len("unix://"):])
-        path = f"/v{api.api_version}/images/{urllib.parse.quote(reference, safe='')}/get"
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-        # Unbuffered: the headers are read a byte at a time (a few hundred bytes), so that
-        # the body can then be read straight into the parser's own buffer.
-        stream = sock.makefile("rb", buffering=0)
-        status = _line(stream).split(None, 2)
-        while _line(stream) not in (b"\r\n", b"\n", b""):
-            pass  # headers: nothing in them that we need
-    except OSError:
-        return None  # let the docker package try, and say what is wrong
-    finally:
-        sock.close()  # the file keeps the connection open until it is closed itself
-    if len(status) < 2 or status[1] != b"200":
-        body = stream.read(4096).decode("utf-8", "replace").strip()
-        stream.close()
-        raise SourceError(f"the Docker Engine could not save {reference!r}: {body[:200]}")
-    return stream  # type: ignore[return-value]
+    return image
 
 
 def _line(stream: Any, limit: int = 8192) -> bytes:

@@ -32,6 +32,7 @@ from auditor.sources.common import (
     finish_checks,
     parse_json,
     read_layer,
+    start_checks,
 )
 
 INDEX_TYPES = {
@@ -225,23 +226,24 @@ def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
     if config.diff_ids and len(config.diff_ids) != len(layers):
         raise FormatError(f"{store.where}: manifest lists {len(layers)} layers but the config "
                           f"has {len(config.diff_ids)} diff_ids")
-    budget = options.budget()
     scans = []
     with blob_files(options) as files:
+        plan = []
         for i, desc in enumerate(layers):
             if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
                 raise FormatError(f"{store.where}: layer {i} has no digest")
-            blob = store.locate(desc["digest"])
+            plan.append((i, store.locate(desc["digest"]),
+                         str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar"),
+                         desc["digest"], config.diff_ids[i] if config.diff_ids else None,
+                         store.where))
+        start_checks(files, plan)
+        budget = options.budget()  # the detectors load here, while the hashing runs
+        for i, blob, media_type, digest, diff_id, what in plan:
             with contextlib.ExitStack() as stack:
-                raw = None if blob is not None else stack.enter_context(
-                    store.open(desc["digest"]))
+                raw = None if blob is not None else stack.enter_context(store.open(digest))
                 scans.append(read_layer(
-                    raw, index=i, options=options, budget=budget,
-                    media_type=str(desc.get("mediaType") or
-                                   "application/vnd.oci.image.layer.v1.tar"),
-                    blob_digest=desc["digest"],
-                    diff_id=config.diff_ids[i] if config.diff_ids else None,
-                    what=store.where, blob=blob, files=files))
+                    raw, index=i, options=options, budget=budget, media_type=media_type,
+                    blob_digest=digest, diff_id=diff_id, what=what, blob=blob, files=files))
         image = Image(reference=reference or chosen.ref or store.where, id=config_digest,
                       source=source, config=config, layers=tuple(scans))
     return finish_checks(image, files, options)
