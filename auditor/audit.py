@@ -40,8 +40,10 @@ def scan_wants() -> ContentWants:
 
 
 def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
-              wants: ContentWants = NOTHING) -> tuple[Image, FileTree]:
-    image = open_image(source, ScanOptions(wants, platform, progress, defer_checks=True))
+              wants: ContentWants = NOTHING, verify: bool | None = None
+              ) -> tuple[Image, FileTree]:
+    image = open_image(source, ScanOptions(wants, platform, progress, verify=verify,
+                                           defer_checks=True))
     tree = squash_layers(image.layers)  # while the layer digests are checked
     image.wait_checks()
     return image, tree
@@ -66,9 +68,10 @@ def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResul
 
 
 def audit(source: str, *, platform: str | None = None, progress: Progress | None = None,
-          detect: bool = True) -> AuditResult:
+          detect: bool = True, verify: bool | None = None) -> AuditResult:
     wants = scan_wants if detect else NOTHING  # made once the source has started reading
-    image = open_image(source, ScanOptions(wants, platform, progress, defer_checks=True))
+    image = open_image(source, ScanOptions(wants, platform, progress, verify=verify,
+                                           defer_checks=True))
     # Layer digests are checked in the background while the tree is squashed and audited;
     # a mismatch is raised here, before anything is reported.
     result = audit_image(image, squash_layers(image.layers), detect)

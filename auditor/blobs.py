@@ -216,9 +216,9 @@ class BlobFiles:
     """Layer blobs that lie in files on disk, for one image read.
 
     The layer walk reads them through memory maps (``cursor``): headers and wanted
-    prefixes only, with seeks over everything else. Their digests are checked by one
-    thread of its own (``check``) that hashes each blob whole while the walk, the squash
-    and the detectors go on: hashlib and file reads release the GIL, so the two cores
+    prefixes only, with seeks over everything else. Their digests are checked by
+    threads of their own (``check``) that hash each blob whole while the walk, the squash
+    and the detectors go on: hashlib and file reads release the GIL, so both cores
     work at once. ``wait`` returns when every digest is checked and raises the first
     mismatch; nothing may be reported about an image before it returned.
     """

@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--platform", help="os/arch[/variant] of a multi-platform image "
                         "(default linux/amd64, or the only one)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        checks = sp.add_mutually_exclusive_group()
+        checks.add_argument("--verify", dest="verify", action="store_const", const=True,
+                            help="check every layer's digest, whatever the source (OCI "
+                            "layouts always are; docker save archives and the engine's "
+                            "stream are not by default)")
+        checks.add_argument("--no-verify", dest="verify", action="store_const", const=False,
+                            help="check no layer digest, not even an OCI layout's")
 
     scan = sub.add_parser("scan", help="audit an image and report what it should not carry")
     source_args(scan)
@@ -174,7 +181,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     dockerfile_text = _read_dockerfile(args.dockerfile)
     build_args = _build_args(args.build_arg)
     with _progress(not args.no_progress) as progress:
-        result = audit(args.source, platform=args.platform, progress=progress)
+        result = audit(args.source, platform=args.platform, progress=progress,
+                       verify=args.verify)
     verdict = evaluate(policy, result.findings, image_size=result.tree.size_bytes,
                        wasted_bytes=result.tree.wasted_bytes,
                        packages=result.inventory.packages, baseline=baseline,
@@ -253,7 +261,8 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     assert text is not None
     build_args = _build_args(args.build_arg)
     with _progress(not args.no_progress) as progress:
-        result = audit(args.source, platform=args.platform, progress=progress)
+        result = audit(args.source, platform=args.platform, progress=progress,
+                       verify=args.verify)
     report = Report(result)
     _add_fixes(report, text, args.target, build_args)
     fixed = rewrite(text, report.attribution, report.closure, runtime_base=args.runtime_base,
@@ -316,7 +325,8 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     except (ValueError, Exception) as exc:
         raise UsageError(f"bad glob {args.glob!r}: {exc}") from None
     with _progress(not args.no_progress) as progress:
-        _image, tree = read_tree(args.source, platform=args.platform, progress=progress)
+        _image, tree = read_tree(args.source, platform=args.platform, progress=progress,
+                                 verify=args.verify)
     nodes = (n for n in tree if rx is None or rx.match(n.path))
     out = sys.stdout
     if args.format == "json":

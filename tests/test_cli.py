@@ -110,3 +110,14 @@ def test_json_report_is_strict_json_even_for_names_that_are_not_utf8(capsys, tmp
     assert key["path"] == "/app/odd\\xffkey.pem"
     assert base64.b64decode(key["path_b64"]) == b"/app/odd\xffkey.pem"
     assert code == 1  # dev fails on secrets
+
+
+def test_verify_turns_a_corrupt_layer_into_one_line_and_exit_2(capsys, archive):
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"\x7fELF", b"\x7fELG"))  # content only: tar still parses
+    code, _out, err = run(capsys, "scan", str(archive), "--verify", "--format", "json")
+    assert code == 2 and err.count("\n") == 1 and "does not match" in err
+    code, out, _err = run(capsys, "scan", str(archive), "--format", "json")
+    assert code in (0, 1) and json.loads(out)["image"]
+    code, _out, err = run(capsys, "ls", str(archive), "--verify")
+    assert code == 2 and "does not match" in err

@@ -7,6 +7,9 @@ import pytest
 
 from auditor.audit import read_tree
 from auditor.errors import DigestMismatch, FormatError, ImageNotFound, UnsupportedMediaType
+from auditor.sources.archive import read_docker_save_stream
+from auditor.sources.common import ScanOptions
+from auditor.wants import NOTHING
 from tests.imagekit import OciLayout, docker_save
 from tests.layerkit import D, F, L, W, layer
 
@@ -101,6 +104,38 @@ def test_layer_digest_mismatch_is_refused(tmp_path):
     blob.write_bytes(blob.read_bytes().replace(b"echo hi", b"echo ho"))
     with pytest.raises(DigestMismatch):
         read_tree(f"oci-dir:{tmp_path / 'l'}")
+
+
+def _corrupt_layer_content(path):
+    """The archive with "echo hi" changed in a layer: it parses, only a digest can tell."""
+    data = path.read_bytes()
+    assert data.count(b"echo hi") == 1
+    path.write_bytes(data.replace(b"echo hi", b"echo ho"))
+    return path
+
+
+@pytest.mark.parametrize("oci", [False, True], ids=["legacy-save", "docker25-oci-save"])
+def test_docker_save_layer_digests_are_checked_when_asked(tmp_path, oci):
+    path = _corrupt_layer_content(docker_save(tmp_path / "img.tar", LAYERS, oci=oci))
+    # by default a docker save archive's layers are not hashed (see sources/archive.py)
+    assert "/app/run" in [n.path for n in read_tree(str(path))[1]]
+    with pytest.raises(DigestMismatch, match="layer 1"):
+        read_tree(str(path), verify=True)
+    with open(path, "rb") as stream, pytest.raises(DigestMismatch, match="layer 1"):
+        read_docker_save_stream(stream, None, ScanOptions(NOTHING, verify=True), "stdin",
+                                "docker-archive")
+
+
+def test_an_oci_layout_is_checked_unless_told_not_to(tmp_path):
+    oci = OciLayout(tmp_path / "l")
+    oci.index([oci.image(LAYERS)])
+    for blob in (tmp_path / "l" / "blobs" / "sha256").iterdir():
+        if b"echo hi" in blob.read_bytes():
+            _corrupt_layer_content(blob)
+    with pytest.raises(DigestMismatch):
+        read_tree(f"oci-dir:{tmp_path / 'l'}")
+    assert "/app/run" in [n.path for n in read_tree(f"oci-dir:{tmp_path / 'l'}",
+                                                     verify=False)[1]]
 
 
 def test_unsupported_layer_media_type(tmp_path):

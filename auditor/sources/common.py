@@ -49,7 +49,9 @@ class ScanOptions:
     wants: ContentWants | Callable[[], ContentWants]
     platform: str | None = None  # os/arch[/variant]; None means linux/amd64 or the only one
     progress: Progress | None = None
-    verify: bool = True
+    # Check layer digests: True always, False never, None as the source decides (see
+    # ``verifies``).
+    verify: bool | None = None
     # Return before the background digest checks finish; the caller must then call
     # Image.wait_checks() before it reports anything (auditor.audit does).
     defer_checks: bool = False
@@ -60,6 +62,12 @@ class ScanOptions:
         if not self._resolved:
             self._resolved.append(self.wants() if callable(self.wants) else self.wants)
         return self._resolved[0]
+
+    def verifies(self, by_default: bool) -> ScanOptions:
+        """These options with ``verify`` decided for a source that checks layer digests
+        ``by_default`` or not."""
+        return dataclasses.replace(self, verify=by_default if self.verify is None
+                                   else self.verify)
 
     def budget(self) -> CaptureBudget:
         return CaptureBudget(self.content_wants().budget)
@@ -178,6 +186,8 @@ def _read_mapped_layer(cursor: Cursor, files: BlobFiles, blob: FileRange, *, ind
     # queued already by start_checks, or now: before the walk, so that the two overlap
     job = files.check(blob, _expected(index, blob_digest, diff_id, what))
     entries, skipped = scan_layer_tar(cursor, index, options.content_wants(), budget)
+    if not options.verify and options.progress is not None:
+        options.progress(blob.size)  # nothing hashes it: count it as walked
     digest = diff_id or blob_digest or files.result(job)
     return LayerScan(index=index, digest=diff_id or digest, blob_digest=blob_digest or digest,
                      media_type=media_type or _DOCKER_LAYER, blob_size=blob.size,
@@ -191,7 +201,7 @@ def blob_files(options: ScanOptions) -> Iterator[BlobFiles]:
     the parse error does. When it succeeds, the checks are waited for at the end unless
     the caller deferred them (``ScanOptions.defer_checks``), and then collects them with
     :meth:`auditor.image.Image.wait_checks` before it reports anything."""
-    files = BlobFiles(options.progress if options.verify else None, options.verify)
+    files = BlobFiles(options.progress if options.verify else None, bool(options.verify))
     try:
         yield files
     except AuditorError:

@@ -131,9 +131,9 @@ def _read_save(cursor: StreamCursor, info: dict[str, Any], reference: str,
     # A save by tag names the tag in manifest.json; a save by id or digest names none.
     wanted = reference if _has_tag(info, reference) else None
     # The engine computed every digest in this stream itself and sends it over a local
-    # socket: checking them again would cost a core for nothing. Files are checked.
-    return read_docker_save_stream(cursor, wanted, dataclasses.replace(options, verify=False),
-                                   reference, "docker")
+    # socket: checking them again would cost a core for nothing, unless asked (--verify).
+    return read_docker_save_stream(cursor, wanted, options.verifies(False), reference,
+                                   "docker")
 
 
 def _connect(host: str, path: str) -> socket.socket:

@@ -195,6 +195,9 @@ def _choose(candidates: list[_Candidate], wanted: str | None, platform: str | No
 
 def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
                     reference: str, source: str) -> Image:
+    # An OCI layout is content-addressed: every blob is checked against its name unless
+    # the user said --no-verify (a layout's blobs may be shared between images).
+    options = options.verifies(True)
     layout = store.read_file("oci-layout")
     if layout is None:
         raise FormatError(f"{store.where} has no oci-layout file: not an OCI image layout")
