@@ -8,6 +8,7 @@ parsed as it arrives.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,7 +17,7 @@ import urllib.parse
 from typing import Any
 
 from auditor.blobs import PrefetchReader, SocketPrefetch
-from auditor.errors import EngineUnreachable, ImageNotFound, SourceError
+from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
 from auditor.image import Image
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json
@@ -74,15 +75,31 @@ def _not_found(reference: str) -> ImageNotFound:
                          tip=f"build or pull it first, or check `docker images {reference}`")
 
 
-def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> Image:
-    """Inspect and ``save`` as HTTP/1.0 straight on the engine's unix socket.
+class _Requested:
+    """An image inspected, and its save asked for on ``sock`` (the answer not read yet)."""
 
-    The docker package reads a response in its 32 KiB chunked-encoding pieces through
-    urllib3, in Python, and costs a tenth of a second to import; HTTP/1.0 gets the body
-    unchunked, read straight into the parser's buffer. The save is asked for before the
-    detectors are loaded: the engine spends seconds preparing its stream, and the
-    loading happens meanwhile.
-    """
+    def __init__(self, info: dict[str, Any], sock: socket.socket) -> None:
+        self.info = info
+        self.sock = sock
+
+
+# Saves asked for ahead of time by start_early(), by (host, reference).
+_EARLY: dict[tuple[str, str], _Requested] = {}
+
+
+def start_early(reference: str) -> None:
+    """Inspect ``reference`` and ask for its save now, so that the engine prepares the
+    stream (seconds, for a big image) while the command line loads its policy and the
+    detectors. Nothing is read yet. Any failure is left for open_engine_image to meet
+    again and report, after the command line has checked its own arguments."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://") or (host, reference) in _EARLY:
+        return
+    with contextlib.suppress(AuditorError, OSError):
+        _EARLY[(host, reference)] = _request_save(host, reference)
+
+
+def _request_save(host: str, reference: str) -> _Requested:
     path = host[len("unix://"):]
     quoted = urllib.parse.quote(reference, safe="")
     status, stream = _request(host, path, f"/images/{quoted}/json")
@@ -96,15 +113,32 @@ def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> I
     info = parse_json(body, "the engine's image inspection")
     if not isinstance(info, dict):
         raise SourceError(f"the Docker Engine's inspection of {reference!r} is not an object")
+    sock = _connect(host, path)
+    try:
+        sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    except OSError as exc:
+        sock.close()
+        raise EngineUnreachable(f"lost the Docker Engine at {host} ({_why(exc)})") from None
+    return _Requested(info, sock)
+
+
+def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> Image:
+    """Inspect and ``save`` as HTTP/1.0 straight on the engine's unix socket.
+
+    The docker package reads a response in its 32 KiB chunked-encoding pieces through
+    urllib3, in Python, and costs a tenth of a second to import; HTTP/1.0 gets the body
+    unchunked, read straight into the parser's buffer. The save is asked for before the
+    detectors' globs are compiled (or earlier, by start_early): the engine spends seconds
+    preparing its stream, and the loading happens meanwhile.
+    """
+    requested = _EARLY.pop((host, reference), None) or _request_save(host, reference)
+    info, sock = requested.info, requested.sock
     image_id = str(info.get("Id", ""))
     if options.progress is not None and isinstance(info.get("Size"), int):
         options.progress.set_total(info["Size"])  # the save stream is about this long
-    sock = _connect(host, path)
     prefetch: SocketPrefetch | None = None
     try:
         with sock.makefile("rb", buffering=0) as head:
-            sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n"
-                         .encode())
             options.content_wants()  # while the engine prepares the stream
             status = _status(head)
             if status != 200:
