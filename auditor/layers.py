@@ -46,28 +46,29 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
     # On a random-access source (a layer in a file) the ELF reader jumps straight to the
     # dynamic section instead of reading the code in front of it.
     read_at = tar.read_at if tar.random_access else None
-    for header in tar:
-        path = image_path(header.name)
-        kind = _KINDS.get(header.type)
+    limit = wants.limit
+    for name, typeflag, mode, uid, gid, size, linkname, mtime in tar.headers():
+        path = image_path(name)
+        kind = _KINDS.get(typeflag)
         if path is None or kind is None:
             why = "path leaves the image root" if path is None else (
-                f"unsupported tar entry type {header.type!r}")
-            skipped.append(Skipped(f"{where}: {header.name!r}", why))
+                f"unsupported tar entry type {typeflag!r}")
+            skipped.append(Skipped(f"{where}: {name!r}", why))
             continue
         link: str | None = None
         if kind == SYMLINK:
-            link = header.linkname
+            link = linkname
         elif kind == HARDLINK:
-            link = image_path(header.linkname)
+            link = image_path(linkname)
             if link is None:
-                skipped.append(Skipped(f"{where}: {header.name!r}",
+                skipped.append(Skipped(f"{where}: {name!r}",
                                        "hard link target leaves the image root"))
                 continue
-        size = header.size if kind == FILE else 0
-        entry = RawEntry(path, kind, header.mode & 0o7777, header.uid, header.gid, size, link,
-                         header.mtime)
-        if kind == FILE and size:
-            want = wants.limit(path, header.mode)
+        if kind != FILE:
+            size = 0
+        entry = RawEntry(path, kind, mode & 0o7777, uid, gid, size, link, mtime)
+        if size:
+            want = limit(path, mode)
             if want:
                 want = min(want, size)
                 if want <= budget.left:

@@ -76,6 +76,8 @@ def _number(field: bytes, what: str) -> int:
 
 
 _NUMERIC_FIELDS = struct.Struct("8s8s8s12s12s8s")  # mode uid gid size mtime chksum at 100
+# name, mode, uid, gid, size, mtime, chksum, typeflag, linkname: the first 257 bytes
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s")
 _NUMERIC_NAMES = ("mode", "uid", "gid", "size", "mtime", "checksum")
 _ODD_BITS = int.from_bytes(b"\1" * BLOCK, "little")
 
@@ -396,15 +398,23 @@ class TarStream:
         return data
 
     def __iter__(self) -> Iterator[TarHeader]:
+        for fields in self.headers():
+            yield TarHeader(*fields)
+
+    def headers(self) -> Iterator[tuple[str, bytes, int, int, int, int, str, int]]:
+        """Each member as (name, type, mode, uid, gid, size, linkname, mtime): what
+        iterating gives, without an object per member (a layer has tens of thousands)."""
         cur = self._cur
-        read, tell = cur.read, cur.tell
+        read, tell, skip = cur.read, cur.tell, cur.skip
+        unpack = _HEADER.unpack_from
+        byte_sum = _byte_sum
         pax: dict[str, str] = {}
         longname: bytes | None = None
         longlink: bytes | None = None
         while True:
             here = tell()
             if here != self._next:
-                cur.skip(self._next - here)
+                skip(self._next - here)
             block = read(BLOCK)
             if len(block) != BLOCK:
                 if not block:
@@ -412,10 +422,20 @@ class TarStream:
                 raise FormatError("tar archive is truncated")
             if block == _ZERO_BLOCK:
                 return  # end-of-archive marker
-            mode, uid, gid, size, mtime, checksum = _numbers(block)
-            if not _checksum_ok(block, checksum):
+            rawname, f_mode, f_uid, f_gid, f_size, f_mtime, f_sum, typeflag, rawlink = \
+                unpack(block)
+            try:  # the common case: octal digits ended by NUL or space
+                mode = int(f_mode.rstrip(b" \0"), 8)
+                uid = int(f_uid.rstrip(b" \0"), 8)
+                gid = int(f_gid.rstrip(b" \0"), 8)
+                size = int(f_size.rstrip(b" \0"), 8)
+                mtime = int(f_mtime.rstrip(b" \0"), 8)
+                checksum = int(f_sum.rstrip(b" \0"), 8)
+            except ValueError:
+                mode, uid, gid, size, mtime, checksum = _numbers(block)
+            if checksum != byte_sum(block) - sum(block[148:156]) + 8 * 32 and \
+                    not _checksum_ok(block, checksum):
                 raise FormatError("tar header checksum mismatch: corrupt archive")
-            typeflag = block[156:157]
             if typeflag in _EXTENDED:
                 start = tell()
                 if typeflag in (PAX, PAX_GLOBAL):
@@ -427,41 +447,40 @@ class TarStream:
                     longlink = _cstr(self._content(size, "GNU long-link"))
                 self._next = start + size + (-size % BLOCK)
                 continue
-            end = block.find(b"\0", 0, 100)
-            name = block[:end] if end >= 0 else block[:100]
+            end = rawname.find(b"\0")
+            name = rawname[:end] if end >= 0 else rawname
             if block[257:263] == b"ustar\0" and block[345]:  # POSIX prefix field
                 name = _cstr(block[345:500]) + b"/" + name
             if pax or self._global or longname is not None or longlink is not None:
                 fields = {**self._global, **pax}
-                header = TarHeader(
-                    name=fields.get("path") or _decode(longname if longname is not None
-                                                       else name),
-                    type=typeflag, mode=mode,
-                    uid=int(fields["uid"]) if "uid" in fields else uid,
-                    gid=int(fields["gid"]) if "gid" in fields else gid,
-                    size=int(fields["size"]) if "size" in fields else size,
-                    linkname=fields.get("linkpath") or _decode(
-                        longlink if longlink is not None else _cstr(block[157:257])),
-                    mtime=int(float(fields["mtime"])) if "mtime" in fields else mtime,
-                )
+                text = fields.get("path") or _decode(longname if longname is not None
+                                                     else name)
+                if "uid" in fields:
+                    uid = int(fields["uid"])
+                if "gid" in fields:
+                    gid = int(fields["gid"])
+                if "size" in fields:
+                    size = int(fields["size"])
+                link = fields.get("linkpath") or _decode(
+                    longlink if longlink is not None else _cstr(rawlink))
+                if "mtime" in fields:
+                    mtime = int(float(fields["mtime"]))
                 pax, longname, longlink = {}, None, None
             else:
-                link = block[157:257]
-                header = TarHeader(
-                    name.decode("utf-8", "surrogateescape"), typeflag, mode, uid, gid, size,
-                    _decode(_cstr(link)) if link[0] else "", mtime)
+                text = name.decode("utf-8", "surrogateescape")
+                link = _decode(_cstr(rawlink)) if rawlink[0] else ""
             if typeflag == GNU_SPARSE and block[482]:
                 # extended sparse maps follow in whole blocks until one says "no more"
                 while self._read_exact(BLOCK)[504]:
                     pass
             start = tell()
-            content = header.size if typeflag not in _NO_CONTENT else 0
+            content = size if typeflag not in _NO_CONTENT else 0
             if content < 0:
                 raise FormatError("tar header: negative size")
             self._start = start
             self._end = start + content
             self._next = self._end + (-content % BLOCK)
-            yield header
+            yield text, typeflag, mode, uid, gid, size, link, mtime
 
 
 class BoundedTarInfo(tarfile.TarInfo):
