@@ -353,9 +353,16 @@ class TarStream:
     random-access source) any range of it. Unread content is skipped."""
 
     def __init__(self, source: Cursor | IO[bytes]) -> None:
-        self._cur = as_cursor(source)
-        self.random_access = self._cur.random_access
-        self._start = self._end = self._next = self._cur.tell()
+        cursor = as_cursor(source)
+        # A tar inside a tar (a layer in the engine's save stream) is walked on the outer
+        # cursor itself, bounded by its member's end: one call a step, not two.
+        self._limit: int | None = None
+        if isinstance(cursor, SubCursor):
+            self._limit = cursor._end
+            cursor = cursor._parent
+        self._cur = cursor
+        self.random_access = cursor.random_access
+        self._start = self._end = self._next = cursor.tell()
         self._global: dict[str, str] = {}
 
     def _read_exact(self, n: int) -> bytes:
@@ -393,6 +400,8 @@ class TarStream:
     def _content(self, size: int, what: str) -> bytes:
         if size > MAX_EXTENDED:
             raise FormatError(f"tar: {what} header of {size} bytes is too large")
+        if self._limit is not None and self._cur.tell() + size > self._limit:
+            raise FormatError("tar archive is truncated")
         data = self._read_exact(size)
         self._cur.skip(-size % BLOCK)
         return data
@@ -411,8 +420,13 @@ class TarStream:
         pax: dict[str, str] = {}
         longname: bytes | None = None
         longlink: bytes | None = None
+        limit = self._limit
         while True:
             here = tell()
+            if limit is not None and self._next + BLOCK > limit:
+                if self._next != limit:
+                    raise FormatError("tar archive is truncated")
+                return  # the member ends without end-of-archive blocks: be lenient
             if here != self._next:
                 skip(self._next - here)
             block = read(BLOCK)
@@ -477,6 +491,8 @@ class TarStream:
             content = size if typeflag not in _NO_CONTENT else 0
             if content < 0:
                 raise FormatError("tar header: negative size")
+            if limit is not None and start + content > limit:
+                raise FormatError("tar archive is truncated")
             self._start = start
             self._end = start + content
             self._next = self._end + (-content % BLOCK)

@@ -6,7 +6,7 @@ import tarfile
 import pytest
 
 from auditor.errors import FormatError
-from auditor.tarstream import MAX_EXTENDED, TarStream
+from auditor.tarstream import MAX_EXTENDED, MemoryCursor, TarStream
 
 
 def tar_of(members, fmt=tarfile.PAX_FORMAT):
@@ -79,3 +79,48 @@ def test_giant_pax_header_is_refused_without_reading_it():
 def test_a_stream_without_end_marker_is_accepted():
     raw = tar_of([("a", b"x")])
     assert headers(raw[:1024]) == [("a", 1)]
+
+
+def _outer_of(inner: bytes) -> bytes:
+    return tar_of([("layer.tar", inner), ("after.json", b"{}" * 40000)])
+
+
+@pytest.mark.parametrize("wrap", ["stream", "memory"])
+def test_a_tar_inside_a_tar_is_walked_in_place_within_its_member(wrap):
+    inner = tar_of([("a", b"0123456789"), ("b", b"xy")])
+    raw = _outer_of(inner)
+    source = io.BytesIO(raw) if wrap == "stream" else MemoryCursor(raw)
+    outer = TarStream(source)
+    seen = []
+    for header in outer:
+        if header.name == "layer.tar":
+            nested = TarStream(outer.member())
+            seen += [(h.name, nested.read(3)) for h in nested]
+        else:
+            seen.append((header.name, outer.read(4)))
+    assert seen == [("a", b"012"), ("b", b"xy"), ("after.json", b"{}{}")]
+
+
+@pytest.mark.parametrize("cut", [0, 512])
+def test_a_nested_tar_may_end_without_its_end_marker(cut):
+    inner = tar_of([("a", b"x" * 600)])
+    inner = inner[:1536] if cut == 0 else inner[:1536 + cut]
+    outer = TarStream(io.BytesIO(_outer_of(inner)))
+    header = next(iter(outer))
+    assert [h.name for h in TarStream(outer.member())] == ["a"]
+    assert header.name == "layer.tar"
+
+
+def test_a_nested_member_claiming_more_than_its_tar_holds_is_truncated():
+    inner = bytearray(tar_of([("a", b"x" * 600)]))[:1536]
+    inner[124:136] = b"00000100000\0"  # 32 KiB of content, far past the layer member
+    inner[148:156] = b"        "
+    inner[148:155] = f"{sum(inner[:512]):06o}\0".encode()
+    outer = TarStream(io.BytesIO(_outer_of(bytes(inner))))
+    next(iter(outer))
+    nested = TarStream(outer.member())
+    got = []
+    with pytest.raises(FormatError, match="truncated"):
+        for _header in nested:
+            got.append(nested.read(1 << 15))
+    assert not any(b"{}" in data for data in got)  # never the next member's bytes
