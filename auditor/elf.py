@@ -18,6 +18,7 @@ ends early is the layer reader's error, not this file's).
 from __future__ import annotations
 
 import bisect
+import re
 import struct
 import sys
 from collections.abc import Callable
@@ -33,6 +34,7 @@ MAX_STRING = 4096
 MAX_NAME = 256  # longest soname or run path the index past the kept prefix remembers
 # What a DT_NEEDED, DT_SONAME or run path string nearly always contains.
 _NAME_ANCHORS = (b".so", b"$ORIGIN", b"/lib")
+_ANCHORS = re.compile(b"|".join(re.escape(a) for a in _NAME_ANCHORS))
 GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _CHUNK = 1024 * 1024
 
@@ -144,14 +146,12 @@ class _Forward:
         window = self.tail + data
         base = start - len(self.tail)
         self.tail_end = start + len(data)
-        for needle in _NAME_ANCHORS:
-            hit = window.find(needle)
-            while hit >= 0:
-                begin = window.rfind(b"\0", max(0, hit - MAX_NAME), hit)
-                end = window.find(b"\0", hit, hit + MAX_NAME)
-                if begin >= 0 and end >= 0:
-                    self.names[base + begin + 1] = window[begin + 1:end]
-                hit = window.find(needle, hit + 1)
+        for hit in _ANCHORS.finditer(window):  # one pass over the segment, in C
+            at = hit.start()
+            begin = window.rfind(b"\0", max(0, at - MAX_NAME), at)
+            end = window.find(b"\0", at, at + MAX_NAME)
+            if begin >= 0 and end >= 0:
+                self.names[base + begin + 1] = window[begin + 1:end]
         self.tail = window[-MAX_NAME:]
 
     def indexed_string(self, offset: int) -> bytes | None:
