@@ -12,12 +12,12 @@ import sys
 import tarfile
 from collections.abc import Callable
 
+from auditor.engine_wire import FILE_PREFIXES, engine_reference
 from auditor.errors import FormatError, SourceError, UsageError
 from auditor.image import Image
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
-from auditor.sources.engine import start_early as start_engine_early
 from auditor.sources.oci import open_oci_archive, open_oci_dir
 from auditor.tarstream import BoundedTarInfo
 
@@ -30,7 +30,7 @@ FILE_SOURCES: dict[str, FileOpener] = {
     "oci": open_oci_dir,  # skopeo's name for the same thing
     "oci-archive": open_oci_archive,
 }
-ENGINE_PREFIXES = ("docker", "docker-daemon")
+assert tuple(FILE_SOURCES) == FILE_PREFIXES  # engine_reference() must know every file prefix
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:
@@ -83,29 +83,6 @@ def _announce_size(path: str, options: ScanOptions) -> None:
     options.progress.set_total(total)
 
 
-def _engine_reference(source: str) -> str | None:
-    """The engine image that SOURCE names, or None when it names a file or nothing."""
-    prefix, sep, rest = source.partition(":")
-    if sep and prefix in FILE_SOURCES:
-        return None
-    if sep and prefix in ENGINE_PREFIXES and rest:
-        return rest
-    if not source or os.path.exists(source):
-        return None
-    if "/" in source and (source.startswith((".", "/")) or source.endswith((".tar", ".tgz"))):
-        return None
-    return source
-
-
-def start_early(source: str) -> None:
-    """Let a slow source start before the image is read: the engine prepares its save
-    stream for seconds, which can pass while the caller loads its policy and detectors.
-    Never raises; errors show when the image is opened."""
-    reference = _engine_reference(source)
-    if reference is not None:
-        start_engine_early(reference)
-
-
 def open_image(source: str, options: ScanOptions) -> Image:
     """Read the image that SOURCE names, scanning each layer once."""
     if not source:
@@ -118,7 +95,7 @@ def open_image(source: str, options: ScanOptions) -> Image:
         path, wanted = _split_path(rest)
         _announce_size(path, options)
         return FILE_SOURCES[prefix](path, wanted, options, source)
-    reference = _engine_reference(source)
+    reference = engine_reference(source)
     if reference is not None:
         return open_engine_image(reference, options)
     if os.path.exists(source):

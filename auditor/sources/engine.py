@@ -8,23 +8,20 @@ parsed as it arrives.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
-import socket
-import urllib.parse
 from typing import Any
 
+from auditor import engine_wire as wire
 from auditor.blobs import PrefetchReader, SocketPrefetch
-from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
+from auditor.errors import EngineUnreachable, SourceError
 from auditor.image import Image
 from auditor.sources.archive import read_docker_save_stream
-from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json
+from auditor.sources.common import ScanOptions
 from auditor.tarstream import StreamCursor
 
 CHUNK = 1 << 20
-TIMEOUT = 120  # seconds without a byte from the engine before we give up
+TIMEOUT = wire.TIMEOUT
 
 
 def _client() -> Any:
@@ -36,90 +33,18 @@ def _client() -> Any:
         client = docker.from_env(timeout=TIMEOUT)
         client.ping()
     except Exception as exc:  # the docker package raises many kinds here
-        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({_why(exc)})"
+        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({wire.why(exc)})"
                                 ) from None
     return client
 
 
-def _why(exc: BaseException) -> str:
-    """A few words for why the engine did not answer, from the nested exception text."""
-    for kind, words in ((FileNotFoundError, "no such socket"),
-                        (PermissionError, "permission denied"),
-                        (ConnectionRefusedError, "connection refused"),
-                        (TimeoutError, "timed out")):
-        if isinstance(exc, kind):
-            return words
-    text = str(exc)
-    for needle, words in (("FileNotFoundError", "no such socket"),
-                          ("PermissionError", "permission denied"),
-                          ("Connection refused", "connection refused"),
-                          ("timed out", "timed out"),
-                          ("Name or service not known", "unknown host")):
-        if needle in text:
-            return words
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line if len(line) <= 120 else line[:117] + "..."
-
-
 def open_engine_image(reference: str, options: ScanOptions) -> Image:
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    host = wire.docker_host()
     if host.startswith("unix://"):
         image = _open_over_unix_socket(host, reference, options)
     else:
         image = _open_with_docker_package(reference, options)
     return dataclasses.replace(image, reference=reference)
-
-
-def _not_found(reference: str) -> ImageNotFound:
-    return ImageNotFound(f"the Docker Engine has no image {reference!r}",
-                         tip=f"build or pull it first, or check `docker images {reference}`")
-
-
-class _Requested:
-    """An image inspected, and its save asked for on ``sock`` (the answer not read yet)."""
-
-    def __init__(self, info: dict[str, Any], sock: socket.socket) -> None:
-        self.info = info
-        self.sock = sock
-
-
-# Saves asked for ahead of time by start_early(), by (host, reference).
-_EARLY: dict[tuple[str, str], _Requested] = {}
-
-
-def start_early(reference: str) -> None:
-    """Inspect ``reference`` and ask for its save now, so that the engine prepares the
-    stream (seconds, for a big image) while the command line loads its policy and the
-    detectors. Nothing is read yet. Any failure is left for open_engine_image to meet
-    again and report, after the command line has checked its own arguments."""
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if not host.startswith("unix://") or (host, reference) in _EARLY:
-        return
-    with contextlib.suppress(AuditorError, OSError):
-        _EARLY[(host, reference)] = _request_save(host, reference)
-
-
-def _request_save(host: str, reference: str) -> _Requested:
-    path = host[len("unix://"):]
-    quoted = urllib.parse.quote(reference, safe="")
-    status, stream = _request(host, path, f"/images/{quoted}/json")
-    with stream:
-        body = stream.read(MAX_DOCUMENT + 1)
-    if status == 404:
-        raise _not_found(reference)
-    if status != 200:
-        raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
-                          f"{_message(body)}")
-    info = parse_json(body, "the engine's image inspection")
-    if not isinstance(info, dict):
-        raise SourceError(f"the Docker Engine's inspection of {reference!r} is not an object")
-    sock = _connect(host, path)
-    try:
-        sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-    except OSError as exc:
-        sock.close()
-        raise EngineUnreachable(f"lost the Docker Engine at {host} ({_why(exc)})") from None
-    return _Requested(info, sock)
 
 
 def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> Image:
@@ -131,7 +56,7 @@ def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> I
     detectors' globs are compiled (or earlier, by start_early): the engine spends seconds
     preparing its stream, and the loading happens meanwhile.
     """
-    requested = _EARLY.pop((host, reference), None) or _request_save(host, reference)
+    requested = wire.take_early(host, reference) or wire.request_save(host, reference)
     info, sock = requested.info, requested.sock
     image_id = str(info.get("Id", ""))
     if options.progress is not None and isinstance(info.get("Size"), int):
@@ -140,17 +65,17 @@ def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> I
     try:
         with sock.makefile("rb", buffering=0) as head:
             options.content_wants()  # while the engine prepares the stream
-            status = _status(head)
+            status = wire.read_status(head)
             if status != 200:
                 raise SourceError(f"the Docker Engine could not save {reference!r}: "
-                                  f"{_message(head.read(4096))}")
+                                  f"{wire.error_message(wire.read_body(head, 1 << 16))}")
         # The body is read ahead by a thread, straight into the buffers parsed here.
         prefetch = SocketPrefetch(sock, options.progress, idle_timeout=TIMEOUT)
         image = _read_save(StreamCursor(None, next_chunk=prefetch.next_chunk), info,
                            reference, options)
     except OSError as exc:
         raise EngineUnreachable(f"lost the Docker Engine while reading {reference!r} "
-                                f"({_why(exc)})") from None
+                                f"({wire.why(exc)})") from None
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -170,53 +95,6 @@ def _read_save(cursor: StreamCursor, info: dict[str, Any], reference: str,
                                    "docker")
 
 
-def _connect(host: str, path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(TIMEOUT)
-    try:
-        sock.connect(path)
-    except OSError as exc:
-        sock.close()
-        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({_why(exc)})"
-                                ) from None
-    return sock
-
-
-def _request(host: str, path: str, url: str) -> tuple[int, Any]:
-    """A GET on the engine's socket: the status, and the body as a file."""
-    sock = _connect(host, path)
-    try:
-        sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-        stream = sock.makefile("rb", buffering=0)
-        return _status(stream), stream
-    except OSError as exc:
-        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({_why(exc)})"
-                                ) from None
-    finally:
-        sock.close()
-
-
-def _status(stream: Any) -> int:
-    """Read the status line and headers (byte by byte: the body must stay unread)."""
-    line = _line(stream).split(None, 2)
-    while _line(stream) not in (b"\r\n", b"\n", b""):
-        pass  # headers: nothing in them that we need
-    if len(line) < 2 or not line[1].isdigit():
-        raise SourceError("the Docker Engine sent no HTTP status")
-    return int(line[1])
-
-
-def _message(body: bytes) -> str:
-    """The engine's error message from its JSON error body, or the body itself."""
-    try:
-        doc = json.loads(body)
-        if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-            return str(doc["message"])[:200]
-    except ValueError:
-        pass
-    return body.decode("utf-8", "replace").strip()[:200]
-
-
 def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:
     """TCP (with TLS) and ssh engines, through the docker package."""
     import docker.errors
@@ -227,7 +105,7 @@ def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:
     try:
         info = api.inspect_image(reference)
     except docker.errors.ImageNotFound:
-        raise _not_found(reference) from None
+        raise wire.not_found(reference) from None
     except docker.errors.APIError as exc:
         raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
                           f"{exc.explanation or exc}") from None
@@ -250,18 +128,6 @@ def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:
     if image_id and image.id != image_id:
         raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
     return image
-
-
-def _line(stream: Any, limit: int = 8192) -> bytes:
-    out = bytearray()
-    while len(out) < limit:
-        byte = stream.read(1)
-        if not byte:
-            break
-        out += byte
-        if byte == b"\n":
-            break
-    return bytes(out)
 
 
 def _has_tag(info: dict[str, Any], reference: str) -> bool:

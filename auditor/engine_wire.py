@@ -1,0 +1,196 @@
+"""The Docker Engine API spoken directly: HTTP/1.0 on the engine's unix socket.
+
+Standard library only, so that the command line can ask for an image's save before it
+imports anything else: the engine spends seconds before its first byte, and every import
+done first would be added to the scan. ``auditor.sources.engine`` reads the answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import urllib.parse
+from typing import Any
+
+from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
+
+TIMEOUT = 120  # seconds without a byte from the engine before we give up
+MAX_INSPECT = 16 * 1024 * 1024
+# The SOURCE prefixes that name files, not engine images (auditor.sources.FILE_SOURCES).
+FILE_PREFIXES = ("docker-archive", "oci-dir", "oci", "oci-archive")
+ENGINE_PREFIXES = ("docker", "docker-daemon")
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def engine_reference(source: str) -> str | None:
+    """The engine image that SOURCE names, or None when it names a file or nothing."""
+    prefix, sep, rest = source.partition(":")
+    if sep and prefix in FILE_PREFIXES:
+        return None
+    if sep and prefix in ENGINE_PREFIXES and rest:
+        return rest
+    if not source or os.path.exists(source):
+        return None
+    if "/" in source and (source.startswith((".", "/")) or source.endswith((".tar", ".tgz"))):
+        return None
+    return source
+
+
+def why(exc: BaseException) -> str:
+    """A few words for why the engine did not answer, from the nested exception text."""
+    for kind, words in ((FileNotFoundError, "no such socket"),
+                        (PermissionError, "permission denied"),
+                        (ConnectionRefusedError, "connection refused"),
+                        (TimeoutError, "timed out")):
+        if isinstance(exc, kind):
+            return words
+    text = str(exc)
+    for needle, words in (("FileNotFoundError", "no such socket"),
+                          ("PermissionError", "permission denied"),
+                          ("Connection refused", "connection refused"),
+                          ("timed out", "timed out"),
+                          ("Name or service not known", "unknown host")):
+        if needle in text:
+            return words
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def not_found(reference: str) -> ImageNotFound:
+    return ImageNotFound(f"the Docker Engine has no image {reference!r}",
+                         tip=f"build or pull it first, or check `docker images {reference}`")
+
+
+class Requested:
+    """An image inspected, and its save asked for on ``sock`` (the answer not read yet)."""
+
+    def __init__(self, info: dict[str, Any], sock: socket.socket) -> None:
+        self.info = info
+        self.sock = sock
+
+
+# Saves asked for ahead of time by start_early(), by (host, reference).
+_EARLY: dict[tuple[str, str], Requested] = {}
+
+
+def start_early(reference: str) -> None:
+    """Inspect ``reference`` and ask for its save now, so that the engine prepares the
+    stream (seconds, for a big image) while the command line loads its policy and the
+    detectors. Nothing is read yet. Any failure is left for open_engine_image to meet
+    again and report, after the command line has checked its own arguments."""
+    host = docker_host()
+    if not host.startswith("unix://") or (host, reference) in _EARLY:
+        return
+    with contextlib.suppress(AuditorError, OSError):
+        _EARLY[(host, reference)] = request_save(host, reference)
+
+
+def take_early(host: str, reference: str) -> Requested | None:
+    """The save start_early() asked for, if it did."""
+    return _EARLY.pop((host, reference), None)
+
+
+def request_save(host: str, reference: str) -> Requested:
+    """Inspect the image and ask for its save on a connection of its own."""
+    path = host[len("unix://"):]
+    quoted = urllib.parse.quote(reference, safe="")
+    status, stream = request(host, path, f"/images/{quoted}/json")
+    with stream:
+        body = read_body(stream, MAX_INSPECT)
+    if status == 404:
+        raise not_found(reference)
+    if status != 200:
+        raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
+                          f"{error_message(body)}")
+    try:
+        info = json.loads(body)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise SourceError(f"the Docker Engine's inspection of {reference!r} is not an object")
+    sock = connect(host, path)
+    try:
+        sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    except OSError as exc:
+        sock.close()
+        raise EngineUnreachable(f"lost the Docker Engine at {host} ({why(exc)})") from None
+    return Requested(info, sock)
+
+
+def connect(host: str, path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(TIMEOUT)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({why(exc)})"
+                                ) from None
+    return sock
+
+
+def request(host: str, path: str, url: str) -> tuple[int, Any]:
+    """A GET on the engine's socket: the status, and the body as a file."""
+    sock = connect(host, path)
+    try:
+        sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        stream = sock.makefile("rb", buffering=0)
+        return read_status(stream), stream
+    except OSError as exc:
+        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({why(exc)})"
+                                ) from None
+    finally:
+        sock.close()
+
+
+def read_status(stream: Any) -> int:
+    """Read the status line and headers (byte by byte: the body must stay unread)."""
+    first = read_line(stream).split(None, 2)
+    while read_line(stream) not in (b"\r\n", b"\n", b""):
+        pass  # headers: nothing in them that we need
+    if len(first) < 2 or not first[1].isdigit():
+        raise SourceError("the Docker Engine sent no HTTP status")
+    return int(first[1])
+
+
+def error_message(body: bytes) -> str:
+    """The engine's error message from its JSON error body, or the body itself."""
+    try:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and isinstance(doc.get("message"), str):
+            return str(doc["message"])[:200]
+    except ValueError:
+        pass
+    return body.decode("utf-8", "replace").strip()[:200]
+
+
+def read_body(stream: Any, limit: int) -> bytes:
+    """The rest of a response, to the end of the connection (an unbuffered socket file
+    gives what has arrived, not all of it); more than ``limit`` bytes is an error."""
+    parts = []
+    size = 0
+    while chunk := stream.read(min(1 << 16, limit + 1 - size)):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise SourceError(f"the Docker Engine's answer is larger than {limit} bytes")
+    return b"".join(parts)
+
+
+def read_line(stream: Any, limit: int = 8192) -> bytes:
+    out = bytearray()
+    while len(out) < limit:
+        byte = stream.read(1)
+        if not byte:
+            break
+        out += byte
+        if byte == b"\n":
+            break
+    return bytes(out)
+
+
