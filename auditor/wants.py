@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from auditor.globs import compile_globs
+from auditor.globs import union_regex
 
 # The first KiB of every executable and shared library: ELF header and program headers
 # (PT_INTERP), shebangs.
@@ -51,18 +51,40 @@ def _bucket(glob: str) -> tuple[str, str]:
     return "rest", ""
 
 
-def _sized_regex(globs: list[tuple[int, str]]) -> tuple[re.Pattern[str], dict[str, int]]:
-    """One regex for (size, glob) pairs, a named group per size, largest first: the first
-    alternative that matches names the largest budget."""
+def _by_size(globs: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
     by_size: dict[int, list[str]] = {}
     for size, glob in globs:
         by_size.setdefault(size, []).append(glob)
-    sizes: dict[str, int] = {}
-    parts = []
-    for i, (size, group) in enumerate(sorted(by_size.items(), reverse=True)):
-        sizes[f"w{i}"] = size
-        parts.append(f"(?P<w{i}>{compile_globs(group).pattern.removesuffix(chr(92) + 'Z')})")
-    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL), sizes
+    return sorted(by_size.items(), reverse=True)
+
+
+def _sized_regex(globs: list[tuple[int, str]]) -> tuple[re.Pattern[str], dict[str, int]]:
+    """One regex for (size, glob) pairs, a named group per size, largest first: the first
+    alternative that matches names the largest budget."""
+    groups = _by_size(globs)
+    # each group's expression only: compiling it on its own would be thrown away
+    parts = [f"(?P<w{i}>(?:{union_regex(group)}))" for i, (_, group) in enumerate(groups)]
+    return (re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL),
+            {f"w{i}": size for i, (size, _) in enumerate(groups)})
+
+
+class _Deferred:
+    """A bucket's regex, compiled when a path first falls in the bucket, which then holds
+    the regex itself: an image meets few of the buckets (names such as package.json or
+    METADATA, extensions such as .tfvars), and most are never compiled."""
+
+    __slots__ = ("_buckets", "_globs", "_key")
+
+    def __init__(self, buckets: dict[tuple[str, str], _Bucket], key: tuple[str, str],
+                 globs: list[tuple[int, str]]) -> None:
+        self._buckets, self._key, self._globs = buckets, key, globs
+
+    def match(self, path: str) -> re.Match[str] | None:
+        regex, _sizes = self._buckets[self._key] = _sized_regex(self._globs)
+        return regex.match(path)
+
+
+_Bucket = tuple["re.Pattern[str] | _Deferred", dict[str, int]]
 
 
 class ContentWants:
@@ -74,8 +96,12 @@ class ContentWants:
         buckets: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for want in self.wants:
             buckets.setdefault(_bucket(want.glob), []).append((want.max_bytes, want.glob))
-        self._buckets = {key: _sized_regex(globs) for key, globs in buckets.items()}
-        self._rest = self._buckets.pop(("rest", ""), None)
+        rest = buckets.pop(("rest", ""), None)
+        self._rest = _sized_regex(rest) if rest else None  # every path is matched against it
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        for key, globs in buckets.items():
+            self._buckets[key] = (_Deferred(self._buckets, key, globs),
+                                  {f"w{i}": size for i, (size, _) in enumerate(_by_size(globs))})
         self.executable_prefix = executable_prefix
         self.budget = budget
 

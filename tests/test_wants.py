@@ -44,3 +44,14 @@ def test_extension_buckets_keep_larger_and_odd_globs_right():
                            ("/src/m.c", 7), ("/p/.env.local", 9), ("/x/pem", 0)]:
         assert compiled.limit(path, 0o644) == expected, path
         assert compiled.limit(path, 0o644) == brute_force(wants, path, 0o644), path
+
+
+def test_a_bucket_compiled_when_a_path_first_falls_in_it_answers_as_before_and_after():
+    compiled = ContentWants([Want("*.pem", 10), Want("/certs/*.pem", 20), Want("package.json", 30),
+                             Want("/a/**", 5)], executable_prefix=0)
+    for _ in range(2):  # the first time compiles the bucket's regex, the second uses it
+        assert compiled.limit("/certs/a.pem", 0o644) == 20
+        assert compiled.limit("/x/package.json", 0o644) == 30
+        assert compiled.limit("/a/package.json", 0o644) == 30
+        assert compiled.limit("/a/b", 0o644) == 5
+        assert compiled.limit("/x/y", 0o644) == 0

@@ -69,6 +69,8 @@ _SYSTEM = re.compile(
     r"/__pycache__/|^/(?:proc|sys|dev|usr/include|usr/local/include|usr/lib/gcc|usr/libexec|"
     r"usr/share/doc|usr/share/man|usr/src/linux-[^/]*|usr/lib/python[^/]*|"
     r"usr/local/lib/python[^/]*|var/lib/dpkg)/")
+# Either, in one search: this runs for most directories and files of the image.
+_NO_PROJECT = re.compile(f"{_SYSTEM.pattern}|{THIRD_PARTY.pattern}")
 # Directories that hold projects rather than being one.
 CONTAINERS = frozenset({"/", "/usr", "/usr/local", "/usr/src", "/usr/local/src", "/opt",
                         "/home", "/srv", "/var", "/var/lib", "/var/www", "/tmp", "/usr/share",
@@ -138,21 +140,25 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     caches = tuple(root + "/" for root in cache_roots(ctx))
     trees: dict[str, Tree] = {}
     skip_under: tuple[str, ...] = ()  # VCS, CI, IDE and test directories: taken whole
-    for node in ctx.tree:
+    walk = ctx.tree.walk()
+    for node in walk:
         path = node.path
-        if path.startswith(skip_under):
+        if path.startswith(skip_under) or _NO_PROJECT.search(path + "/") \
+                or path.startswith(caches):
+            if node.kind == "dir":
+                walk.skip_below()  # these tests hold for everything under it too
             continue
-        if _SYSTEM.search(path + "/") or THIRD_PARTY.search(path + "/") \
-                or path.startswith(caches) \
-                or ctx.owner(path) is not None:
+        if ctx.owner(path) is not None:
             continue
         name = posixpath.basename(path)
         if node.kind == "dir":
             if name in VCS_DIRS:
                 skip_under += (path + "/",)
+                walk.skip_below()
                 yield from _vcs_finding(ctx, node)
             elif name in CI_DIRS or name in IDE_DIRS or name in TEST_DIRS:
                 skip_under += (path + "/",)
+                walk.skip_below()
                 inside = [n for n in files_under(ctx.tree, path) if ctx.owner(n.path) is None]
                 if inside:
                     label = name if name not in TEST_DIRS else posixpath.relpath(

@@ -31,8 +31,8 @@ from auditor.detectors._secret_patterns import (
 from auditor.detectors.caches import THIRD_PARTY
 from auditor.filetree import Node
 from auditor.findings import Finding, Rule, mask_secret
-from auditor.globs import compile_globs
-from auditor.image import FILE
+from auditor.globs import compile_globs, union_regex
+from auditor.image import DIR, FILE, HARDLINK
 from auditor.wants import Want
 
 ROTATE = "Treat it as leaked: revoke and rotate it. "
@@ -112,9 +112,13 @@ def _generic_globs() -> list[str]:
 GENERIC_GLOBS = tuple(_generic_globs())
 _CONFIG_FILE = re.compile(r"\.(?:" + "|".join(CONFIG_EXTS[:-3]) + r")\Z")
 _APP_PATH = compile_globs(f"{top}/**" for top in APP_DIRS)
-_KNOWN_RX = {kind: compile_globs(globs) for kind, globs in KNOWN_FILES.items()}
-_GENERIC_RX = compile_globs(GENERIC_GLOBS)
-_BINARY_RX = compile_globs(BINARY_KEY_STORES)
+# Which kind of file a path is, in one match (this runs for every file of the image): a
+# named group per kind, in the order the kinds are tried, so the first that matches wins.
+# It matches the path written backwards: most paths then fail on their last characters.
+_KIND_RX = re.compile("(?:" + "|".join(
+    f"(?P<{kind}>{union_regex(globs, reverse=True)})"
+    for kind, globs in [("binary", BINARY_KEY_STORES), *KNOWN_FILES.items(),
+                        ("generic", GENERIC_GLOBS)]) + r")\Z", re.DOTALL)
 _TEST_DIRS = re.compile(r"/(?:tests?|testdata|testing|fixtures?|__tests__|spec|examples?)/")
 
 WANTS = [Want(g, KNOWN_BYTES) for globs in KNOWN_FILES.values() for g in globs] + [
@@ -162,20 +166,30 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
 # -- files -------------------------------------------------------------------------------
 
 def _file_kind(path: str) -> str | None:
-    for kind, rx in _KNOWN_RX.items():
-        if rx.match(path):
-            return kind
-    return "generic" if _GENERIC_RX.match(path) else None
+    """binary (a key store), one of KNOWN_FILES' kinds, generic, or None."""
+    match = _KIND_RX.match(path[::-1])
+    return match.lastgroup if match is not None else None
 
 
 def _candidates(ctx: ScanContext) -> Iterator[tuple[Node, str]]:
     seen: set[int] = set()
+    # Whether a file is in a dependency or toolchain tree is decided by its directory (the
+    # pattern ends in "/", and holds for everything under a directory it holds for): such
+    # directories are left out whole.
+    files: list[Node] = []
+    links: list[Node] = []
+    if THIRD_PARTY.search("/") is None:
+        walk = ctx.tree.walk()
+        for node in walk:
+            if node.kind == FILE:
+                files.append(node)
+            elif node.kind == HARDLINK:
+                links.append(node)
+            elif node.kind == DIR and THIRD_PARTY.search(node.path + "/"):
+                walk.skip_below()
     # Files before hard links, so a linked key is reported under its first name.
-    nodes = sorted((n for n in ctx.tree if n.is_file), key=lambda n: n.kind != FILE)
-    for node in nodes:
-        if THIRD_PARTY.search(node.path):
-            continue
-        kind = "binary" if _BINARY_RX.match(node.path) else _file_kind(node.path)
+    for node in files + links:
+        kind = _file_kind(node.path)
         if kind is None or ctx.owner(node.path) is not None:
             continue
         if node.data is not None:

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from auditor.detectors import ScanContext
-from auditor.detectors._secret_patterns import is_credential_name, is_placeholder
+from auditor.detectors._secret_patterns import _literal_head, is_credential_name, is_placeholder
 from auditor.detectors.secrets import (
     CLOUD_RULE,
     ENV_RULE,
@@ -211,6 +211,14 @@ def test_token_shapes_are_found_in_any_scanned_file(token):
     found = scan(F("/app/config.yml", f"notify:\n  with: {token}\n"))
     assert [(f.rule_id, f.severity) for f in found] == [(TOKEN_RULE.id, "high")]
     assert token not in f"{found[0].message}{found[0].evidence}"
+
+
+@pytest.mark.parametrize(("regex", "head"), [
+    ("ghp_([A-Za-z0-9]{36})", "ghp_"), ("xox[baprs]-(x)", "xox"), ("sk-(?:proj-)?(x)", "sk-"),
+    ("ab?c", "a"), ("ab*", "a"), ("ab(c)|d", ""), ("ab[|]c", "ab"), (r"a\|b", "a"), ("(ab)", ""),
+])
+def test_a_token_shape_is_looked_for_only_where_its_plain_head_is(regex, head):
+    assert _literal_head(regex) == head
 
 
 @pytest.mark.parametrize("text", [
