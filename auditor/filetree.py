@@ -15,6 +15,9 @@ not survive to the final tree is wasted space, charged to the layer that wrote i
 
 from __future__ import annotations
 
+import bisect
+import gc
+import heapq
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -78,6 +81,12 @@ class LayerStats:
     whiteouts: int = 0
 
 
+def _plain(path: str) -> bool:
+    """An absolute path with no empty, ``.`` or ``..`` component."""
+    return path == "/" or (path.startswith("/") and not path.endswith(("/", "/.", "/.."))
+                           and "//" not in path and "/./" not in path and "/../" not in path)
+
+
 def _parent(path: str) -> str:
     # rpartition, not posixpath.dirname: this runs for every entry of every layer
     return path.rpartition("/")[0] or "/"
@@ -94,6 +103,12 @@ class FileTree:
         self.wasted: list[WastedCopy] = []
         self.skipped: list[Skipped] = []
         self._touches: dict[str, list[int]] = {}  # path -> sizes of every version (dive's view)
+        # Every entry but the root in path order (and its paths), and the size totals, kept
+        # until the next layer is applied: detectors walk the whole tree several times and
+        # every report and verdict asks for the sizes, which add up over tens of thousands
+        # of entries each time.
+        self._in_order: tuple[list[Node], list[str]] | None = None
+        self._sizes: tuple[int, int] | None = None  # size_bytes, dive_wasted_bytes
 
     # -- building -------------------------------------------------------------------------
 
@@ -128,13 +143,14 @@ class FileTree:
             self._remove(path, layer, removed=False)
         self._insert(Node(path, DIR, 0o755, 0, 0, 0, None, layer))
 
-    def _insert(self, node: Node) -> None:
+    def _insert(self, node: Node, parent: str | None = None) -> None:
         self.nodes[node.path] = node
-        self._children[_parent(node.path)].add(node.path)
+        self._children[parent or _parent(node.path)].add(node.path)
         if node.kind == DIR:
             self._children.setdefault(node.path, set())
 
     def apply_layer(self, scan: LayerScan) -> None:
+        self._in_order = self._sizes = None
         index = len(self.layers)
         stats = LayerStats(index)
         self.layers.append(stats)
@@ -142,7 +158,7 @@ class FileTree:
         # Whiteouts first: they act on the layers below only, wherever they sit in the tar.
         upper: list[RawEntry] = []
         for raw in scan.entries:
-            base = posixpath.basename(raw.path)
+            base = raw.path.rpartition("/")[2]  # posixpath.basename, for every entry
             if not base.startswith(WHITEOUT_PREFIX):
                 upper.append(raw)
                 continue
@@ -166,7 +182,10 @@ class FileTree:
             root = self.nodes["/"]
             root.mode, root.uid, root.gid, root.layer = raw.mode, raw.uid, raw.gid, index
             return
-        self._ensure_dir(_parent(path), index)
+        parent = _parent(path)
+        above = self.nodes.get(parent)
+        if above is None or above.kind != DIR:  # most entries' parent is a directory already
+            self._ensure_dir(parent, index)
         old = self.nodes.get(path)
         if raw.kind == DIR and old is not None and old.kind == DIR:
             old.mode, old.uid, old.gid, old.mtime, old.layer = (
@@ -182,7 +201,7 @@ class FileTree:
                 self._remove(path, index, removed=False)
             self._insert(Node(path, HARDLINK, target.mode, target.uid, target.gid, target.size,
                               target.path if target.kind == FILE else target.link, index,
-                              target.mtime, target.data, target.elf))
+                              target.mtime, target.data, target.elf), parent)
             return
         if old is not None:
             self._remove(path, index, removed=False)
@@ -191,18 +210,29 @@ class FileTree:
             stats.files += 1
             self._touches.setdefault(path, []).append(raw.size)
         self._insert(Node(path, raw.kind, raw.mode, raw.uid, raw.gid, raw.size, raw.link,
-                          index, raw.mtime, raw.data, raw.elf))
+                          index, raw.mtime, raw.data, raw.elf), parent)
 
     # -- reading --------------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def _order(self) -> tuple[list[Node], list[str]]:
+        order = self._in_order
+        if order is None or len(order[1]) != len(self.nodes) - 1:
+            nodes = self.nodes
+            paths = [path for path in sorted(nodes) if path != "/"]
+            order = self._in_order = ([nodes[path] for path in paths], paths)
+        return order
+
     def __iter__(self) -> Iterator[Node]:
         """Every entry, root excluded, in path order."""
-        for path in sorted(self.nodes):
-            if path != "/":
-                yield self.nodes[path]
+        return iter(self._order()[0])
+
+    def walk(self) -> TreeWalk:
+        """Every entry, root excluded, in path order, as iteration; its ``skip_below()``
+        passes over what lies under the entry it returned last."""
+        return TreeWalk(*self._order())
 
     def get(self, path: str) -> Node | None:
         """The entry at exactly ``path``, symlinks not followed."""
@@ -218,7 +248,13 @@ class FileTree:
         in a chroot, so no lookup ever leaves the image. None when a component is missing,
         a non-directory is walked through, or the links loop.
         """
-        pending = [p for p in reversed(path.split("/")) if p not in ("", ".")]
+        nodes = self.nodes
+        node = nodes.get(path)
+        if node is not None and (node.kind != SYMLINK or not follow_last) and _plain(path):
+            # Every ancestor of an entry is a directory (squashing keeps it so), so there
+            # is no link on the way: the path is its own answer, without walking it.
+            return path
+        pending = [p for p in reversed(path.split("/")) if p and p != "."]
         current = "/"
         hops = 0
         while pending:
@@ -226,11 +262,13 @@ class FileTree:
             if part == "..":
                 current = _parent(current)
                 continue
-            cur = self.nodes.get(current)
+            cur = nodes.get(current)
             if cur is None or cur.kind != DIR:
                 return None
-            candidate = posixpath.join(current, part)
-            node = self.nodes.get(candidate)
+            # posixpath.join, for a part that holds no "/" (this runs for every directory
+            # the package databases name)
+            candidate = current + "/" + part if current != "/" else "/" + part
+            node = nodes.get(candidate)
             if node is None:
                 return None
             if node.kind == SYMLINK and (pending or follow_last):
@@ -275,10 +313,16 @@ class FileTree:
 
     # -- size accounting ------------------------------------------------------------------
 
+    def _totals(self) -> tuple[int, int]:
+        if self._sizes is None:
+            self._sizes = (sum(n.size for n in self.nodes.values() if n.kind == FILE),
+                           sum(sum(sizes) for sizes in self._touches.values() if len(sizes) > 1))
+        return self._sizes
+
     @property
     def size_bytes(self) -> int:
         """Bytes of file content in the final tree (each hard-linked file once)."""
-        return sum(n.size for n in self.nodes.values() if n.kind == FILE)
+        return self._totals()[0]
 
     @property
     def wasted_bytes(self) -> int:
@@ -288,11 +332,59 @@ class FileTree:
     def dive_wasted_bytes(self) -> int:
         """dive's figure: every version of a path written in more than one layer, the
         surviving copy included (so it is never below :attr:`wasted_bytes`' share)."""
-        return sum(sum(sizes) for sizes in self._touches.values() if len(sizes) > 1)
+        return self._totals()[1]
+
+
+class TreeWalk:
+    """A walk over a tree's entries in path order that can leave out subtrees.
+
+    Paths under a directory form one run in path order (those starting with ``dir/``), so
+    leaving them out is a jump, not a test of every path in them. The run need not follow
+    the directory at once (``/a/b-c`` sorts between ``/a/b`` and ``/a/b/x``): the walk
+    jumps when it reaches the run.
+    """
+
+    def __init__(self, nodes: list[Node], paths: list[str]) -> None:
+        self._nodes, self._paths = nodes, paths
+        self._next = 0
+        self._skips: list[tuple[int, int]] = []  # a heap of [start, end) index runs
+
+    def __iter__(self) -> TreeWalk:
+        return self
+
+    def __next__(self) -> Node:
+        i = self._next
+        while self._skips and self._skips[0][0] <= i:
+            i = max(i, heapq.heappop(self._skips)[1])
+        if i >= len(self._nodes):
+            raise StopIteration
+        self._next = i + 1
+        return self._nodes[i]
+
+    def skip_below(self) -> None:
+        """Leave out every entry under the one returned last."""
+        last = self._next - 1
+        if last < 0:
+            return
+        path = self._paths[last]
+        start = bisect.bisect_left(self._paths, path + "/", last + 1)
+        end = bisect.bisect_left(self._paths, path + "0", start)  # "0" follows "/"
+        if start < end:
+            heapq.heappush(self._skips, (start, end))
 
 
 def squash_layers(layers: Sequence[LayerScan]) -> FileTree:
     tree = FileTree()
-    for scan in layers:
-        tree.apply_layer(scan)
+    # Squashing allocates a node per entry and frees nothing cyclic: the cyclic garbage
+    # collector, which those allocations keep triggering, would only walk them again and
+    # again (a quarter of the time on a large image). The CLI pauses it for a whole
+    # command; this is for everyone else who squashes.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for scan in layers:
+            tree.apply_layer(scan)
+    finally:
+        if collecting:
+            gc.enable()
     return tree

@@ -179,3 +179,30 @@ def test_wants_choose_the_largest_budget_that_matches(path, mode, expected):
     wants = ContentWants([Want("/etc/passwd", 10), Want("*.pem", 100), Want("/etc/**", 5),
                           Want(".env", 64), Want("/var/lib/dpkg/info/*.list", 7)])
     assert wants.limit(path, mode) == expected
+
+
+def test_a_walk_is_iteration_in_path_order_and_can_leave_out_a_subtree():
+    # /a/b-c and /a/b.d sort between /a/b and what it holds: the walk still visits them.
+    tree = tree_of([D("/a"), D("/a/b"), F("/a/b/x", "1"), D("/a/b/y"), F("/a/b/y/z", "2"),
+                    F("/a/b-c", "3"), D("/a/b.d"), F("/a/b.d/e", "4"), F("/a/c", "5")])
+    assert [n.path for n in tree.walk()] == [n.path for n in tree] == [
+        "/a", "/a/b", "/a/b-c", "/a/b.d", "/a/b.d/e", "/a/b/x", "/a/b/y", "/a/b/y/z", "/a/c"]
+    walk, seen = tree.walk(), []
+    for node in walk:
+        seen.append(node.path)
+        if node.path in ("/a/b", "/a/b.d"):
+            walk.skip_below()
+    assert seen == ["/a", "/a/b", "/a/b-c", "/a/b.d", "/a/c"]
+
+
+def test_resolve_answers_the_same_without_walking_a_path_of_directories():
+    tree = tree_of([D("/usr"), D("/usr/lib"), F("/usr/lib/libc.so", "x"), L("/lib", "usr/lib"),
+                    L("/usr/lib/libc.so.6", "libc.so")])
+    assert tree.resolve("/usr/lib") == "/usr/lib"
+    assert tree.resolve("/usr/lib/libc.so") == "/usr/lib/libc.so"
+    assert tree.resolve("/lib/libc.so") == "/usr/lib/libc.so"
+    assert tree.resolve("/usr/lib/libc.so.6") == "/usr/lib/libc.so"
+    assert tree.resolve("/usr/lib/libc.so.6", follow_last=False) == "/usr/lib/libc.so.6"
+    assert tree.resolve("/usr/lib/libc.so/x") is None  # a file is no directory
+    assert tree.resolve("/usr//lib/./libc.so") == "/usr/lib/libc.so"
+    assert tree.resolve("/usr/lib/../lib") == "/usr/lib"

@@ -17,9 +17,6 @@ from typing import Any
 
 from auditor.errors import UsageError
 
-# The package is a compiled extension with no type information.
-_parser: Any = importlib.import_module("dockerfile")
-
 # Instructions whose arguments the builder expands with ARG and ENV values.
 EXPANDED = frozenset({"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER",
                       "VOLUME", "WORKDIR", "ARG", "ONBUILD"})
@@ -126,8 +123,11 @@ def _instruction(cmd: Any) -> Instruction:
 
 def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
     """Parse ``text`` into stages; global ARGs (with ``build_args``) expand FROM lines."""
+    # The package is a compiled extension with no type information; imported here, as only
+    # a run given a Dockerfile needs it.
+    parser: Any = importlib.import_module("dockerfile")
     try:
-        commands = _parser.parse_string(text)
+        commands = parser.parse_string(text)
     except Exception as exc:  # the Go parser's error; its text names the line
         raise UsageError(f"the Dockerfile cannot be parsed: {exc}") from None
     escape = _escape_directive(text)

@@ -81,22 +81,24 @@ class Inventory:
         database lists tens of thousands of paths in a few hundred directories.
         """
         real_dirs: dict[str, str | None] = {}
+        nodes, owners = tree.nodes, self._owners  # tens of thousands of paths: no lookups
         for pkg in self.packages:
             for path in pkg.files:
-                node = tree.get(path)
+                node = nodes.get(path)
                 if node is not None and node.kind == "dir":
                     continue
-                self._owners.setdefault(path, pkg)
+                owners.setdefault(path, pkg)
                 parent, _, base = path.rpartition("/")
                 parent = parent or "/"
-                if parent not in real_dirs:
-                    real_dirs[parent] = tree.resolve(parent)
-                real_parent = real_dirs[parent]
+                if parent in real_dirs:
+                    real_parent = real_dirs[parent]
+                else:
+                    real_parent = real_dirs[parent] = tree.resolve(parent)
                 if real_parent is not None and real_parent != parent:
                     real = real_parent.rstrip("/") + "/" + base
-                    node = tree.get(real)
+                    node = nodes.get(real)
                     if node is None or node.kind != "dir":
-                        self._owners.setdefault(real, pkg)
+                        owners.setdefault(real, pkg)
 
     def owner(self, path: str) -> Package | None:
         return self._owners.get(path)

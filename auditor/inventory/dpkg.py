@@ -95,7 +95,8 @@ def _read_list(tree: FileTree, path: str, skipped: list[Skipped]) -> tuple[str, 
                      "the cut is unknown", unit="\n")
     if text is None:
         return ()
-    return tuple(line for line in text.split("\n") if line.startswith("/") and line != "/.")
+    # a list first: tuple() of a generator is slower, and lists run to tens of thousands
+    return tuple([line for line in text.split("\n") if line.startswith("/") and line != "/."])
 
 
 def _read_md5sums(tree: FileTree, path: str, skipped: list[Skipped]) -> tuple[str, ...]:

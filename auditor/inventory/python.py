@@ -10,19 +10,18 @@ egg-info directory) when present.
 
 from __future__ import annotations
 
-import csv
 import posixpath
 import re
 from collections.abc import Iterator
-from email.parser import HeaderParser
-
-from packaging.utils import canonicalize_name
 
 from auditor.filetree import FileTree
 from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
 from auditor.inventory._read import KiB, MiB, find_files, join_inside, read_content
 from auditor.wants import Want
+
+# email.parser, csv and packaging are imported where they are used: most images hold no
+# Python distribution, and every scan would pay for importing them.
 
 SITE_DIRS = ("**/site-packages", "**/dist-packages")
 METADATA_WANTS = [Want(f"{site}/{tail}", 64 * KiB) for site in SITE_DIRS
@@ -44,6 +43,8 @@ def parse_metadata(data: bytes) -> tuple[str, str] | str:
     """``(name, version)`` from a METADATA/PKG-INFO prefix, or why they are missing."""
     if b"\0" in data[:4096]:
         return "metadata is binary, not RFC 822 headers"
+    from email.parser import HeaderParser
+
     headers = HeaderParser().parsestr(data.decode("utf-8", "replace"))
     name, version = str(headers.get("Name", "")).strip(), str(headers.get("Version", "")).strip()
     if not name or not version:
@@ -70,6 +71,8 @@ def _lines(tree: FileTree, path: str, skipped: list[Skipped], what: str) -> list
 def record_files(tree: FileTree, meta_dir: str, skipped: list[Skipped]) -> list[str]:
     """Absolute paths of the distribution whose metadata directory is ``meta_dir``."""
     if meta_dir.endswith(".dist-info"):
+        import csv
+
         lines = _lines(tree, meta_dir + "/RECORD", skipped, "RECORD")
         base = posixpath.dirname(meta_dir)
         try:
@@ -107,6 +110,8 @@ def catalog_python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
         meta_dir = node.path if node.path.endswith(".egg-info") else posixpath.dirname(
             node.path)
         files = record_files(tree, meta_dir, skipped) if meta_dir != node.path else []
+        from packaging.utils import canonicalize_name
+
         yield Package(name=canonicalize_name(name), version=version, ecosystem="python",
                       files=tuple(files), installed_size=_size(tree, files),
                       location=node.path)

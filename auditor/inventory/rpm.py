@@ -11,7 +11,6 @@ neither is read here, and saying so is recorded rather than silently finding not
 
 from __future__ import annotations
 
-import sqlite3
 import struct
 from collections.abc import Iterator
 
@@ -141,6 +140,8 @@ def read_rpmdb(data: bytes, location: str, skipped: list[Skipped]) -> list[Packa
     # Bytes 18-19 say WAL mode (2); an in-memory copy cannot have a write-ahead log, so
     # SQLite would refuse it. The log is not in the image's committed state anyway.
     image[18:20] = b"\x01\x01"
+    import sqlite3  # here: few images have an rpm database
+
     conn = sqlite3.connect(":memory:")
     try:
         conn.deserialize(bytes(image))

@@ -15,8 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
 from auditor.errors import PolicyError
 from auditor.findings import CATEGORIES, SEVERITIES
 from auditor.policy.model import (
@@ -225,6 +223,9 @@ def _package_rule(c: Checker, value: Any, key: str) -> PackageRule:
         raise c.fail(key, "needs a `name`: the package the rule is about")
     versions = _opt(t, "versions", lambda v: c.text_(v, f"{key}.versions"))
     if versions is not None:
+        # packaging is imported here: most policies have no version rules
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         try:
             SpecifierSet(versions)
         except InvalidSpecifier:

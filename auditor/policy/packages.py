@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
-
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING
 
 from auditor.findings import Finding
 from auditor.inventory import Package
 from auditor.policy.model import PACKAGE_FORBIDDEN, PackageRule
+
+if TYPE_CHECKING:  # packaging is imported where used: only version rules need it
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
 
 _UPSTREAM = re.compile(r"(?:\d+:)?(\d+(?:\.\d+)*)")
 
@@ -25,6 +27,8 @@ def comparable_version(text: str) -> Version | None:
     """A PEP 440 reading of a distribution's version: as is when it parses; else its
     leading upstream release (Debian 1:3.0.11-1~deb12u2 -> 3.0.11), epoch and
     distribution revision dropped, so ``<3.0.7`` means what a person means by it."""
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(text)
     except InvalidVersion:
@@ -36,6 +40,8 @@ def _within(spec: SpecifierSet, version: Version) -> bool:
     """Whether ``version`` is in ``spec``, with < and > as plain version order: PEP 440
     keeps 3.0.7rc1 out of <3.0.7 and Debian's 3.0.7-1 (a post-release to it) out of
     >3.0.7, but a rule forbidding old versions means them too."""
+    from packaging.version import Version
+
     for one in spec:
         if one.operator in ("<", ">"):
             bound = Version(one.version)
@@ -48,7 +54,11 @@ def _within(spec: SpecifierSet, version: Version) -> bool:
 
 
 def package_findings(rule: PackageRule, packages: Iterable[Package]) -> list[Finding]:
-    spec = SpecifierSet(rule.versions) if rule.versions else None
+    spec = None
+    if rule.versions:
+        from packaging.specifiers import SpecifierSet
+
+        spec = SpecifierSet(rule.versions)
     out = []
     for pkg in packages:
         if not fnmatchcase(pkg.name, rule.name):

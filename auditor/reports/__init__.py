@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -9,8 +10,8 @@ from typing import Any, TextIO
 from auditor.audit import AuditResult
 from auditor.text import created_by_text, human_bytes, shorten
 
-__all__ = ["Report", "Suggestion", "WriteOptions", "created_by_text", "formats", "human_bytes",
-           "shorten"]
+__all__ = ["FORMATS", "Report", "Suggestion", "WriteOptions", "created_by_text", "formats",
+           "human_bytes", "shorten", "writer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,18 @@ class WriteOptions:
 Writer = Callable[[Report, TextIO, WriteOptions], None]
 
 
-def formats() -> dict[str, Writer]:
-    from auditor.reports import json as json_report
-    from auditor.reports import markdown, sarif, terminal
+# Each format's module (auditor.reports.NAME) is imported only when that format is written:
+# the terminal report needs rich and SARIF needs sarif-om, which a JSON report does not.
+FORMATS = ("terminal", "json", "sarif", "markdown")
 
-    return {"terminal": terminal.write, "json": json_report.write, "sarif": sarif.write,
-            "markdown": markdown.write}
+
+def writer(name: str) -> Writer:
+    """The ``write`` of format ``name`` (one of ``FORMATS``)."""
+    if name not in FORMATS:
+        raise KeyError(name)
+    write: Writer = importlib.import_module(f"auditor.reports.{name}").write
+    return write
+
+
+def formats() -> dict[str, Writer]:
+    return {name: writer(name) for name in FORMATS}

@@ -91,5 +91,5 @@ def _strict(value: Any) -> Any:
 
 
 def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
-    json.dump(_strict(report_json(report)), stream, indent=2)
-    stream.write("\n")
+    # one write: json.dump would hand the stream every token of the report separately
+    stream.write(json.dumps(_strict(report_json(report)), indent=2) + "\n")
