@@ -99,5 +99,11 @@ def test_every_source_gives_the_identical_tree(engine, audited, saved_images, tm
                    f"oci-archive:{oci_zstd}"):
         _img, tree = read_tree(source)
         assert tree_listing(tree) == reference, source
+    # every layer hashed, from the engine's stream and from the archive: the same tree,
+    # and digests that are the config's diff_ids
+    for source in (image, f"docker-archive:{archive}"):
+        img, tree = read_tree(source, verify=True)
+        assert tree_listing(tree) == reference, source
+        assert [scan.digest for scan in img.layers] == list(img.config.diff_ids), source
     media = {scan.media_type for scan in read_tree(f"oci-archive:{oci_zstd}")[0].layers}
     assert media == {"application/vnd.oci.image.layer.v1.tar+zstd"}
