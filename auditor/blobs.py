@@ -33,6 +33,18 @@ class Progress(Protocol):
     def set_total(self, total: int) -> None: ...
 
 
+# While a helper thread hands over chunks, the GIL is passed on after 0.5 ms instead of
+# the default 5 ms: a thread waiting out the interval after every chunk slows it tenfold.
+_HANDOFF = 0.0005
+
+
+def quick_handoff() -> float:
+    """Shorten the GIL switch interval; returns the one to restore."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, _HANDOFF))
+    return previous
+
+
 class PrefetchReader(io.RawIOBase):
     """A file-like view of an iterator of byte chunks (the engine's streamed ``save``),
     pulled by a background thread so that the engine's sending and our parsing overlap.
@@ -48,10 +60,7 @@ class PrefetchReader(io.RawIOBase):
         self._stop = threading.Event()
         self._buf = memoryview(b"")
         self._done = False
-        # Hand the GIL over sooner than the default 5 ms: each chunk crosses threads, and
-        # waiting out the switch interval twice per chunk doubled the engine read time.
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch, 0.0005))
+        self._switch = quick_handoff()
         self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True)
         self._thread.start()
 
@@ -143,8 +152,7 @@ class SocketPrefetch:
         seconds = int(idle_timeout)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                         struct.pack("ll", seconds, int((idle_timeout - seconds) * 1e6)))
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch, 0.0005))
+        self._switch = quick_handoff()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -235,7 +243,7 @@ class BlobFiles:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._error: BaseException | None = None
-        self._switch = sys.getswitchinterval()
+        self._switch = sys.getswitchinterval()  # restored by _join()
 
     def mapping(self, path: str) -> mmap.mmap | bytes:
         buf = self._maps.get(path)
@@ -265,14 +273,9 @@ class BlobFiles:
             job.done.set()
             return job
         for digest, what in expected:
-            algo = digest.partition(":")[0]
-            if algo != "sha256":
-                raise UnsupportedMediaType(f"{what}: digest algorithm {algo!r} is not "
-                                           "supported")
+            require_sha256(digest, what)
         if not self._threads:
-            # Hand the GIL over sooner than the default 5 ms, or a hashing thread waits out
-            # the switch interval after every chunk while the walk holds the GIL.
-            sys.setswitchinterval(min(self._switch, 0.0005))
+            self._switch = quick_handoff()
             self._threads = [threading.Thread(target=self._run, daemon=True)
                              for _ in range(self._workers)]
             for thread in self._threads:
@@ -329,9 +332,7 @@ class BlobFiles:
             return  # stopped
         job.digest = "sha256:" + h.hexdigest()
         for digest, what in job.expected:
-            if digest != job.digest:
-                raise DigestMismatch(f"{what}: content digest {job.digest} does not match "
-                                     f"{digest}")
+            compare_digest(digest, job.digest, what)
 
     def _raise(self) -> None:
         error = self._error
@@ -419,23 +420,6 @@ class RangeReader(io.RawIOBase):
         super().close()
 
 
-class CountingReader(io.RawIOBase):
-    """Passes bytes through and reports how many went by."""
-
-    def __init__(self, raw: IO[bytes], progress: Progress | None) -> None:
-        self._raw = raw
-        self._progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = self._raw.readinto(b)  # type: ignore[attr-defined]
-        if n and self._progress is not None:
-            self._progress(n)
-        return int(n or 0)
-
-
 class HashingReader(io.RawIOBase):
     """Passes bytes through, hashing them and counting them (and reporting progress)."""
 
@@ -466,17 +450,22 @@ class HashingReader(io.RawIOBase):
         return "sha256:" + self._hash.hexdigest()
 
 
-def check_digest(expected: str, reader: HashingReader, what: str,
-                 drained: bool = False) -> None:
-    """Raise DigestMismatch unless the reader's sha256, read to its end, is ``expected``."""
-    algo, _, _hexpart = expected.partition(":")
+def require_sha256(expected: str, what: str) -> None:
+    algo = expected.partition(":")[0]
     if algo != "sha256":
         raise UnsupportedMediaType(f"{what}: digest algorithm {algo!r} is not supported")
-    if not drained:
-        reader.drain()
-    got = reader.digest()
+
+
+def compare_digest(expected: str, got: str, what: str) -> None:
     if got != expected:
         raise DigestMismatch(f"{what}: content digest {got} does not match {expected}")
+
+
+def check_digest(expected: str, reader: HashingReader, what: str) -> None:
+    """Raise DigestMismatch unless the reader's sha256, read to its end, is ``expected``."""
+    require_sha256(expected, what)
+    reader.drain()
+    compare_digest(expected, reader.digest(), what)
 
 
 def compression_of(media_type: str) -> str:

@@ -71,3 +71,9 @@ def test_engine_reference_tells_images_from_files(tmp_path):
     assert wire.engine_reference(f"docker-archive:{tmp_path}/img.tar") is None
     assert wire.engine_reference(str(tmp_path / "img.tar")) is None
     assert wire.engine_reference("./missing.tar") is None
+
+
+def test_the_file_prefixes_it_knows_are_the_file_sources():
+    from auditor.sources import FILE_SOURCES
+
+    assert tuple(FILE_SOURCES) == wire.FILE_PREFIXES

@@ -285,5 +285,3 @@ def blob_digest_from_name(name: str) -> str | None:
         return f"{parts[1]}:{parts[2]}"
     return None
 
-
-LayerOpener = Callable[[str], IO[bytes]]

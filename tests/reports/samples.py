@@ -115,6 +115,11 @@ def sample_report(*, verdict: bool = True, findings: list[Finding] | None = None
     return report
 
 
+def bare_report() -> Report:
+    """The sample as a bare audit: no verdict, nothing skipped, no suggestions."""
+    return sample_report(verdict=False, skipped=False, suggestions=False)
+
+
 def sample_verdict(findings: list[Finding]) -> Verdict:
     return Verdict(
         policy="default", policy_source="builtin:default", score=38, grade="F", passed=False,

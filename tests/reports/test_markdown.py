@@ -33,9 +33,8 @@ def test_registered_as_a_format() -> None:
 
 
 @pytest.mark.parametrize("name,report", [
-    ("sample.md", lambda: samples.sample_report()),
-    ("sample-no-verdict.md", lambda: samples.sample_report(verdict=False, skipped=False,
-                                                           suggestions=False)),
+    ("sample.md", samples.sample_report),
+    ("sample-no-verdict.md", samples.bare_report),
 ], ids=["with-verdict", "bare-audit"])
 def test_golden(golden: Callable[[str, str], None], name: str,
                 report: Callable[[], Report]) -> None:

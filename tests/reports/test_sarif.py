@@ -52,9 +52,8 @@ def test_registered_as_a_format() -> None:
 
 
 @pytest.mark.parametrize("name,report", [
-    ("sample.sarif", lambda: samples.sample_report()),
-    ("sample-no-verdict.sarif", lambda: samples.sample_report(verdict=False, skipped=False,
-                                                              suggestions=False)),
+    ("sample.sarif", samples.sample_report),
+    ("sample-no-verdict.sarif", samples.bare_report),
 ], ids=["with-verdict-skipped-and-suggestions", "bare-audit"])
 def test_golden(golden: Callable[[str, str], None], name: str,
                 report: Callable[[], Report]) -> None:

@@ -44,7 +44,7 @@ def _with_dockerfile() -> Report:
 VARIANTS: dict[str, Callable[[], Report]] = {
     "full": samples.sample_report,
     "dockerfile": _with_dockerfile,
-    "bare": lambda: samples.sample_report(verdict=False, skipped=False, suggestions=False),
+    "bare": samples.bare_report,
     "empty": lambda: samples.sample_report(findings=[], verdict=False),
     "odd-reference": lambda: samples.sample_report(reference="localhost:5000/a b:c@sha256:"
                                                    + "d" * 64),
