@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from auditor.blobs import Progress
 from auditor.filetree import FileTree, squash_layers
-from auditor.findings import Finding
-from auditor.image import HistoryEntry, Image, Skipped
+from auditor.model.findings import Finding
+from auditor.model.image import HistoryEntry, Image, Skipped
+from auditor.read.blobs import Progress
+from auditor.read.wants import NOTHING, ContentWants
 from auditor.sources import open_image
 from auditor.sources.common import ScanOptions
-from auditor.wants import NOTHING, ContentWants
 
 if TYPE_CHECKING:
     from auditor.inventory import Inventory
@@ -32,8 +32,8 @@ class AuditResult:
 
 def scan_wants() -> ContentWants:
     """Everything the detectors and catalogers will read, known before the first byte."""
+    from auditor.closure.compute import CLOSURE_WANTS
     from auditor.detectors import detector_wants
-    from auditor.fixes.closure import CLOSURE_WANTS
     from auditor.inventory import inventory_wants
 
     return ContentWants(detector_wants() + inventory_wants() + list(CLOSURE_WANTS))

@@ -177,7 +177,7 @@ def _read_dockerfile(path: str | None) -> str | None:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from auditor.engine_wire import engine_reference, start_early
+    from auditor.read.engine_wire import engine_reference, start_early
 
     reference = engine_reference(args.source)
     if reference is not None:
@@ -231,10 +231,10 @@ def _add_fixes(report: Any, dockerfile_text: str | None, target: str | None,
     Attribution problems that are the user's (an unknown --target) stop the run; anything
     else that goes wrong here is recorded as skipped: the findings stand without advice.
     """
+    from auditor.closure.compute import compute_closure
     from auditor.fixes.attribution import attribute
-    from auditor.fixes.closure import compute_closure
     from auditor.fixes.suggestions import suggest
-    from auditor.image import Skipped
+    from auditor.model.image import Skipped
 
     result = report.result
     try:
@@ -340,8 +340,8 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from auditor.audit import read_tree
-    from auditor.globs import compile_globs
-    from auditor.lsformat import write_json_lines, write_text
+    from auditor.read.globs import compile_globs
+    from auditor.reports.ls import write_json_lines, write_text
 
     try:
         rx = compile_globs([args.glob]) if args.glob else None

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.image import DIR, FILE, HARDLINK, SYMLINK, LayerScan, RawEntry, Skipped
+from auditor.model.image import DIR, FILE, HARDLINK, SYMLINK, LayerScan, RawEntry, Skipped
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -49,7 +49,7 @@ class Node:
         self.layer = layer
         self.mtime = mtime
         self.data = data
-        self.elf = elf  # auditor.elf.ElfFacts when the file is ELF
+        self.elf = elf  # auditor.read.elf.ElfFacts when the file is ELF
 
     def __repr__(self) -> str:
         return f"Node({self.path!r}, {self.kind}, {self.mode:o}, size={self.size}, L{self.layer})"

@@ -11,11 +11,11 @@ import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor.blobs import HashingReader
 from auditor.filetree import FileTree, squash_layers
-from auditor.image import HistoryEntry, Image, ImageConfig, LayerScan
-from auditor.layers import CaptureBudget, scan_layer_tar
-from auditor.wants import ContentWants, Want
+from auditor.model.image import HistoryEntry, Image, ImageConfig, LayerScan
+from auditor.read.blobs import HashingReader
+from auditor.read.layers import CaptureBudget, scan_layer_tar
+from auditor.read.wants import ContentWants, Want
 
 
 @dataclass

@@ -151,7 +151,7 @@ def test_layer_stats_count_added_bytes_and_files():
 
 
 def test_content_is_kept_only_where_wanted():
-    from auditor.wants import Want
+    from auditor.read.wants import Want
     tree = tree_of([F("/etc/passwd", "root:x:0:0"), F("/etc/other", "nope"),
                     F("/usr/bin/tool", b"#!/bin/sh\n", mode=0o755)],
                    wants=[Want("/etc/passwd", 4)])
@@ -175,7 +175,7 @@ def test_content_is_kept_only_where_wanted():
     ("/usr/share/doc/readme", 0o644, 0),
 ])
 def test_wants_choose_the_largest_budget_that_matches(path, mode, expected):
-    from auditor.wants import ContentWants, Want
+    from auditor.read.wants import ContentWants, Want
     wants = ContentWants([Want("/etc/passwd", 10), Want("*.pem", 100), Want("/etc/**", 5),
                           Want(".env", 64), Want("/var/lib/dpkg/info/*.list", 7)])
     assert wants.limit(path, mode) == expected

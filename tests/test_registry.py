@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from auditor.detectors import DETECTORS, RULES, load_detectors
-from auditor.findings import CATEGORIES, SEVERITIES
+from auditor.model.findings import CATEGORIES, SEVERITIES
 
 TESTS = Path(__file__).parent / "detectors"
 load_detectors()
@@ -34,7 +34,7 @@ def test_every_category_has_a_detector():
 
 def test_a_duplicate_rule_id_is_refused():
     from auditor.detectors import detector
-    from auditor.findings import Rule
+    from auditor.model.findings import Rule
 
     existing = next(iter(RULES.values()))
     with pytest.raises(ValueError, match="declared twice"):

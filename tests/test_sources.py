@@ -7,9 +7,9 @@ import pytest
 
 from auditor.audit import read_tree
 from auditor.errors import DigestMismatch, FormatError, ImageNotFound, UnsupportedMediaType
+from auditor.read.wants import NOTHING
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
-from auditor.wants import NOTHING
 from tests.imagekit import OciLayout, docker_save
 from tests.layerkit import D, F, L, W, layer
 

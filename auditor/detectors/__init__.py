@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.filetree import FileTree, Node
-from auditor.findings import Finding, Rule
-from auditor.image import HistoryEntry, Image, Skipped
 from auditor.inventory import Inventory, Package
-from auditor.wants import Want
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import HistoryEntry, Image, Skipped
+from auditor.read.wants import Want
 
 
 @dataclass

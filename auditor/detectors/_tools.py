@@ -22,9 +22,9 @@ from typing import Any
 
 from auditor.detectors import ScanContext
 from auditor.filetree import FileTree, Node
-from auditor.findings import SEVERITY_RANK, Finding, Rule
-from auditor.image import DIR, FILE, HARDLINK, SYMLINK
 from auditor.inventory import Package
+from auditor.model.findings import SEVERITY_RANK, Finding, Rule
+from auditor.model.image import DIR, FILE, HARDLINK, SYMLINK
 
 STANDARD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from auditor.detectors import ScanContext, detector
 from auditor.detectors.waste import size_text
 from auditor.filetree import FileTree, Node
-from auditor.findings import Finding, Rule
-from auditor.image import FILE
-from auditor.wants import Want
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import FILE
+from auditor.read.wants import Want
 
 CACHE = Rule("AUD-CACHE", "cache", "low", "Package or build cache left in the image",
              fix="Clean the cache in the same RUN that fills it, use a BuildKit cache mount, "

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from auditor.detectors import ScanContext, detector
 from auditor.detectors._tools import Family, ToolTable, package_label, tool_findings
 from auditor.filetree import FileTree
-from auditor.findings import Finding, Rule
-from auditor.image import DIR
 from auditor.inventory import Package
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import DIR
 
 _STAGE_FIX = ("Build in a separate stage and COPY --from only the artefact into a "
               "distroless or scratch base.")

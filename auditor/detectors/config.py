@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from auditor.detectors import ScanContext, detector
-from auditor.detectors._steps import Step, build_steps
 from auditor.detectors.permissions import under
-from auditor.findings import Finding, Rule
-from auditor.image import FILE
-from auditor.wants import Want
+from auditor.history.steps import Step, build_steps
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import FILE
+from auditor.read.wants import Want
 
 NO_HEALTHCHECK = Rule(
     "AUD-NO-HEALTHCHECK", "config", "info", "No HEALTHCHECK",

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from auditor.detectors import ScanContext, detector
-from auditor.detectors._steps import Command, Step, brief, build_steps, iter_commands, operands
-from auditor.findings import Finding, Rule
-from auditor.image import FILE
-from auditor.wants import Want
+from auditor.history.steps import Command, Step, brief, build_steps, iter_commands, operands
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import FILE
+from auditor.read.wants import Want
 
 _CACHE_FIX = "in the same RUN that installs, so the files never reach a layer"
 SUDO_RUN = Rule("AUD-SUDO-RUN", "config", "low", "sudo used in a RUN step",

@@ -13,8 +13,8 @@ from auditor.detectors import ScanContext, detector
 from auditor.detectors.caches import THIRD_PARTY, cache_roots, files_under, homes
 from auditor.detectors.waste import size_text
 from auditor.filetree import Node
-from auditor.findings import Finding, Rule
-from auditor.image import FILE
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import FILE
 
 _MULTI_STAGE = "Build in one stage and COPY --from=build only the artefact into the final one."
 LEFTOVER_SOURCE = Rule("AUD-LEFTOVER-SOURCE", "leftover-source", "medium",

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.detectors import ScanContext, detector
 from auditor.detectors._tools import Family, ToolTable, tool_findings
-from auditor.findings import Finding, Rule
+from auditor.model.findings import Finding, Rule
 
 DOWNLOADER = Rule(
     "AUD-NET-DOWNLOADER", "network-tool", "high", "Downloader present (curl, wget)",

@@ -9,8 +9,8 @@ from auditor.detectors import ScanContext, detector
 from auditor.detectors.user import GROUP, PASSWD, read_entries
 from auditor.detectors.user import WANTS as ACCOUNT_WANTS
 from auditor.filetree import Node
-from auditor.findings import Finding, Rule
-from auditor.image import DIR, FILE, HARDLINK
+from auditor.model.findings import Finding, Rule
+from auditor.model.image import DIR, FILE, HARDLINK
 
 SETUID_BIT, SETGID_BIT, STICKY_BIT = 0o4000, 0o2000, 0o1000
 ANY_EXEC, OTHER_WRITE = 0o111, 0o002

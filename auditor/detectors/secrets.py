@@ -30,10 +30,10 @@ from auditor.detectors._secret_patterns import (
 )
 from auditor.detectors.caches import THIRD_PARTY
 from auditor.filetree import Node
-from auditor.findings import Finding, Rule, mask_secret
-from auditor.globs import compile_globs, union_regex
-from auditor.image import DIR, FILE, HARDLINK
-from auditor.wants import Want
+from auditor.model.findings import Finding, Rule, mask_secret
+from auditor.model.image import DIR, FILE, HARDLINK
+from auditor.read.globs import compile_globs, union_regex
+from auditor.read.wants import Want
 
 ROTATE = "Treat it as leaked: revoke and rotate it. "
 PRIVATE_KEY_RULE = Rule(

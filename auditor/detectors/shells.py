@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from auditor.detectors import ScanContext, detector
 from auditor.detectors._tools import Family, ToolTable, tool_findings
-from auditor.findings import Finding, Rule
+from auditor.model.findings import Finding, Rule
 
 _FIX = ("Build on a distroless or scratch base and start the app in exec form "
         "(ENTRYPOINT [\"/app\"]); if a step needs a shell, run it in a build stage.")

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from auditor.detectors import ScanContext, detector
-from auditor.detectors._steps import build_steps, last_step
 from auditor.filetree import FileTree
-from auditor.findings import Finding, Rule
-from auditor.wants import Want
+from auditor.history.steps import build_steps, last_step
+from auditor.model.findings import Finding, Rule
+from auditor.read.wants import Want
 
 ACCOUNT_FILE_LIMIT = 1 << 20  # passwd/group/shadow far larger than this are not real ones
 PASSWD, GROUP, SHADOW = "/etc/passwd", "/etc/group", "/etc/shadow"

@@ -20,7 +20,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from auditor.detectors._steps import parse_created_by
 from auditor.fixes.dockerfile import (
     DEFAULT_SHELL,
     Dockerfile,
@@ -31,8 +30,9 @@ from auditor.fixes.dockerfile import (
     expand,
     parse_dockerfile,
 )
-from auditor.image import HistoryEntry
-from auditor.text import created_by_text, shorten
+from auditor.history.steps import parse_created_by
+from auditor.model.image import HistoryEntry
+from auditor.model.text import created_by_text, shorten
 
 EXACT, ORDER, NONE = "exact", "order", "none"
 _EXACT_SCORE, _ORDER_SCORE, _GAP = 4, 1, 2

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from auditor.audit import AuditResult
+from auditor.closure.compute import Closure
 from auditor.filetree import Node
-from auditor.fixes.closure import Closure
 
 SCRATCH = "scratch"
 OS_ECOSYSTEMS = ("deb", "apk", "rpm")

@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditor.audit import AuditResult
+from auditor.closure.compute import Closure
 from auditor.filetree import FileTree, Node
 from auditor.fixes.attribution import Attribution, StepMatch
 from auditor.fixes.bases import SCRATCH, LocalBase, choose_base, not_keep
-from auditor.fixes.closure import Closure
 from auditor.fixes.copyplan import STAGING_DIR, CopyPlan, plan_copies, trace
 from auditor.fixes.dockerfile import env_pairs
-from auditor.image import ImageConfig
-from auditor.text import human_bytes
+from auditor.model.image import ImageConfig
+from auditor.model.text import human_bytes
 
 NONROOT = "65532:65532"  # the uid distroless calls "nonroot": needs no passwd entry
 PASSWD, PASSWD_DIR = "/etc/passwd", "/auditor-etc"

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from auditor.audit import AuditResult
 from auditor.filetree import Node
-from auditor.findings import Finding
 from auditor.fixes.attribution import Attribution
 from auditor.fixes.bases import LocalBase
 from auditor.fixes.copyplan import CopyPlan, trace
@@ -24,6 +23,7 @@ from auditor.fixes.finalstage import (
     escaped,
     final_stage,
 )
+from auditor.model.findings import Finding
 
 __all__ = ["LocalBase", "Rewrite", "expected_findings", "rewrite"]
 

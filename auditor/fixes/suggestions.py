@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from auditor.audit import AuditResult
-from auditor.findings import Finding
 from auditor.fixes.attribution import Attribution, LayerOrigin, StepMatch
 from auditor.fixes.finalstage import (
     ClosureLike,
@@ -23,8 +22,9 @@ from auditor.fixes.finalstage import (
     escaped,
     final_stage,
 )
+from auditor.model.findings import Finding
+from auditor.model.text import human_bytes, shorten
 from auditor.reports import Suggestion
-from auditor.text import human_bytes, shorten
 
 TOOLCHAIN = ("compiler", "network-tool")  # what only a build needs
 DROPPED_BY_STAGE = (*TOOLCHAIN, "package-manager", "leftover-source", "cache", "shell", "setuid")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from auditor.filetree import FileTree
-from auditor.image import Skipped
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.wants import Want
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from auditor.filetree import FileTree, Node
-from auditor.globs import compile_globs
-from auditor.image import Skipped
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.globs import compile_globs
+from auditor.read.wants import Want
 
 KiB = 1024
 MiB = 1024 * KiB

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.filetree import FileTree
-from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
 from auditor.inventory._read import MiB, paragraphs, read_text
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.wants import Want
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d"

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.filetree import FileTree, Node
-from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
 from auditor.inventory._read import KiB, MiB, find_files, read_content
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.wants import Want
 
 MODULE_DIRS = ("**/node_modules", "/usr/share/nodejs", "/usr/lib/nodejs",
                "/usr/lib/*/nodejs", "/usr/local/lib/nodejs")

@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterator
 
 from auditor.filetree import FileTree
-from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
 from auditor.inventory._read import KiB, MiB, find_files, join_inside, read_content
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.wants import Want
 
 # email.parser, csv and packaging are imported where they are used: most images hold no
 # Python distribution, and every scan would pay for importing them.

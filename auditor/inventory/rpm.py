@@ -15,10 +15,10 @@ import struct
 from collections.abc import Iterator
 
 from auditor.filetree import FileTree
-from auditor.image import Skipped
 from auditor.inventory import Package, cataloger
 from auditor.inventory._read import MiB, read_content
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.wants import Want
 
 SQLITE_DBS = ("/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite")
 OTHER_DBS = {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import PolicyError
-from auditor.findings import Finding
+from auditor.model.findings import Finding
 
 SARIF_FINGERPRINT_KEY = "auditorFingerprint/v1"
 

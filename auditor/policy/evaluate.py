@@ -17,9 +17,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.errors import UsageError
-from auditor.findings import SEVERITIES, SEVERITY_RANK, Finding
-from auditor.globs import compile_globs
 from auditor.inventory import Package
+from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
 from auditor.policy.baseline import Baseline
 from auditor.policy.model import (
     WAIVER_EXPIRED,
@@ -31,6 +30,7 @@ from auditor.policy.model import (
 )
 from auditor.policy.packages import package_findings
 from auditor.policy.scoring import finding_cost, grade, score_from_costs
+from auditor.read.globs import compile_globs
 
 EXAMPLES = 3  # findings named in one reason
 

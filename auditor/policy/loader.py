@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.errors import PolicyError
-from auditor.findings import CATEGORIES, SEVERITIES
+from auditor.model.findings import CATEGORIES, SEVERITIES
 from auditor.policy.model import (
     ACTIONS,
     CATEGORY_DEFAULT,

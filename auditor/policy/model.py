@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from auditor.findings import CATEGORIES, SEVERITIES, Rule
+from auditor.model.findings import CATEGORIES, SEVERITIES, Rule
 
 ACTIONS = ("fail", "warn", "ignore")
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from auditor.findings import Finding
 from auditor.inventory import Package
+from auditor.model.findings import Finding
 from auditor.policy.model import PACKAGE_FORBIDDEN, PackageRule
 
 if TYPE_CHECKING:  # packaging is imported where used: only version rules need it

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from auditor.errors import PolicyError
-from auditor.globs import glob_to_regex
 from auditor.policy.model import POLICY_RULES
+from auditor.read.globs import glob_to_regex
 
 RULE_ID = re.compile(r"AUD-[A-Z0-9]+(?:-[A-Z0-9]+)*\Z")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from auditor.audit import AuditResult
-from auditor.text import created_by_text, human_bytes, shorten
+from auditor.model.text import created_by_text, human_bytes, shorten
 
 __all__ = ["FORMATS", "Report", "Suggestion", "WriteOptions", "created_by_text", "formats",
            "human_bytes", "shorten", "writer"]
@@ -39,7 +39,7 @@ class Report:
     dockerfile: str | None = None  # the Dockerfile path as given (repository-relative)
     dockerfile_lines: dict[int, int] = field(default_factory=dict)  # layer -> line
     sarif_category: str | None = None
-    closure: Any = None  # auditor.fixes.closure.Closure, when computed
+    closure: Any = None  # auditor.closure.compute.Closure, when computed
     attribution: Any = None  # auditor.fixes.attribution.Attribution, with --dockerfile
 
 

@@ -10,8 +10,8 @@ import json
 from typing import Any, TextIO
 
 from auditor import __version__
+from auditor.model.text import printable
 from auditor.reports import Report, WriteOptions
-from auditor.text import printable
 
 SCHEMA = "auditor/report/v1"
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from auditor import __version__
-from auditor.findings import SEVERITIES, SEVERITY_RANK, Finding
+from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
+from auditor.model.text import printable
 from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, shorten
-from auditor.text import printable
 
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body
 MAX_REASONS = 20

@@ -25,11 +25,11 @@ import attr
 import sarif_om as sarif
 
 from auditor import __version__
-from auditor.findings import SEVERITY_RANK, Finding, Rule
+from auditor.model.findings import SEVERITY_RANK, Finding, Rule
+from auditor.model.text import created_by_text, human_bytes, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
 from auditor.reports import Report, Suggestion, WriteOptions
 from auditor.reports.markdown import suggestion_markdown
-from auditor.text import created_by_text, human_bytes, printable, shorten
 
 INFORMATION_URI = "https://github.com/auditor-dev/auditor"  # placeholder: the project's home
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/" \

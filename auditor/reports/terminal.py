@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditor.findings import CATEGORIES, SEVERITY_RANK, Finding
+from auditor.model.findings import CATEGORIES, SEVERITY_RANK, Finding
 from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten
 from auditor.reports.json import image_json
 

@@ -12,14 +12,14 @@ import sys
 import tarfile
 from collections.abc import Callable
 
-from auditor.engine_wire import engine_reference
 from auditor.errors import FormatError, SourceError, UsageError
-from auditor.image import Image
+from auditor.model.image import Image
+from auditor.read.engine_wire import engine_reference
+from auditor.read.tarstream import BoundedTarInfo
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
 from auditor.sources.oci import open_oci_archive, open_oci_dir
-from auditor.tarstream import BoundedTarInfo
 
 FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
 

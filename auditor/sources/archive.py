@@ -16,9 +16,10 @@ import posixpath
 import tarfile
 from typing import IO
 
-from auditor.blobs import FileRange, RangeReader, read_limited
 from auditor.errors import DigestMismatch, FormatError, SourceError
-from auditor.image import Image, ImageConfig, LayerScan, Skipped
+from auditor.model.image import Image, ImageConfig, LayerScan, Skipped
+from auditor.read.blobs import FileRange, RangeReader, read_limited
+from auditor.read.tarstream import BoundedTarInfo, Cursor, TarStream
 from auditor.sources.common import (
     MAX_DOCUMENT,
     SaveManifest,
@@ -31,7 +32,6 @@ from auditor.sources.common import (
     read_layer,
     start_checks,
 )
-from auditor.tarstream import BoundedTarInfo, Cursor, TarStream
 
 _ZERO_BLOCK = bytes(512)
 # Layer digests of a docker save archive are checked only when asked (--verify): hashing

@@ -10,7 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
-from auditor.blobs import (
+from auditor.errors import (
+    AuditorError,
+    DigestMismatch,
+    FormatError,
+    ImageNotFound,
+    UnsupportedMediaType,
+)
+from auditor.model.image import Image, LayerScan
+from auditor.read.blobs import (
     CHUNK,
     BlobFiles,
     FileRange,
@@ -24,17 +32,9 @@ from auditor.blobs import (
     decompressed,
     sniff_compression,
 )
-from auditor.errors import (
-    AuditorError,
-    DigestMismatch,
-    FormatError,
-    ImageNotFound,
-    UnsupportedMediaType,
-)
-from auditor.image import Image, LayerScan
-from auditor.layers import CaptureBudget, scan_layer_tar
-from auditor.tarstream import Cursor, CursorReader, StreamCursor
-from auditor.wants import ContentWants
+from auditor.read.layers import CaptureBudget, scan_layer_tar
+from auditor.read.tarstream import Cursor, CursorReader, StreamCursor
+from auditor.read.wants import ContentWants
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; refuse giants
 
@@ -200,7 +200,7 @@ def blob_files(options: ScanOptions) -> Iterator[BlobFiles]:
     first: a layer that does not match its digest explains a parse error better than
     the parse error does. When it succeeds, the checks are waited for at the end unless
     the caller deferred them (``ScanOptions.defer_checks``), and then collects them with
-    :meth:`auditor.image.Image.wait_checks` before it reports anything."""
+    :meth:`auditor.model.image.Image.wait_checks` before it reports anything."""
     files = BlobFiles(options.progress if options.verify else None, bool(options.verify))
     try:
         yield files

@@ -12,13 +12,13 @@ import dataclasses
 import os
 from typing import Any
 
-from auditor import engine_wire as wire
-from auditor.blobs import PrefetchReader, SocketPrefetch
+from auditor.read import engine_wire as wire
 from auditor.errors import EngineUnreachable, SourceError
-from auditor.image import Image
+from auditor.model.image import Image
+from auditor.read.blobs import PrefetchReader, SocketPrefetch
+from auditor.read.tarstream import StreamCursor
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
-from auditor.tarstream import StreamCursor
 
 CHUNK = 1 << 20
 TIMEOUT = wire.TIMEOUT

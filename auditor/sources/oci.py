@@ -15,7 +15,6 @@ import tarfile
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-from auditor.blobs import FileRange, RangeReader, read_limited
 from auditor.errors import (
     DigestMismatch,
     FormatError,
@@ -23,7 +22,8 @@ from auditor.errors import (
     SourceError,
     UnsupportedMediaType,
 )
-from auditor.image import Image, ImageConfig
+from auditor.model.image import Image, ImageConfig
+from auditor.read.blobs import FileRange, RangeReader, read_limited
 from auditor.sources.archive import member_index, member_range, open_member, open_outer_tar
 from auditor.sources.common import (
     MAX_DOCUMENT,

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 from auditor.detectors import ScanContext
 from auditor.filetree import squash_layers
-from auditor.findings import Finding
-from auditor.image import HistoryEntry, ImageConfig
 from auditor.inventory import Inventory, Package
+from auditor.model.findings import Finding
+from auditor.model.image import HistoryEntry, ImageConfig
 from tests.layerkit import Spec, image_of
 
 

@@ -4,8 +4,8 @@ import pytest
 
 from auditor.detectors import caches
 from auditor.detectors.caches import CACHE, cache_roots, detect
-from auditor.findings import Finding
-from auditor.image import ImageConfig
+from auditor.model.findings import Finding
+from auditor.model.image import ImageConfig
 from tests.detectors.configkit import context_of
 from tests.layerkit import D, F, L, Spec, W
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.detectors.config import detect, detect_instructions, detect_sudo
-from auditor.image import ImageConfig
 from auditor.inventory import Package
+from auditor.model.image import ImageConfig
 from tests.detectors.configkit import context_of, nop, run
 from tests.layerkit import D, F, L
 

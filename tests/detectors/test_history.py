@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.detectors._steps import build_steps, iter_commands, parse_created_by
 from auditor.detectors.history import detect
-from auditor.image import HistoryEntry, ImageConfig
+from auditor.history.steps import build_steps, iter_commands, parse_created_by
+from auditor.model.image import HistoryEntry, ImageConfig
 from tests.detectors.configkit import context_of, nop, run
 from tests.layerkit import D, F, W
 

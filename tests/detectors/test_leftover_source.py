@@ -12,8 +12,8 @@ from auditor.detectors.leftover_source import (
     detect,
     project_root,
 )
-from auditor.findings import Finding
 from auditor.inventory import Package
+from auditor.model.findings import Finding
 from tests.detectors.configkit import context_of
 from tests.detectors.toolkit import ELF, package
 from tests.layerkit import D, F, Spec

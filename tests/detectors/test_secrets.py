@@ -21,10 +21,10 @@ from auditor.detectors.secrets import (
     history_settings,
     redact_instruction,
 )
-from auditor.findings import Finding
-from auditor.image import HistoryEntry, ImageConfig
 from auditor.inventory import Package
-from auditor.wants import ContentWants
+from auditor.model.findings import Finding
+from auditor.model.image import HistoryEntry, ImageConfig
+from auditor.read.wants import ContentWants
 from tests.detectors.configkit import context_of
 from tests.detectors.toolkit import package
 from tests.layerkit import F, H

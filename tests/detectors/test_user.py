@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from auditor.detectors.user import detect, detect_accounts
-from auditor.image import ImageConfig
+from auditor.model.image import ImageConfig
 from tests.detectors.configkit import context_of, nop, run
 from tests.layerkit import D, F
 

@@ -4,7 +4,7 @@ import pytest
 
 from auditor.detectors import waste
 from auditor.detectors.waste import WASTE, area_of, detect, instruction_text, size_text
-from auditor.findings import Finding
+from auditor.model.findings import Finding
 from tests.detectors.configkit import context_of
 from tests.layerkit import D, F, Spec, W
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from auditor.detectors import ScanContext
-from auditor.findings import Finding
-from auditor.image import ImageConfig
 from auditor.inventory import Package
+from auditor.model.findings import Finding
+from auditor.model.image import ImageConfig
 from tests.detectors.configkit import context_of
 from tests.layerkit import D, F, H, L, Spec
 

@@ -23,11 +23,11 @@ import pytest
 from docker.errors import APIError
 
 from auditor.audit import AuditResult, audit
-from auditor.findings import SEVERITY_RANK
 from auditor.fixes.attribution import attribute
 from auditor.fixes.rewrite import LocalBase, expected_findings, rewrite
 from auditor.fixes.suggestions import suggest
-from auditor.image import ImageConfig
+from auditor.model.findings import SEVERITY_RANK
+from auditor.model.image import ImageConfig
 from auditor.policy import evaluate, load_policy
 from tests.conftest import FIXTURES, expected_of
 
@@ -118,7 +118,7 @@ def predicted_verdict(result: AuditResult, fixed: Any) -> Any:
 def test_the_suggested_dockerfile_builds_runs_and_passes(
         name: str, engine: Any, saved_images: Any, local_bases: list[LocalBase],
         tmp_path: Path) -> None:
-    from auditor.fixes.closure import compute_closure
+    from auditor.closure.compute import compute_closure
 
     archive = saved_images(f"auditor-fixture/{name}:latest")
     result = audit(str(archive))

@@ -1,5 +1,5 @@
 """Test-only: a small merged-/usr image with a dynamic C program, its audit result, and a
-hand-made runtime closure (the shape of ``auditor.fixes.closure.Closure``)."""
+hand-made runtime closure (the shape of ``auditor.closure.compute.Closure``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from auditor.audit import AuditResult, audit_image
 from auditor.filetree import squash_layers
 from auditor.fixes.attribution import Attribution, attribute
-from auditor.image import HistoryEntry, ImageConfig
+from auditor.model.image import HistoryEntry, ImageConfig
 from tests.layerkit import D, F, L, Spec, image_of
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"

@@ -1,6 +1,6 @@
 """Test-only: ELF facts of a real image, read back from its ``docker save`` archive.
 
-Until the layer reader calls :func:`auditor.elf.read_elf_facts` itself, the closure tests
+Until the layer reader calls :func:`auditor.read.elf.read_elf_facts` itself, the closure tests
 get facts by streaming each layer of the archive once through the same forward-only tar
 reader the scan uses, and keeping, per path, the facts of the version that survives in the
 squashed tree.
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from auditor.elf import ELF_MAGIC, ElfFacts, read_elf_facts
 from auditor.filetree import FileTree
-from auditor.layers import image_path
-from auditor.tarstream import TarStream
+from auditor.read.elf import ELF_MAGIC, ElfFacts, read_elf_facts
+from auditor.read.layers import image_path
+from auditor.read.tarstream import TarStream
 
 HEAD = 1024
 _TYPES = (b"0", b"\0", b"7")

@@ -7,7 +7,7 @@ import pytest
 from auditor.errors import UsageError
 from auditor.fixes.attribution import Attribution, attribute
 from auditor.fixes.dockerfile import expand, parse_dockerfile
-from auditor.image import HistoryEntry
+from auditor.model.image import HistoryEntry
 
 IMPORT = HistoryEntry("", False, comment="Imported from -")
 

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from auditor.findings import Finding
 from auditor.fixes.copyplan import MAX_COPIES, plan_copies, trace
 from auditor.fixes.dockerfile import parse_dockerfile
 from auditor.fixes.rewrite import LocalBase, Rewrite, expected_findings, rewrite
-from auditor.image import ImageConfig
+from auditor.model.findings import Finding
+from auditor.model.image import ImageConfig
 from tests.fixes.fixkit import (
     APP,
     BASE,

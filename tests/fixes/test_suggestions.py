@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from auditor.audit import AuditResult
-from auditor.findings import Finding
 from auditor.fixes.suggestions import suggest
-from auditor.image import HistoryEntry, ImageConfig
 from auditor.inventory import Inventory, Package
+from auditor.model.findings import Finding
+from auditor.model.image import HistoryEntry, ImageConfig
 from auditor.reports import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
 from tests.layerkit import D, F

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditor.filetree import FileTree
-from auditor.image import Skipped
 from auditor.inventory import Inventory, Package, build_inventory, load_catalogers
-from auditor.wants import Want
+from auditor.model.image import Skipped
+from auditor.read.wants import Want
 from tests.layerkit import Spec, tree_of
 
 

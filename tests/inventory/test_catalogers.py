@@ -1,8 +1,8 @@
 import pytest
 
-from auditor.globs import compile_globs
 from auditor.inventory import load_catalogers
-from auditor.wants import ContentWants
+from auditor.read.globs import compile_globs
+from auditor.read.wants import ContentWants
 
 EXPECTED = ["apk", "dpkg", "npm", "python", "rpm"]
 

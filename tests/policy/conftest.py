@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from auditor.detectors import RULES, load_detectors
-from auditor.findings import CATEGORIES, Rule
+from auditor.model.findings import CATEGORIES, Rule
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from auditor.findings import Finding
+from auditor.model.findings import Finding
 from auditor.policy import Policy, load_policy
 
 

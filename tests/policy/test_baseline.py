@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from auditor.errors import PolicyError
-from auditor.findings import Finding
+from auditor.model.findings import Finding
 from auditor.policy import SARIF_FINGERPRINT_KEY, Baseline
 from tests.policy.helpers import finding
 

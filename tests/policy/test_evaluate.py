@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from auditor.errors import UsageError
-from auditor.findings import Finding
 from auditor.inventory import Package
+from auditor.model.findings import Finding
 from auditor.policy import (
     PACKAGE_FORBIDDEN,
     WAIVER_EXPIRED,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import PolicyError
-from auditor.findings import CATEGORIES
+from auditor.model.findings import CATEGORIES
 from auditor.policy import builtin_names, load_policy
 from tests.policy.helpers import policy_file, policy_of
 

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from auditor.findings import SEVERITIES, Finding
+from auditor.model.findings import SEVERITIES, Finding
 from auditor.policy import Policy, bytes_factor, evaluate, finding_cost, grade, load_policy
 from auditor.policy.model import ScoreParams
 from tests.policy.helpers import finding

@@ -10,8 +10,8 @@ from typing import Any
 
 from auditor.audit import audit_image
 from auditor.filetree import squash_layers
-from auditor.findings import SEVERITIES, Finding, Rule
-from auditor.image import ImageConfig, Skipped
+from auditor.model.findings import SEVERITIES, Finding, Rule
+from auditor.model.image import ImageConfig, Skipped
 from auditor.policy import Verdict, Waiver
 from auditor.reports import Report, Suggestion
 from auditor.reports.sarif import RuleDoc

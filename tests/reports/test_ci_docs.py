@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from auditor.cli import _parser, main
-from auditor.findings import SEVERITIES
+from auditor.model.findings import SEVERITIES
 from auditor.policy import load_policy
 from auditor.reports import WriteOptions, formats
 from auditor.reports import sarif as sarif_report

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from auditor.findings import CATEGORIES, SEVERITIES
+from auditor.model.findings import CATEGORIES, SEVERITIES
 from auditor.policy import GRADES
 from auditor.reports import WriteOptions
 from auditor.reports import json as json_report

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from auditor.findings import SEVERITY_RANK
+from auditor.model.findings import SEVERITY_RANK
 from auditor.policy import Baseline
 from auditor.reports import Report, WriteOptions, formats
 from auditor.reports import sarif as sarif_report

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from auditor.filetree import Node
-from auditor.image import BLOCK, CHAR, DIR, FIFO, HARDLINK, SYMLINK
+from auditor.model.image import BLOCK, CHAR, DIR, FIFO, HARDLINK, SYMLINK
 
 _TYPE_CHAR = {DIR: "d", SYMLINK: "l", CHAR: "c", BLOCK: "b", FIFO: "p", HARDLINK: "h"}
 _TYPE_BITS = {DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK, CHAR: stat.S_IFCHR,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auditor.inventory import inventory_wants
-from tests.fixes.closurekit import (
+from tests.closure.closurekit import (
     DEBIAN,
     ELF_BODY,
     MA,

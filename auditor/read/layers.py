@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import IO
 
-from auditor.elf import ELF_MAGIC, read_elf_facts
-from auditor.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
-from auditor.tarstream import Cursor, TarStream
-from auditor.wants import ContentWants
+from auditor.model.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
+from auditor.read.elf import ELF_MAGIC, read_elf_facts
+from auditor.read.tarstream import Cursor, TarStream
+from auditor.read.wants import ContentWants
 
 _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,
           b"1": HARDLINK, b"3": CHAR, b"4": BLOCK, b"6": FIFO}

@@ -4,8 +4,8 @@ glob one by one says."""
 import pytest
 
 from auditor.audit import scan_wants
-from auditor.globs import glob_match
-from auditor.wants import EXECUTABLE_PREFIX, ContentWants, Want
+from auditor.read.globs import glob_match
+from auditor.read.wants import EXECUTABLE_PREFIX, ContentWants, Want
 
 PATHS = [
     "/etc/passwd", "/etc/ssl/private/server.key", "/root/.ssh/id_rsa", "/root/.ssh/config",

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from auditor.detectors.secrets import BINARY_KEY_STORES, GENERIC_GLOBS, KNOWN_FILES
-from auditor.globs import compile_globs, glob_to_regex, union_regex
+from auditor.read.globs import compile_globs, glob_to_regex, union_regex
 
 GLOB_SETS = [
     list(GENERIC_GLOBS),

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from auditor.elf import ElfFacts
-from auditor.fixes.closure import CLOSURE_WANTS, Closure, compute_closure
+from auditor.closure.compute import CLOSURE_WANTS, Closure, compute_closure
 from auditor.inventory import build_inventory, inventory_wants
-from auditor.wants import ContentWants
+from auditor.read.elf import ElfFacts
+from auditor.read.wants import ContentWants
 from tests.fixes.savekit import scan_elf
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol, cast
 
 from auditor.errors import DigestMismatch, FormatError, SourceError, UnsupportedMediaType
-from auditor.tarstream import MemoryCursor
+from auditor.read.tarstream import MemoryCursor
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -128,7 +128,7 @@ class PrefetchReader(io.RawIOBase):
 
 class SocketPrefetch:
     """A socket read ahead by a thread of its own into a few large buffers, handed to a
-    :class:`~auditor.tarstream.StreamCursor` as chunks (``next_chunk``).
+    :class:`~auditor.read.tarstream.StreamCursor` as chunks (``next_chunk``).
 
     Each chunk is one ``recv`` with ``MSG_WAITALL``: the thread holds no GIL while the
     chunk fills, so the engine keeps sending while this thread's owner parses. Without

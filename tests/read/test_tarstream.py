@@ -6,7 +6,7 @@ import tarfile
 import pytest
 
 from auditor.errors import FormatError
-from auditor.tarstream import MAX_EXTENDED, MemoryCursor, TarStream
+from auditor.read.tarstream import MAX_EXTENDED, MemoryCursor, TarStream
 
 
 def tar_of(members, fmt=tarfile.PAX_FORMAT):

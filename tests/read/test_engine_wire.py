@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from auditor import engine_wire as wire
+from auditor.read import engine_wire as wire
 from auditor.errors import SourceError
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from auditor.globs import union_regex
+from auditor.read.globs import union_regex
 
 # The first KiB of every executable and shared library: ELF header and program headers
 # (PT_INTERP), shebangs.

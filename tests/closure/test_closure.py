@@ -7,16 +7,16 @@ from dataclasses import replace
 
 import pytest
 
-from auditor.elf import ElfFacts
-from auditor.filetree import FileTree
-from auditor.fixes.closure import (
+from auditor.closure.compute import (
     CLOSURE_WANTS,
     compute_closure,
     first_simple_command,
     shell_command,
 )
-from auditor.image import ImageConfig
-from tests.fixes.closurekit import (
+from auditor.filetree import FileTree
+from auditor.model.image import ImageConfig
+from auditor.read.elf import ElfFacts
+from tests.closure.closurekit import (
     DEBIAN,
     DEBIAN_ELF,
     ELF_BODY,

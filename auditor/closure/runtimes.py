@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor.fixes.walk import ClosureWalk, parent
-from auditor.image import DIR
+from auditor.closure.walk import ClosureWalk, parent
 from auditor.inventory import Inventory
+from auditor.model.image import DIR
 
 PYTHON = re.compile(r"(?:python|pypy)(\d+(?:\.\d+)?)?[dmu]*")
 NODE = ("node", "nodejs")

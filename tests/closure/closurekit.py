@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from auditor.elf import ElfFacts
-from auditor.fixes.closure import CLOSURE_WANTS, Closure, compute_closure
-from auditor.image import ImageConfig
+from auditor.closure.compute import CLOSURE_WANTS, Closure, compute_closure
 from auditor.inventory import build_inventory
-from auditor.wants import Want
+from auditor.model.image import ImageConfig
+from auditor.read.elf import ElfFacts
+from auditor.read.wants import Want
 from tests.layerkit import D, F, L, Spec, tree_of
 
 LD = "/lib64/ld-linux-x86-64.so.2"

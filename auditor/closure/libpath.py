@@ -18,10 +18,10 @@ import fnmatch
 import posixpath
 from collections.abc import Callable, Iterable
 
-from auditor.elf import ElfFacts
 from auditor.filetree import FileTree
-from auditor.image import DIR
-from auditor.wants import Want
+from auditor.model.image import DIR
+from auditor.read.elf import ElfFacts
+from auditor.read.wants import Want
 
 KiB = 1024
 LD_SO_CONF = "/etc/ld.so.conf"

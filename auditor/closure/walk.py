@@ -14,10 +14,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from auditor.elf import ELF_MAGIC, ElfFacts
+from auditor.closure.libpath import LibrarySearch, expand
 from auditor.filetree import MAX_SYMLINK_HOPS, FileTree, Node
-from auditor.fixes.libpath import LibrarySearch, expand
-from auditor.image import DIR, HARDLINK, SYMLINK
+from auditor.model.image import DIR, HARDLINK, SYMLINK
+from auditor.read.elf import ELF_MAGIC, ElfFacts
 
 ElfOf = Callable[[str], "ElfFacts | None"]
 Exclude = Callable[[str], bool]

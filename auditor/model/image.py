@@ -139,7 +139,7 @@ class RawEntry:
     link: str | None
     mtime: int
     data: bytes | None = None  # the captured content prefix, if one was wanted
-    elf: Any = None  # auditor.elf.ElfFacts for an ELF file, read as it streamed by
+    elf: Any = None  # auditor.read.elf.ElfFacts for an ELF file, read as it streamed by
 
 
 @dataclass(frozen=True, slots=True)

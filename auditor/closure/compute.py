@@ -16,10 +16,8 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from auditor.elf import ElfFacts
-from auditor.filetree import FileTree
-from auditor.fixes.libpath import LD_SO_WANTS, LibrarySearch, is_musl
-from auditor.fixes.runtimes import (
+from auditor.closure.libpath import LD_SO_WANTS, LibrarySearch, is_musl
+from auditor.closure.runtimes import (
     Runtime,
     role_of,
     run_java,
@@ -27,9 +25,11 @@ from auditor.fixes.runtimes import (
     run_python,
     run_shell_script,
 )
-from auditor.fixes.walk import ClosureWalk, MissingLibrary
-from auditor.image import DIR, FILE, HARDLINK, ImageConfig
+from auditor.closure.walk import ClosureWalk, MissingLibrary
+from auditor.filetree import FileTree
 from auditor.inventory import Inventory
+from auditor.model.image import DIR, FILE, HARDLINK, ImageConfig
+from auditor.read.elf import ElfFacts
 
 CLOSURE_WANTS = list(LD_SO_WANTS)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # runc's

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.elf import ElfFacts, read_elf_facts
+from auditor.read.elf import ElfFacts, read_elf_facts
 
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 LIB_C = "int answer(void) { return 42; }\n"
