@@ -1,34 +1,188 @@
-"""The pipeline in one function: source -> Image -> FileTree -> Inventory -> findings."""
+"""The pipeline in one function: source -> Image -> FileTree -> Inventory -> findings ->
+Verdict -> runtime closure -> attribution to Dockerfile lines -> suggestions -> Report.
+
+``audit(request)`` is what ``auditor scan`` runs and ``fix(request)`` what ``auditor fix``
+runs (the same audit, then the rewritten Dockerfile); tests call them the same way.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from auditor.filetree import FileTree, squash_layers
-from auditor.model.findings import Finding
-from auditor.model.image import HistoryEntry, Image, Skipped
+from auditor.model.attribution import Attribution
+from auditor.model.closure import Closure
+from auditor.model.image import Image, Skipped
+from auditor.model.result import AuditResult, Report
+from auditor.model.suggestion import Suggestion
+from auditor.model.verdict import Verdict
 from auditor.read.blobs import Progress
 from auditor.read.wants import NOTHING, ContentWants
 from auditor.sources import open_image
 from auditor.sources.common import ScanOptions
 
 if TYPE_CHECKING:
-    from auditor.inventory import Inventory
+    from auditor.fixes.bases import LocalBase
+    from auditor.fixes.rewrite import Rewrite
+    from auditor.policy import Baseline, Policy
 
-# The detectors, catalogers and closure are imported where they are first needed: a scan
-# starts its reading (the engine's save, the digest checks) before it loads them.
+# The detectors, catalogers, policy, closure and fixes are imported where they are first
+# needed: a scan starts its reading (the engine's save, the digest checks) before it
+# loads them.
+
+ListBases = Callable[[], Sequence["str | LocalBase"]]
 
 
-@dataclass
-class AuditResult:
-    image: Image
-    tree: FileTree
-    inventory: Inventory
-    history: list[HistoryEntry | None]
-    findings: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+def _engine_bases() -> Sequence[str | LocalBase]:
+    from auditor.fixes.bases import engine_bases
 
+    return engine_bases()
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What to audit and how: the command line's arguments, checked and loaded."""
+
+    source: str  # NAME[:TAG], docker-archive:PATH, oci-dir:PATH, ... (auditor.sources)
+    platform: str | None = None
+    verify: bool | None = None  # check layer digests: None is each source's default
+    policy: Policy | None = None  # no verdict without one
+    baseline: Baseline | None = None
+    fail_under: int | None = None  # override the policy's thresholds
+    fail_on: str | None = None
+    dockerfile_text: str | None = None  # ties findings to lines; None: no attribution
+    dockerfile: str | None = None  # its path as the user gave it, for the reports
+    target: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    sarif_category: str | None = None
+    # The images a final stage may start from; asked for only when a choice needs them,
+    # the same for `scan`'s suggestions and `fix`'s rewrite. Default: the engine's.
+    bases: ListBases = _engine_bases
+    progress: Progress | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FixResult:
+    report: Report
+    rewrite: Rewrite
+    # The policy's verdict on the rewritten image; None when what its base holds is unknown.
+    expected: Verdict | None
+
+
+def audit(request: AuditRequest) -> Report:
+    """The whole pipeline. Problems that are the user's (a bad policy threshold, an
+    unknown --target) stop it; a step after the findings that fails is recorded as
+    skipped, and the report still holds everything before it."""
+    result = scan(request.source, platform=request.platform, progress=request.progress,
+                  verify=request.verify)
+    verdict = None if request.policy is None else judge(
+        result, request.policy, baseline=request.baseline, fail_under=request.fail_under,
+        fail_on=request.fail_on)
+    skipped: list[Skipped] = []  # what goes wrong from here on
+    closure = _closure(result, skipped)
+    attribution = _attribution(request, result)
+    suggestions = _suggestions(result, closure, attribution, _once(request.bases), skipped)
+    return Report(
+        replace(result, skipped=(*result.skipped, *skipped)), verdict,
+        policy_name=request.policy.name if request.policy is not None else None,
+        policy_source=request.policy.source if request.policy is not None else None,
+        suggestions=tuple(suggestions), dockerfile=request.dockerfile,
+        dockerfile_lines=dockerfile_lines(attribution), sarif_category=request.sarif_category,
+        closure=closure, attribution=attribution)
+
+
+def fix(request: AuditRequest, runtime_base: str | None = None) -> FixResult:
+    """The audit, then the multi-stage Dockerfile that removes what the image should not
+    carry, with the verdict the policy should give the rebuilt image."""
+    from auditor.fixes.rewrite import expected_findings, rewrite
+    from auditor.policy import evaluate
+
+    if request.dockerfile_text is None:
+        raise ValueError("fix needs the Dockerfile's text")
+    bases = _once(request.bases)
+    report = audit(replace(request, bases=bases))
+    result = report.result
+    assert report.attribution is not None  # made from the Dockerfile text
+    fixed = rewrite(request.dockerfile_text, report.attribution, report.closure,
+                    runtime_base=runtime_base, image_user=result.image.config.user,
+                    result=result, available_bases=bases)
+    remaining = expected_findings(result, fixed)
+    expected = None
+    if remaining is not None and request.policy is not None:
+        expected = evaluate(request.policy, remaining, image_size=fixed.expected_bytes,
+                            wasted_bytes=0, packages=())
+    return FixResult(report, fixed, expected)
+
+
+def _once(bases: ListBases) -> ListBases:
+    """``bases``, asked at most once however many steps want them."""
+    listed: list[Sequence[str | LocalBase]] = []
+
+    def ask() -> Sequence[str | LocalBase]:
+        if not listed:
+            listed.append(bases())
+        return listed[0]
+
+    return ask
+
+
+def judge(result: AuditResult, policy: Policy, *, baseline: Baseline | None = None,
+          fail_under: int | None = None, fail_on: str | None = None) -> Verdict:
+    """The policy's verdict on an audited image (the pipeline's policy step)."""
+    from auditor.policy import evaluate
+
+    return evaluate(policy, result.findings, image_size=result.tree.size_bytes,
+                    wasted_bytes=result.tree.wasted_bytes, packages=result.inventory.packages,
+                    baseline=baseline, fail_under=fail_under, fail_on=fail_on)
+
+
+def _closure(result: AuditResult, skipped: list[Skipped]) -> Closure | None:
+    from auditor.closure.compute import compute_closure
+
+    try:
+        return compute_closure(result.tree, result.image.config, None, result.inventory)
+    except Exception as exc:  # a bug here must not cost the user the report
+        skipped.append(Skipped("runtime closure", f"failed: {exc!r}"))
+        return None
+
+
+def _attribution(request: AuditRequest, result: AuditResult) -> Attribution | None:
+    if request.dockerfile_text is None:
+        return None
+    from auditor.fixes.attribution import attribute
+
+    return attribute(request.dockerfile_text, result.image.config.history,
+                     len(result.image.layers), target=request.target,
+                     build_args=request.build_args)
+
+
+def dockerfile_lines(attribution: Attribution | None) -> dict[int, int]:
+    """Each layer's Dockerfile line; a base layer's is the FROM that brought the base in."""
+    if attribution is None:
+        return {}
+    lines = {}
+    for origin in attribution.layers:
+        line = origin.dockerfile_line or (attribution.from_line if origin.from_base else None)
+        if line:
+            lines[origin.layer] = line
+    return lines
+
+
+def _suggestions(result: AuditResult, closure: Closure | None,
+                 attribution: Attribution | None, bases: ListBases,
+                 skipped: list[Skipped]) -> list[Suggestion]:
+    from auditor.fixes.suggestions import suggest
+
+    try:
+        return suggest(result, closure, attribution, bases)
+    except Exception as exc:  # the findings stand without advice
+        skipped.append(Skipped("suggestions", f"failed: {exc!r}"))
+        return []
+
+
+# -- the first steps: source -> Image -> FileTree -> Inventory -> findings ------------------
 
 def scan_wants() -> ContentWants:
     """Everything the detectors and catalogers will read, known before the first byte."""
@@ -50,25 +204,25 @@ def read_tree(source: str, *, platform: str | None = None, progress: Progress | 
 
 
 def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
-    from auditor.detectors import ScanContext, run_detectors
-    from auditor.detectors.secrets import redact_instruction
+    from auditor.detectors import ScanContext, redact_instruction, run_detectors
     from auditor.inventory import build_inventory
 
     inventory = build_inventory(tree)
     history = image.config.layer_history(len(image.layers))
     # Reports show each layer's instruction: never a secret that a RUN or ENV recorded.
-    shown = [replace(h, created_by=redact_instruction(h.created_by)) if h is not None else None
-             for h in history]
-    result = AuditResult(image, tree, inventory, shown,
-                         skipped=[*image.skipped, *tree.skipped, *inventory.skipped])
+    shown = tuple(replace(h, created_by=redact_instruction(h.created_by))
+                  if h is not None else None for h in history)
+    skipped = [*image.skipped, *tree.skipped, *inventory.skipped]
+    findings = []
     if detect:
         ctx = ScanContext(image, tree, inventory, history, redact=redact_instruction)
-        result.findings = run_detectors(ctx, result.skipped)
-    return result
+        findings = run_detectors(ctx, skipped)
+    return AuditResult(image, tree, inventory, shown, tuple(findings), tuple(skipped))
 
 
-def audit(source: str, *, platform: str | None = None, progress: Progress | None = None,
-          detect: bool = True, verify: bool | None = None) -> AuditResult:
+def scan(source: str, *, platform: str | None = None, progress: Progress | None = None,
+         detect: bool = True, verify: bool | None = None) -> AuditResult:
+    """The image read and audited: its tree, its packages and the detectors' findings."""
     wants = scan_wants if detect else NOTHING  # made once the source has started reading
     image = open_image(source, ScanOptions(wants, platform, progress, verify=verify,
                                            defer_checks=True))

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TextIO
 
 from auditor import __version__
@@ -185,9 +186,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         # stream for seconds, which pass while the policy and the detectors load. Never
         # raises; argument errors below still come first.
         start_early(reference)
-    from auditor.audit import audit
-    from auditor.policy import Baseline, evaluate, load_policy
-    from auditor.reports import FORMATS, Report, WriteOptions, writer
+    from auditor.audit import AuditRequest, audit
+    from auditor.policy import Baseline, load_policy
+    from auditor.reports import FORMATS, WriteOptions, writer
 
     if args.format not in FORMATS:
         raise UsageError(f"unknown format {args.format!r}; choose one of {', '.join(FORMATS)}")
@@ -199,20 +200,16 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                              f"{', '.join(FORMATS)}; got {item!r}")
         outputs.append((fmt, path))
     # Everything that can be wrong with the arguments is found before the image is read.
-    policy = load_policy(args.policy)
-    baseline = Baseline.load(args.baseline) if args.baseline else None
-    dockerfile_text = _read_dockerfile(args.dockerfile)
-    build_args = _build_args(args.build_arg)
+    request = AuditRequest(
+        args.source, platform=args.platform, verify=args.verify,
+        policy=load_policy(args.policy),
+        baseline=Baseline.load(args.baseline) if args.baseline else None,
+        fail_under=args.fail_under, fail_on=args.fail_on,
+        dockerfile_text=_read_dockerfile(args.dockerfile), dockerfile=args.dockerfile,
+        target=args.target, build_args=_build_args(args.build_arg),
+        sarif_category=args.sarif_category)
     with _progress(not args.no_progress) as progress:
-        result = audit(args.source, platform=args.platform, progress=progress,
-                       verify=args.verify)
-    verdict = evaluate(policy, result.findings, image_size=result.tree.size_bytes,
-                       wasted_bytes=result.tree.wasted_bytes,
-                       packages=result.inventory.packages, baseline=baseline,
-                       fail_under=args.fail_under, fail_on=args.fail_on)
-    report = Report(result, verdict, policy.name, policy.source,
-                    dockerfile=args.dockerfile, sarif_category=args.sarif_category)
-    _add_fixes(report, dockerfile_text, args.target, build_args)
+        report = audit(replace(request, progress=progress))
     for fmt, path in outputs:
         try:
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -221,76 +218,23 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     options = WriteOptions(color=_color(args.color, sys.stdout), quiet=args.quiet)
     writer("terminal" if args.quiet else args.format)(report, sys.stdout, options)
-    return EXIT_PASSED if verdict.passed else EXIT_FAILED
-
-
-def _add_fixes(report: Any, dockerfile_text: str | None, target: str | None,
-               build_args: dict[str, str]) -> None:
-    """The runtime closure, attribution to Dockerfile lines, and stage-fix suggestions.
-
-    Attribution problems that are the user's (an unknown --target) stop the run; anything
-    else that goes wrong here is recorded as skipped: the findings stand without advice.
-    """
-    from auditor.closure.compute import compute_closure
-    from auditor.fixes.attribution import attribute
-    from auditor.fixes.suggestions import suggest
-    from auditor.model.image import Skipped
-
-    result = report.result
-    try:
-        report.closure = compute_closure(result.tree, result.image.config, None,
-                                         result.inventory)
-    except Exception as exc:  # a bug here must not cost the user the report
-        result.skipped.append(Skipped("runtime closure", f"failed: {exc!r}"))
-    if dockerfile_text is not None:
-        report.attribution = attribute(dockerfile_text, result.image.config.history,
-                                       len(result.image.layers), target=target,
-                                       build_args=build_args)
-        from_line = report.attribution.from_line
-        # a base layer's line is the FROM that brought the base in
-        report.dockerfile_lines = {
-            o.layer: o.dockerfile_line or (from_line if o.from_base else None)
-            for o in report.attribution.layers
-            if o.dockerfile_line or (o.from_base and from_line)}
-    try:
-        report.suggestions = suggest(result, report.closure, report.attribution)
-    except Exception as exc:
-        result.skipped.append(Skipped("suggestions", f"failed: {exc!r}"))
-
-
-def _local_bases() -> list[Any]:
-    """Images the engine already has: bases a rewrite can use without pulling."""
-    from auditor.fixes.rewrite import LocalBase
-
-    try:
-        import docker
-
-        client = docker.from_env(timeout=10)
-        images = client.images.list()
-    except Exception:
-        return []  # no engine here: the rewrite falls back to scratch, always buildable
-    return [LocalBase(tag, tuple(img.attrs.get("RootFS", {}).get("Layers", ())),
-                      img.attrs.get("Size")) for img in images for tag in img.tags]
+    return EXIT_PASSED if report.verdict is None or report.verdict.passed else EXIT_FAILED
 
 
 def _cmd_fix(args: argparse.Namespace) -> int:
-    from auditor.audit import audit
-    from auditor.fixes.rewrite import expected_findings, rewrite
-    from auditor.policy import evaluate, load_policy
-    from auditor.reports import Report, human_bytes
+    from auditor.audit import AuditRequest, fix
+    from auditor.policy import load_policy
+    from auditor.reports import human_bytes
 
     policy = load_policy(args.policy)
-    text = _read_dockerfile(args.dockerfile)
-    assert text is not None
-    build_args = _build_args(args.build_arg)
+    request = AuditRequest(args.source, platform=args.platform, verify=args.verify,
+                           policy=policy, dockerfile_text=_read_dockerfile(args.dockerfile),
+                           dockerfile=args.dockerfile, target=args.target,
+                           build_args=_build_args(args.build_arg))
     with _progress(not args.no_progress) as progress:
-        result = audit(args.source, platform=args.platform, progress=progress,
-                       verify=args.verify)
-    report = Report(result)
-    _add_fixes(report, text, args.target, build_args)
-    fixed = rewrite(text, report.attribution, report.closure, runtime_base=args.runtime_base,
-                    image_user=result.image.config.user, result=result,
-                    available_bases=_local_bases())
+        done = fix(replace(request, progress=progress), runtime_base=args.runtime_base)
+    fixed, result, now = done.rewrite, done.report.result, done.report.verdict
+    assert now is not None  # a policy was given
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as fh:
@@ -300,14 +244,10 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(fixed.text)
     info = sys.stdout if args.output else sys.stderr
-    now = evaluate(policy, result.findings, image_size=result.tree.size_bytes,
-                   wasted_bytes=result.tree.wasted_bytes, packages=result.inventory.packages)
     line = (f"expected: {human_bytes(fixed.expected_bytes)} on {fixed.base} (now "
             f"{human_bytes(result.tree.size_bytes)}, score {now.score} {now.grade})")
-    remaining = expected_findings(result, fixed)
-    if remaining is not None:
-        then = evaluate(policy, remaining, image_size=fixed.expected_bytes, wasted_bytes=0,
-                        packages=())
+    then = done.expected
+    if then is not None:
         line += (f"; expected score {then.score} {then.grade}, "
                  f"{'passes' if then.passed else 'fails'} policy {policy.name}")
     print(line, file=info)

@@ -84,14 +84,14 @@ def saved_images(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 def audited(engine: Any) -> Any:
-    """``audit("docker:IMAGE")`` of fixture images, once per session (they are large)."""
-    from auditor.audit import audit
+    """``scan("docker:IMAGE")`` of fixture images, once per session (they are large)."""
+    from auditor.audit import scan
 
     cache: dict[str, Any] = {}
 
     def get(image: str) -> Any:
         if image not in cache:
-            cache[image] = audit(f"docker:{image}")
+            cache[image] = scan(f"docker:{image}")
         return cache[image]
 
     return get

@@ -14,7 +14,6 @@ from __future__ import annotations
 import posixpath
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from auditor.closure.libpath import LD_SO_WANTS, LibrarySearch, is_musl
 from auditor.closure.runtimes import (
@@ -25,9 +24,10 @@ from auditor.closure.runtimes import (
     run_python,
     run_shell_script,
 )
-from auditor.closure.walk import ClosureWalk, MissingLibrary
+from auditor.closure.walk import ClosureWalk
 from auditor.filetree import FileTree
 from auditor.inventory import Inventory
+from auditor.model.closure import Closure
 from auditor.model.image import DIR, FILE, HARDLINK, ImageConfig
 from auditor.read.elf import ElfFacts
 
@@ -51,20 +51,6 @@ CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundl
 DISTROLESS_PYTHON = "3.11"  # what gcr.io/distroless/python3-debian12 ships
 
 ElfSource = Mapping[str, ElfFacts] | Callable[[str], "ElfFacts | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class Closure:
-    entry: str | None  # the program the command starts, as found through PATH/WORKDIR
-    kind: str  # static, dynamic, script, python, node, java, unknown
-    files: tuple[str, ...]  # files and the symbolic links that lead to them, sorted
-    bytes: int  # content bytes of those files, each once
-    share: float  # of the image's content bytes
-    missing: tuple[MissingLibrary, ...]
-    notes: tuple[str, ...]
-    base_candidate: str  # scratch, distroless-cc, alpine, distroless-python3, ... slim
-    reason: str
-    argv: tuple[str, ...] = ()
 
 
 def command_of(config: ImageConfig) -> list[str]:

@@ -16,20 +16,12 @@ from dataclasses import dataclass
 
 from auditor.closure.libpath import LibrarySearch, expand
 from auditor.filetree import MAX_SYMLINK_HOPS, FileTree, Node
+from auditor.model.closure import MissingLibrary
 from auditor.model.image import DIR, HARDLINK, SYMLINK
 from auditor.read.elf import ELF_MAGIC, ElfFacts
 
 ElfOf = Callable[[str], "ElfFacts | None"]
 Exclude = Callable[[str], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class MissingLibrary:
-    name: str
-    needed_by: str
-    # needed only by a module the program may load later (a Python extension, a JVM
-    # library), not by the program's own load chain
-    optional: bool = False
 
 
 @dataclass(slots=True)

@@ -132,6 +132,14 @@ def run_detectors(ctx: ScanContext, skipped: list[Skipped]) -> list[Finding]:
     return findings
 
 
+def redact_instruction(text: str) -> str:
+    """``text`` (a history entry, a RUN script) with every secret the detectors know of
+    masked: what reports may show of an instruction."""
+    from auditor.detectors.secrets import redact_instruction as redact
+
+    return redact(text)
+
+
 def iter_rules() -> Iterator[Rule]:
     load_detectors()
     return iter(RULES.values())

@@ -18,86 +18,22 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from auditor.fixes.dockerfile import (
     DEFAULT_SHELL,
-    Dockerfile,
-    Instruction,
-    Stage,
     arg_pairs,
     env_pairs,
     expand,
     parse_dockerfile,
 )
 from auditor.history.steps import parse_created_by
+from auditor.model.attribution import Attribution, LayerOrigin, StepMatch
+from auditor.model.dockerfile import Dockerfile, Instruction, Stage
 from auditor.model.image import HistoryEntry
 from auditor.model.text import created_by_text, shorten
 
 EXACT, ORDER, NONE = "exact", "order", "none"
 _EXACT_SCORE, _ORDER_SCORE, _GAP = 4, 1, 2
-
-
-@dataclass(frozen=True, slots=True)
-class LayerOrigin:
-    layer: int
-    from_base: bool  # made by the base image's build, not by this Dockerfile
-    dockerfile_line: int | None
-    instruction: str | None  # the Dockerfile instruction, or the base's history entry
-    confidence: str  # exact | order | none
-
-
-@dataclass(frozen=True, slots=True)
-class StepMatch:
-    """One instruction of the target stage chain and the history entry it made."""
-
-    instruction: Instruction
-    stage: Stage
-    history_index: int | None
-    layer: int | None
-    confidence: str
-
-
-@dataclass(frozen=True)
-class Attribution:
-    layers: tuple[LayerOrigin, ...]
-    base_layers: int  # layers that came with the base image
-    base_image: str | None  # the FROM image of the target chain's first stage
-    from_line: int | None  # that FROM's line
-    target: Stage | None
-    steps: tuple[StepMatch, ...]
-    unmatched: tuple[str, ...]  # what could not be matched, in sentences
-    dockerfile: Dockerfile | None = None
-    history_layers: Mapping[int, int] = field(default_factory=dict)  # history index -> layer
-
-    def origin(self, layer: int | None) -> LayerOrigin | None:
-        if layer is None or not 0 <= layer < len(self.layers):
-            return None
-        return self.layers[layer]
-
-    def step_of_layer(self, layer: int | None) -> StepMatch | None:
-        for step in self.steps:
-            if layer is not None and step.layer == layer:
-                return step
-        return None
-
-    def step_of_history(self, index: int | None) -> StepMatch | None:
-        for step in self.steps:
-            if index is not None and step.history_index == index:
-                return step
-        return None
-
-    def line_of_layer(self, layer: int | None) -> int | None:
-        origin = self.origin(layer)
-        return origin.dockerfile_line if origin is not None else None
-
-    def last(self, keyword: str, text: str = "") -> StepMatch | None:
-        """The target chain's last ``keyword`` instruction whose text contains ``text``."""
-        for step in reversed(self.steps):
-            ins = step.instruction
-            if ins.keyword == keyword and text in ins.original:
-                return step
-        return None
 
 
 def attribute(dockerfile_text: str, history: Sequence[HistoryEntry], layer_count: int, *,

@@ -9,15 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from auditor.audit import AuditResult
-from auditor.closure.compute import Closure
 from auditor.filetree import Node
+from auditor.model.closure import Closure
+from auditor.model.result import AuditResult
 
 SCRATCH = "scratch"
 OS_ECOSYSTEMS = ("deb", "apk", "rpm")
 
 
-ClosureFacts = Closure  # the real type, now that it exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +28,54 @@ class LocalBase:
     size: int | None = None
 
 
-def choose_base(closure: ClosureFacts | None, runtime_base: str | None,
-                available: Sequence[str | LocalBase], result: AuditResult | None
+# The images a final stage may start from, or how to list them: a listing is asked for only
+# when the choice needs it (the closure is incomplete, or --runtime-base names an image).
+Bases = Sequence[str | LocalBase] | Callable[[], Sequence[str | LocalBase]]
+LIST_TIMEOUT = 10  # seconds: an engine that does not answer leaves scratch as the choice
+
+
+def engine_bases() -> list[LocalBase]:
+    """Images the engine already has (every tag of each): bases a rewrite can use without
+    pulling; none when no engine answers: the rewrite falls back to scratch, always
+    buildable. Over the engine's socket with the standard library, as a scan reads."""
+    from auditor.read import engine_wire as wire
+
+    host = wire.docker_host()
+    try:
+        if not host.startswith("unix://"):
+            return _bases_with_docker_package()
+        listed = wire.get_json(host, "/images/json", LIST_TIMEOUT)
+        images = [wire.get_json(host, f"/images/{item['Id']}/json", LIST_TIMEOUT)
+                  for item in listed]
+        return [LocalBase(tag, tuple((img.get("RootFS") or {}).get("Layers") or ()),
+                          img.get("Size")) for img in images
+                for tag in img.get("RepoTags") or () if tag != "<none>:<none>"]
+    except Exception:
+        return []
+
+
+def _bases_with_docker_package() -> list[LocalBase]:
+    """The same over TCP or SSH, which the standard-library wire does not speak."""
+    import docker
+
+    client = docker.from_env(timeout=LIST_TIMEOUT)
+    return [LocalBase(tag, tuple(img.attrs.get("RootFS", {}).get("Layers", ())),
+                      img.attrs.get("Size")) for img in client.images.list()
+            for tag in img.tags]
+
+
+def _listed(available: Bases) -> list[LocalBase]:
+    return [b if isinstance(b, LocalBase) else LocalBase(b)
+            for b in (available() if callable(available) else available)]
+
+
+def choose_base(closure: Closure | None, runtime_base: str | None,
+                available: Bases, result: AuditResult | None
                 ) -> tuple[str, _Keep | None, int, str]:
     """(base, what of the closure to copy onto it, its size, why it was chosen)."""
-    bases = [b if isinstance(b, LocalBase) else LocalBase(b) for b in available]
     diff_ids = result.image.config.diff_ids if result is not None else ()
     if runtime_base is not None and runtime_base != SCRATCH:
-        local = _find(bases, runtime_base)
+        local = _find(_listed(available), runtime_base)
         if local is not None and _is_ancestor(local, diff_ids):
             return (runtime_base, _layer_keep(len(local.layers)),
                     _base_size(local, result), f"final base {runtime_base} (--runtime-base), "
@@ -54,7 +93,7 @@ def choose_base(closure: ClosureFacts | None, runtime_base: str | None,
     if closure is not None and closure.files and closure.kind != "unknown" and not blocking:
         return (SCRATCH, None, 0, f"final base scratch: the closure of {closure.entry} is "
                 f"complete ({closure.kind}), and scratch needs no pull")
-    ancestors = sorted((b for b in bases if _is_ancestor(b, diff_ids)
+    ancestors = sorted((b for b in _listed(available) if _is_ancestor(b, diff_ids)
                         and len(b.layers) < len(diff_ids)), key=lambda b: len(b.layers))
     if ancestors:
         base = ancestors[0]

@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from auditor.audit import AuditResult
-from auditor.closure.compute import Closure
+from auditor.detectors.secrets import ENV_RULE
 from auditor.filetree import FileTree, Node
-from auditor.fixes.attribution import Attribution, StepMatch
-from auditor.fixes.bases import SCRATCH, LocalBase, choose_base, not_keep
+from auditor.fixes.bases import SCRATCH, Bases, choose_base, not_keep
 from auditor.fixes.copyplan import STAGING_DIR, CopyPlan, plan_copies, trace
 from auditor.fixes.dockerfile import env_pairs
+from auditor.model.attribution import Attribution, StepMatch
+from auditor.model.closure import Closure
 from auditor.model.image import ImageConfig
+from auditor.model.result import AuditResult
 from auditor.model.text import human_bytes
 
 NONROOT = "65532:65532"  # the uid distroless calls "nonroot": needs no passwd entry
@@ -29,7 +30,6 @@ PASSWD, PASSWD_DIR = "/etc/passwd", "/auditor-etc"
 _SHELL_META = re.compile(r"[|&;<>()$`\\*?\[\]{}~#]")
 
 
-ClosureLike = Closure  # the real type, now that it exists
 
 
 @dataclass
@@ -61,9 +61,9 @@ def builder_alias(attribution: Attribution | None) -> str:
                             "auditor-runtime-build") if n not in taken)
 
 
-def final_stage(attribution: Attribution | None, closure: ClosureLike | None, *,
+def final_stage(attribution: Attribution | None, closure: Closure | None, *,
                 runtime_base: str | None, image_user: str, result: AuditResult | None,
-                available_bases: Sequence[str | LocalBase], builder: str = "build"
+                available_bases: Bases, builder: str = "build"
                 ) -> FinalStage:
     """The final stage's lines, what the builder must add for it, and its expected size."""
     tree = result.tree if result is not None else None
@@ -183,7 +183,7 @@ def _quote_env(value: str) -> str:
 def _settings(attribution: Attribution | None, config: ImageConfig, result: AuditResult | None,
               base: str, plan: CopyPlan, tree: FileTree | None, notes: list[str]) -> list[str]:
     secret_env = {str(f.evidence.get("variable")) for f in (result.findings if result else ())
-                  if f.rule_id == "AUD-SECRET-ENV"}
+                  if f.rule_id == ENV_RULE.id}
     lines: list[str] = []
     env = [(k, v) for k, _, v in (e.partition("=") for e in config.env)]
     for name in sorted(secret_env & {k for k, _ in env}):

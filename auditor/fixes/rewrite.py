@@ -8,22 +8,23 @@ the final stage copies. The new final stage (``auditor.fixes.finalstage``) is ap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from auditor.audit import AuditResult
+from auditor.detectors.secrets import ENV_RULE, HISTORY_RULE
 from auditor.filetree import Node
-from auditor.fixes.attribution import Attribution
-from auditor.fixes.bases import LocalBase
+from auditor.fixes.bases import Bases, LocalBase
 from auditor.fixes.copyplan import CopyPlan, trace
 from auditor.fixes.dockerfile import parse_dockerfile
 from auditor.fixes.finalstage import (
-    ClosureLike,
     builder_alias,
     escaped,
     final_stage,
 )
+from auditor.model.attribution import Attribution
+from auditor.model.closure import Closure
 from auditor.model.findings import Finding
+from auditor.model.result import AuditResult
 
 __all__ = ["LocalBase", "Rewrite", "expected_findings", "rewrite"]
 
@@ -38,10 +39,10 @@ class Rewrite:
     base_has: Callable[[Node], bool] | None = None  # the image's files the new base provides
 
 
-def rewrite(dockerfile_text: str, attribution: Attribution, closure: ClosureLike | None, *,
+def rewrite(dockerfile_text: str, attribution: Attribution, closure: Closure | None, *,
             runtime_base: str | None = None, image_user: str = "",
             result: AuditResult | None = None,
-            available_bases: Sequence[str | LocalBase] = ()) -> Rewrite:
+            available_bases: Bases = ()) -> Rewrite:
     """The multi-stage Dockerfile for ``dockerfile_text``.
 
     ``attribution`` (from :func:`auditor.fixes.attribution.attribute`) selects the target
@@ -50,7 +51,8 @@ def rewrite(dockerfile_text: str, attribution: Attribution, closure: ClosureLike
     is complete, else the smallest local image the image was built on); ``image_user`` is
     the image's ``Config.User``; ``result`` (the audit) lends the file tree, the inventory,
     the config and the secret findings; ``available_bases`` the images the engine has
-    (names, or :class:`LocalBase` with layers and size). Notes say what was decided and
+    (names, or :class:`LocalBase` with layers and size; or a function listing them,
+    called only if the choice of base needs them). Notes say what was decided and
     what could not be.
     """
     df = attribution.dockerfile or parse_dockerfile(dockerfile_text)
@@ -90,7 +92,7 @@ def rewrite(dockerfile_text: str, attribution: Attribution, closure: ClosureLike
 
 # Config findings the rewritten final stage no longer has: it runs as a numeric non-root
 # user, carries no secret ENV, and has none of the original build steps or their waste.
-_FIXED_RULES = frozenset({"AUD-SECRET-ENV", "AUD-SECRET-HISTORY"})
+_FIXED_RULES = frozenset({ENV_RULE.id, HISTORY_RULE.id})
 
 
 def expected_findings(result: AuditResult, fixed: Rewrite) -> list[Finding] | None:

@@ -13,32 +13,42 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from auditor.audit import AuditResult
-from auditor.fixes.attribution import Attribution, LayerOrigin, StepMatch
+from auditor.detectors.history import (
+    APT_CACHE,
+    APT_LISTS,
+    APT_RECOMMENDS,
+    NPM_CACHE,
+    PIP_CACHE,
+    RPM_CACHE,
+)
+from auditor.detectors.secrets import ENV_RULE
+from auditor.fixes.bases import Bases
 from auditor.fixes.finalstage import (
-    ClosureLike,
     FinalStage,
     builder_alias,
     escaped,
     final_stage,
 )
+from auditor.model.attribution import Attribution, LayerOrigin, StepMatch
+from auditor.model.closure import Closure
 from auditor.model.findings import Finding
+from auditor.model.result import AuditResult
+from auditor.model.suggestion import Suggestion
 from auditor.model.text import human_bytes, shorten
-from auditor.reports import Suggestion
 
 TOOLCHAIN = ("compiler", "network-tool")  # what only a build needs
 DROPPED_BY_STAGE = (*TOOLCHAIN, "package-manager", "leftover-source", "cache", "shell", "setuid")
-CACHE_RULES = {"AUD-APT-CACHE-KEPT": "apt-get clean",
-               "AUD-APT-LISTS-KEPT": "rm -rf /var/lib/apt/lists/*",
-               "AUD-NPM-CACHE": "npm cache clean --force",
-               "AUD-RPM-CACHE-KEPT": "yum clean all"}
+CACHE_RULES = {APT_CACHE.id: "apt-get clean",
+               APT_LISTS.id: "rm -rf /var/lib/apt/lists/*",
+               NPM_CACHE.id: "npm cache clean --force",
+               RPM_CACHE.id: "yum clean all"}
 SHOWN = 6
 
 
 @dataclass
 class _Ctx:
     result: AuditResult
-    closure: ClosureLike | None
+    closure: Closure | None
     attribution: Attribution | None
     by_category: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
     final: FinalStage | None = None
@@ -66,19 +76,20 @@ class _Ctx:
         return None if origin is not None and origin.from_base else step
 
 
-def suggest(result: AuditResult, closure: ClosureLike | None,
-            attribution: Attribution | None) -> list[Suggestion]:
+def suggest(result: AuditResult, closure: Closure | None,
+            attribution: Attribution | None, bases: Bases = ()) -> list[Suggestion]:
     """Suggestions for ``result``'s findings. ``closure`` (the runtime closure, or None)
     makes the multi-stage and base suggestions possible; ``attribution`` (from
     ``attribute``, with ``--dockerfile``) ties each to its Dockerfile line and lets the
-    suggestions quote and amend the user's own instructions."""
+    suggestions quote and amend the user's own instructions; ``bases`` are the images
+    the final stage may start from, as ``auditor fix`` is given them."""
     ctx = _Ctx(result, closure, attribution)
     for f in result.findings:
         ctx.by_category[f.category].append(f)
     if closure is not None and closure.files:
         ctx.final = final_stage(attribution, closure, runtime_base=None,
                                 image_user=result.image.config.user, result=result,
-                                available_bases=(), builder=builder_alias(attribution))
+                                available_bases=bases, builder=builder_alias(attribution))
     out: list[Suggestion] = []
     first = _multi_stage(ctx) or _smaller_base(ctx)
     if first is not None:
@@ -100,8 +111,13 @@ def _names(findings: Iterable[Finding]) -> str:
                                        else "")
 
 
+def _ids(findings: Iterable[Finding]) -> tuple[str, ...]:
+    """The rules a suggestion answers: its ``rule_ids``, and what its text names."""
+    return tuple(sorted({f.rule_id for f in findings}))
+
+
 def _rules(findings: Iterable[Finding]) -> str:
-    return ", ".join(sorted({f.rule_id for f in findings}))
+    return ", ".join(_ids(findings))
 
 
 def _line_ref(step: StepMatch | None) -> str:
@@ -150,7 +166,7 @@ def _multi_stage(ctx: _Ctx) -> Suggestion | None:
             f"{removes} [{_rules(dropped)}].\nName the build stage `AS {stage_name}`. "
             f"{_stage_text(ctx, final)}\n`auditor fix IMAGE --dockerfile Dockerfile` writes "
             "the whole Dockerfile.")
-    return Suggestion(title, text.strip(), saves, culprit.layer, line)
+    return Suggestion(title, text.strip(), saves, culprit.layer, line, _ids(dropped))
 
 
 def _smaller_base(ctx: _Ctx) -> Suggestion | None:
@@ -168,7 +184,7 @@ def _smaller_base(ctx: _Ctx) -> Suggestion | None:
             f"{_base_options(closure.base_candidate)}. The closure-only variant:\n"
             f"{_stage_text(ctx, final)}")
     return Suggestion(f"Use {final.base} instead of {a.base_image} as the final base", text,
-                      saves, from_base[0].layer, a.from_line)
+                      saves, from_base[0].layer, a.from_line, _ids(from_base))
 
 
 def _base_options(candidate: str) -> str:
@@ -199,7 +215,7 @@ def _non_root(ctx: _Ctx) -> list[Suggestion]:
             "10001 --no-create-home --shell /usr/sbin/nologin app`) and copy its passwd line "
             "into the final stage (`auditor fix` writes both steps).")
     return [Suggestion("Run as a non-root user: USER 65532:65532", text, 0, None,
-                       step.instruction.line if step is not None else None)]
+                       step.instruction.line if step is not None else None, _ids(found))]
 
 
 def _secrets(ctx: _Ctx) -> list[Suggestion]:
@@ -221,8 +237,8 @@ def _secrets(ctx: _Ctx) -> list[Suggestion]:
                     f"src={name} .` (`RUN --mount=type=ssh` forwards an SSH agent instead). "
                     "Rotate it: every copy of the image holds it.")
             out.append(Suggestion(f"Keep {f.path} out of the image", text, f.bytes, f.layer,
-                                  line))
-        elif f.rule_id == "AUD-SECRET-ENV":
+                                  line, (f.rule_id,)))
+        elif f.rule_id == ENV_RULE.id:
             var = str(f.evidence.get("variable", "the variable"))
             env = ctx.attribution.last("ENV", var + "=") if ctx.attribution else None
             line = env.instruction.line if env is not None else None
@@ -232,12 +248,13 @@ def _secrets(ctx: _Ctx) -> list[Suggestion]:
                     "needs it (BuildKit):\n\n"
                     f"RUN --mount=type=secret,id={_secret_id(var)} "
                     f"{var}=\"$(cat /run/secrets/{_secret_id(var)})\" <command>\n\nRotate it.")
-            out.append(Suggestion(f"Remove ENV {var} from the image", text, 0, None, line))
+            out.append(Suggestion(f"Remove ENV {var} from the image", text, 0, None, line,
+                                  (f.rule_id,)))
         else:
             text = (f"{f.message} [{f.rule_id}]. Pass build secrets with `RUN "
                     "--mount=type=secret` (BuildKit) instead of ARG or ENV, and rotate it.")
             out.append(Suggestion("Keep build secrets out of the history", text, 0, f.layer,
-                                  line))
+                                  line, (f.rule_id,)))
     return out
 
 
@@ -295,7 +312,7 @@ def _caches(ctx: _Ctx) -> list[Suggestion]:
                 f"[{_rules(found)}]. Remove caches in the same RUN that fills them (a later "
                 f"RUN cannot shrink this layer):\n\n{body}")
         out.append(Suggestion(f"Clean caches in the RUN at line {line}", text, kept,
-                              step.layer, line))
+                              step.layer, line, _ids(found)))
     return out
 
 
@@ -306,7 +323,7 @@ _PIP_INSTALL = re.compile(r"\b((?:pip3?|python3?(?:\.\d+)? -m pip)(?:\s+-\S+)*\s
 def _no_recommends(ctx: _Ctx) -> list[Suggestion]:
     out = []
     for f in ctx.by_category["config"]:
-        step = ctx.user_run(f) if f.rule_id == "AUD-APT-RECOMMENDS" else None
+        step = ctx.user_run(f) if f.rule_id == APT_RECOMMENDS.id else None
         if step is None:
             continue
         amended = _amend(ctx, step, edit=lambda t: _APT_INSTALL.sub(
@@ -316,13 +333,13 @@ def _no_recommends(ctx: _Ctx) -> list[Suggestion]:
                 f"[{f.rule_id}]. The bytes saved depend on the recommends; rebuild to "
                 f"measure.\n\n{amended or 'apt-get install -y --no-install-recommends ...'}")
         out.append(Suggestion(f"apt-get install --no-install-recommends at line {line}",
-                              text, 0, step.layer, line))
+                              text, 0, step.layer, line, (f.rule_id,)))
     return out
 
 
 def _pip_no_cache(ctx: _Ctx) -> list[Suggestion]:
     found = [f for f in [*ctx.by_category["config"], *ctx.by_category["cache"]]
-             if f.rule_id == "AUD-PIP-CACHE" or ".cache/pip" in (f.path or "")]
+             if f.rule_id == PIP_CACHE.id or ".cache/pip" in (f.path or "")]
     steps: dict[int, tuple[StepMatch, list[Finding]]] = {}
     for f in found:
         step = ctx.user_run(f)
@@ -336,7 +353,7 @@ def _pip_no_cache(ctx: _Ctx) -> list[Suggestion]:
         text = (f"pip keeps its download cache in the layer of line {line} [{_rules(fs)}]:\n\n"
                 f"{amended or 'pip install --no-cache-dir ...'}")
         out.append(Suggestion(f"pip install --no-cache-dir at line {line}", text, saves,
-                              step.layer, line))
+                              step.layer, line, _ids(fs)))
     return out
 
 
@@ -383,7 +400,7 @@ def _waste(ctx: _Ctx) -> list[Suggestion]:
                 f"one RUN (and drop line {r.instruction.line}):\n\n{merged}")
         out.append(Suggestion(f"Merge the RUNs at lines {w.instruction.line} and "
                               f"{r.instruction.line}", text, f.bytes, f.layer,
-                              w.instruction.line))
+                              w.instruction.line, (f.rule_id,)))
     return out
 
 
@@ -397,5 +414,5 @@ def _setuid(ctx: _Ctx) -> list[Suggestion]:
         text = (f"The RUN at line {step.instruction.line} leaves {f.path} setuid "
                 f"[{f.rule_id}]; drop the bit in the same RUN:\n\n{amended}")
         out.append(Suggestion(f"Drop the setuid bit of {f.path}", text, 0, f.layer,
-                              step.instruction.line))
+                              step.instruction.line, (f.rule_id,)))
     return out

@@ -13,8 +13,9 @@ schema), ``validate`` (value checks and error sentences), ``scoring`` (the formu
 
 from __future__ import annotations
 
+from auditor.model.verdict import Verdict, Waiver
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY, Baseline
-from auditor.policy.evaluate import Verdict, evaluate, is_packaged
+from auditor.policy.evaluate import evaluate, is_packaged
 from auditor.policy.loader import builtin_names, load_policy
 from auditor.policy.model import (
     ACTIONS,
@@ -24,7 +25,6 @@ from auditor.policy.model import (
     PackageRule,
     Policy,
     Settings,
-    Waiver,
 )
 from auditor.policy.scoring import GRADES, bytes_factor, finding_cost, grade
 

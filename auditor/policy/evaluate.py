@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from fnmatch import fnmatchcase
-from typing import Any
 
 from auditor.errors import UsageError
 from auditor.inventory import Package
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
+from auditor.model.verdict import Verdict, Waiver
 from auditor.policy.baseline import Baseline
 from auditor.policy.model import (
     WAIVER_EXPIRED,
@@ -26,46 +26,12 @@ from auditor.policy.model import (
     PackageRule,
     Policy,
     Settings,
-    Waiver,
 )
 from auditor.policy.packages import package_findings
 from auditor.policy.scoring import finding_cost, grade, score_from_costs
 from auditor.read.globs import compile_globs
 
 EXAMPLES = 3  # findings named in one reason
-
-
-@dataclass(frozen=True)
-class Verdict:
-    policy: str
-    policy_source: str
-    score: int  # 0..100, from every counted finding (the baseline does not change it)
-    grade: str  # A..F
-    passed: bool
-    reasons: list[str]  # one sentence per policy rule that failed the image
-    findings: list[Finding]  # after the policy; includes the policy's own findings
-    suppressed: list[tuple[Finding, str]]  # (finding, why): allow-list, waiver, baseline
-    expired_waivers: list[Waiver]
-    new_findings: list[Finding] | None  # not in the baseline; None without a baseline
-    actions: dict[str, str] = field(default_factory=dict)  # fingerprint -> fail/warn/ignore
-
-    def action(self, finding: Finding) -> str:
-        return self.actions.get(finding.fingerprint, "warn")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "policy": {"name": self.policy, "source": self.policy_source},
-            "score": self.score,
-            "grade": self.grade,
-            "passed": self.passed,
-            "reasons": list(self.reasons),
-            "findings": [{**f.to_json(), "action": self.action(f)} for f in self.findings],
-            "suppressed": [{"finding": f.to_json(), "why": why} for f, why in self.suppressed],
-            "expired_waivers": [{**w.to_dict(), "expires": w.expires.isoformat()}
-                                for w in self.expired_waivers],
-            "new_findings": (None if self.new_findings is None
-                             else [f.fingerprint for f in self.new_findings]),
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from auditor.errors import PolicyError
 from auditor.model.findings import CATEGORIES, SEVERITIES
+from auditor.model.verdict import Waiver
 from auditor.policy.model import (
     ACTIONS,
     CATEGORY_DEFAULT,
@@ -26,7 +27,6 @@ from auditor.policy.model import (
     ScoreParams,
     Settings,
     Thresholds,
-    Waiver,
 )
 from auditor.policy.validate import Checker, kind_of
 

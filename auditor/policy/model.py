@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from auditor.model.findings import CATEGORIES, SEVERITIES, Rule
+from auditor.model.verdict import Waiver
 
 ACTIONS = ("fail", "warn", "ignore")
 
@@ -134,36 +135,6 @@ class PackageRule:
     @property
     def label(self) -> str:
         return self.name + (self.versions or "")
-
-
-@dataclass(frozen=True, slots=True)
-class Waiver:
-    """A ``[[waivers]]`` entry: a finding's fingerprint, or a rule id with an optional path
-    glob, accepted until ``expires`` (inclusive) for the stated ``reason``."""
-
-    reason: str
-    expires: date
-    fingerprint: str | None = None
-    rule: str | None = None
-    path: str | None = None
-
-    @property
-    def subject(self) -> str:
-        if self.fingerprint is not None:
-            return f"fingerprint {self.fingerprint}"
-        return f"rule {self.rule}" + (f" at {self.path}" if self.path else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.fingerprint is not None:
-            out["fingerprint"] = self.fingerprint
-        if self.rule is not None:
-            out["rule"] = self.rule
-        if self.path is not None:
-            out["path"] = self.path
-        out["reason"] = self.reason
-        out["expires"] = self.expires
-        return out
 
 
 @dataclass(frozen=True, slots=True)

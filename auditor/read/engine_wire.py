@@ -122,9 +122,9 @@ def request_save(host: str, reference: str) -> Requested:
     return Requested(info, sock)
 
 
-def connect(host: str, path: str) -> socket.socket:
+def connect(host: str, path: str, timeout: float = TIMEOUT) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(TIMEOUT)
+    sock.settimeout(timeout)
     try:
         sock.connect(path)
     except OSError as exc:
@@ -134,9 +134,9 @@ def connect(host: str, path: str) -> socket.socket:
     return sock
 
 
-def request(host: str, path: str, url: str) -> tuple[int, Any]:
+def request(host: str, path: str, url: str, timeout: float = TIMEOUT) -> tuple[int, Any]:
     """A GET on the engine's socket: the status, and the body as a file."""
-    sock = connect(host, path)
+    sock = connect(host, path, timeout)
     try:
         sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
         stream = sock.makefile("rb", buffering=0)
@@ -146,6 +146,20 @@ def request(host: str, path: str, url: str) -> tuple[int, Any]:
                                 ) from None
     finally:
         sock.close()
+
+
+def get_json(host: str, url: str, timeout: float = TIMEOUT) -> Any:
+    """The JSON document a GET on a ``unix://`` engine answers with status 200."""
+    status, stream = request(host, host[len("unix://"):], url, timeout)
+    with stream:
+        body = read_body(stream, MAX_INSPECT)
+    if status != 200:
+        raise SourceError(f"the Docker Engine answered {url} with {status}: "
+                          f"{error_message(body)}")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise SourceError(f"the Docker Engine's answer to {url} is not JSON") from None
 
 
 def read_status(stream: Any) -> int:

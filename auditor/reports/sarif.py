@@ -139,15 +139,11 @@ def image_uri(report: Report, finding: Finding) -> str:
     return f"{base}/rootfs{_uri_path(finding.path)}"
 
 
-def _rule_ids(s: Suggestion) -> set[str]:
-    return set(re.findall(r"AUD-[A-Z0-9]+(?:-[A-Z0-9]+)*", f"{s.title} {s.text}"))
-
-
 def _config_line(report: Report, rule_id: str) -> int | None:
     """The Dockerfile line of a config finding (USER, ENV, EXPOSE have no layer): the line
     of the one suggestion that answers its rule, when there is exactly one."""
     lines = {s.dockerfile_line for s in report.suggestions
-             if s.dockerfile_line and rule_id in _rule_ids(s)}
+             if s.dockerfile_line and rule_id in s.rule_ids}
     return lines.pop() if len(lines) == 1 else None
 
 
@@ -215,13 +211,12 @@ def _suggestion_text(suggestions: Sequence[Suggestion], markdown: bool) -> str:
 
 
 def _concerns(s: Suggestion, rule_id: str, layers: set[int | None], has_files: bool) -> bool:
-    """Whether a stage-fix suggestion answers a rule's findings. Suggestions name the rule
-    ids they answer (``[AUD-SHELL, AUD-CACHE]``); one that names none belongs to the rules
-    whose findings its layer brought in or, for the whole image (another base, another
-    final stage), to the rules that found files."""
-    named = _rule_ids(s)
-    if named:
-        return rule_id in named
+    """Whether a stage-fix suggestion answers a rule's findings. Suggestions carry the rule
+    ids they answer (``rule_ids``); one that has none belongs to the rules whose findings
+    its layer brought in or, for the whole image (another base, another final stage), to
+    the rules that found files."""
+    if s.rule_ids:
+        return rule_id in s.rule_ids
     return s.layer in layers if s.layer is not None else has_files
 
 

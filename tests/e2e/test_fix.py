@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from docker.errors import APIError
 
-from auditor.audit import AuditResult, audit
+from auditor.audit import AuditRequest, fix, judge, scan
 from auditor.fixes.attribution import attribute
-from auditor.fixes.rewrite import LocalBase, expected_findings, rewrite
-from auditor.fixes.suggestions import suggest
+from auditor.fixes.bases import engine_bases
+from auditor.fixes.rewrite import LocalBase
 from auditor.model.findings import SEVERITY_RANK
 from auditor.model.image import ImageConfig
-from auditor.policy import evaluate, load_policy
+from auditor.policy import load_policy
 from tests.conftest import FIXTURES, expected_of
 
 pytestmark = pytest.mark.engine
@@ -102,33 +102,25 @@ def built(engine: Any, tag: str, dockerfile: Path, context: Path) -> Iterator[st
                 engine.images.remove(ref, force=True)
 
 
-def verdict_of(result: AuditResult) -> Any:
-    return evaluate(load_policy("default"), result.findings, image_size=result.tree.size_bytes,
-                    wasted_bytes=result.tree.wasted_bytes, packages=result.inventory.packages)
-
-
-def predicted_verdict(result: AuditResult, fixed: Any) -> Any:
-    findings = expected_findings(result, fixed)
-    assert findings is not None
-    return evaluate(load_policy("default"), findings, image_size=fixed.expected_bytes,
-                    wasted_bytes=0, packages=[])
+def test_the_engine_bases_are_what_the_docker_package_lists(
+        local_bases: list[LocalBase]) -> None:
+    # scan and fix list them over the standard-library wire, as the docker package would
+    assert engine_bases() == local_bases
 
 
 @pytest.mark.parametrize("name", REWRITTEN, ids=REWRITTEN)
 def test_the_suggested_dockerfile_builds_runs_and_passes(
         name: str, engine: Any, saved_images: Any, local_bases: list[LocalBase],
         tmp_path: Path) -> None:
-    from auditor.closure.compute import compute_closure
-
     archive = saved_images(f"auditor-fixture/{name}:latest")
-    result = audit(str(archive))
-    closure = compute_closure(result.tree, result.image.config, None, result.inventory)
     text = (FIXTURES / name / "Dockerfile").read_text()
-    attribution = attribute(text, result.image.config.history, len(result.image.layers))
-    fixed = rewrite(text, attribution, closure, image_user=result.image.config.user,
-                    result=result, available_bases=local_bases)
+    policy = load_policy("default")
+    done = fix(AuditRequest(str(archive), policy=policy, dockerfile_text=text,
+                            bases=lambda: local_bases))
+    result, fixed, attribution = done.report.result, done.rewrite, done.report.attribution
+    assert attribution is not None
     # The first suggestion is the stage fix; it predicts the size the rewrite predicts.
-    first = suggest(result, closure, attribution)[0]
+    first = done.report.suggestions[0]
     image_bytes = sum(s.added_bytes for s in result.tree.layers)
     assert image_bytes - first.saves_bytes == fixed.expected_bytes
     assert first.dockerfile_line == attribution.from_line  # the base brings the problem
@@ -142,14 +134,14 @@ def test_the_suggested_dockerfile_builds_runs_and_passes(
         size = engine.images.get(tag).attrs["Size"]
         assert abs(size - fixed.expected_bytes) <= SIZE_TOLERANCE * fixed.expected_bytes, (
             size, fixed.expected_bytes, fixed.text)
-        rebuilt = audit(f"docker:{tag}")
+        rebuilt = scan(f"docker:{tag}")
     high = [f for f in rebuilt.findings if f.category in MUST_BE_GONE
             or (f.category == "shell" and SEVERITY_RANK[f.severity] >= SEVERITY_RANK["high"])]
     assert high == [], [(f.rule_id, f.path) for f in high]
-    verdict = verdict_of(rebuilt)
+    verdict = judge(rebuilt, policy)
     assert verdict.passed, verdict.reasons
-    predicted = predicted_verdict(result, fixed)
-    assert predicted.passed and abs(predicted.score - verdict.score) <= 10
+    predicted = done.expected
+    assert predicted is not None and predicted.passed and abs(predicted.score - verdict.score) <= 10
 
 
 def test_auditor_fix_command_writes_the_dockerfile_and_the_expected_result(

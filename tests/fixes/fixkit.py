@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from auditor.audit import AuditResult, audit_image
+from auditor.audit import audit_image
 from auditor.filetree import squash_layers
 from auditor.fixes.attribution import Attribution, attribute
 from auditor.model.image import HistoryEntry, ImageConfig
+from auditor.model.result import AuditResult
 from tests.layerkit import D, F, L, Spec, image_of
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"

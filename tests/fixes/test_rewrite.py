@@ -167,8 +167,8 @@ def test_shell_form_cmd_on_scratch(command: str, want: str, note: str):
 def test_a_secret_env_is_not_carried_over():
     result = result_of(config=ImageConfig(cmd=("/src/hello",), env=(
         "PATH=/usr/bin:/bin", "API_TOKEN=ghp_0000", "GPG_KEY=A035C8C1")))
-    result.findings = [Finding("AUD-SECRET-ENV", "secret", "high", "t", "m",
-                               evidence={"variable": "API_TOKEN"})]
+    result = replace(result, findings=(Finding("AUD-SECRET-ENV", "secret", "high", "t", "m",
+                                               evidence={"variable": "API_TOKEN"}),))
     rw = rewrite(DOCKERFILE, attribution_of(result), Closure(), image_user="", result=result)
     assert "ghp_0000" not in rw.text and 'GPG_KEY="A035C8C1"' in rw.text
     assert any("API_TOKEN" in n for n in rw.notes)
@@ -268,7 +268,7 @@ def test_notes_carry_what_attribution_and_the_closure_could_not_decide():
 
 def test_expected_findings_keep_only_what_the_final_stage_still_has():
     result = result_of()
-    result.findings = [
+    result = replace(result, findings=(
         Finding("AUD-SHELL", "shell", "medium", "t", "m", path="/usr/bin/dash",
                 paths=("/usr/bin/dash", "/usr/bin/sh"), layer=0),
         Finding("AUD-X", "config", "low", "t", "m", path=LIBC, layer=0),
@@ -276,7 +276,7 @@ def test_expected_findings_keep_only_what_the_final_stage_still_has():
         Finding("AUD-APT-RECOMMENDS", "config", "low", "t", "m", layer=1,
                 evidence={"history_index": 2}),
         Finding("AUD-SSH-PORT", "config", "medium", "t", "m"),
-    ]
+    ))
     rw = rewrite(DOCKERFILE, attribution_of(result), Closure(), result=result)
     kept = expected_findings(result, rw)
     assert kept is not None

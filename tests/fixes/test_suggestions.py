@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from auditor.audit import AuditResult
+from dataclasses import replace
+
 from auditor.fixes.suggestions import suggest
 from auditor.inventory import Inventory, Package
 from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, ImageConfig
+from auditor.model.result import AuditResult
 from auditor.reports import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
 from tests.layerkit import D, F
@@ -58,8 +60,7 @@ def audit_with(*findings: Finding, history: tuple[HistoryEntry, ...] = HIST,
                layers: tuple = LAYERS, user: str = "toor") -> AuditResult:
     result = result_of(*layers, config=ImageConfig(cmd=("/src/hello",), user=user),
                        history=history)
-    result.findings = list(findings)
-    return result
+    return replace(result, findings=findings)
 
 
 def suggestions(result: AuditResult, closure: Closure | None = None, text: str = DOCKERFILE,
@@ -85,7 +86,8 @@ def test_toolchain_installed_by_the_users_run_moves_to_a_builder_stage():
 
 def test_toolchain_from_the_base_image_is_base_advice():
     result = result_of(*(BASE, APP), history=HISTORY)
-    result.findings = [finding("AUD-COMPILER", "compiler", 0, "/usr/bin/dash", 100, "gcc@1")]
+    result = replace(result, findings=(
+        finding("AUD-COMPILER", "compiler", 0, "/usr/bin/dash", 100, "gcc@1"),))
     found = suggest(result, Closure(), attribution_of(result))
     s = titled(found, "Build on base as a builder stage")
     assert s.dockerfile_line == 2 and s.layer == 0
@@ -100,7 +102,8 @@ def test_no_closure_no_stage_suggestion():
 
 def test_a_base_that_brings_only_a_shell_gets_a_smaller_base():
     result = result_of(*(BASE, APP), history=HISTORY)
-    result.findings = [finding("AUD-SHELL", "shell", 0, "/usr/bin/dash", 100, "dash@1")]
+    result = replace(result, findings=(
+        finding("AUD-SHELL", "shell", 0, "/usr/bin/dash", 100, "dash@1"),))
     s = titled(suggest(result, Closure(), attribution_of(result)), "Use scratch instead of base")
     assert s.dockerfile_line == 2 and s.saves_bytes > 0
     assert "distroless/cc" in s.text and "AUD-SHELL" in s.text
@@ -141,10 +144,10 @@ def test_pip_cache_gets_no_cache_dir():
 
 def test_npm_dev_dependencies_name_the_copy_that_brought_them():
     result = audit_with()
-    result.inventory = Inventory(packages=[
+    result = replace(result, inventory=Inventory(packages=[
         Package("ms", "2.1.3", "npm", files=("/app/node_modules/ms/index.js",),
                 installed_size=400, location="/app/node_modules/ms/index.js", dev=True),
-        Package("is-number", "7.0.0", "npm", dev=False)])
+        Package("is-number", "7.0.0", "npm", dev=False)]))
     s = titled(suggestions(result), "Install production dependencies only")
     assert s.saves_bytes == 400 and s.dockerfile_line == 4 and s.layer == 3
     assert "ms" in s.text and "is-number" not in s.text and "npm ci --omit=dev" in s.text

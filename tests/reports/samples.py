@@ -78,7 +78,8 @@ SUGGESTIONS = (
                "RUN apt-get update && apt-get install -y \\\n    build-essential\n"
                "COPY --from=build /app /app\n"
                "Then `docker build .` as before; <nothing> else changes.",
-               saves_bytes=250_000_000, layer=1, dockerfile_line=4),
+               saves_bytes=250_000_000, layer=1, dockerfile_line=4,
+               rule_ids=("AUD-CACHE", "AUD-COMPILER")),
     Suggestion("Use a distroless base", "FROM gcr.io/distroless/static-debian12",
                saves_bytes=70_000_000),
 )
@@ -105,13 +106,13 @@ def sample_report(*, verdict: bool = True, findings: list[Finding] | None = None
                   skipped: bool = True, suggestions: bool = True) -> Report:
     image = replace(sample_image(), reference=reference)
     result = audit_image(image, squash_layers(list(image.layers)), detect=False)
-    result.findings = list(FINDINGS if findings is None else findings)
-    if skipped:
-        result.skipped = [Skipped("layer 2: app/huge.bin", "large member not read")]
+    result = replace(result, findings=tuple(FINDINGS if findings is None else findings),
+                     skipped=(Skipped("layer 2: app/huge.bin", "large member not read"),)
+                     if skipped else ())
     report = Report(result, suggestions=SUGGESTIONS if suggestions else ())
     if verdict:
-        report.verdict = sample_verdict(result.findings)
-        report.policy_name, report.policy_source = "default", "builtin:default"
+        report = replace(report, verdict=sample_verdict(list(result.findings)),
+                         policy_name="default", policy_source="builtin:default")
     return report
 
 

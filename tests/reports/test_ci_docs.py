@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def test_gitlab_code_quality_conversion(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sarif_report, "rule_catalogue", lambda: dict(samples.CATALOGUE))
     report = samples.sample_report()
-    report.dockerfile, report.dockerfile_lines = "Dockerfile", {0: 1, 1: 4, 2: 9}
+    report = replace(report, dockerfile="Dockerfile", dockerfile_lines={0: 1, 1: 4, 2: 9})
     out = io.StringIO()
     sarif_report.write(report, out, WriteOptions())
     (tmp_path / "auditor.sarif").write_text(out.getvalue(), encoding="utf-8")

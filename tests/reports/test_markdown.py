@@ -47,7 +47,7 @@ def test_verdict_score_and_reasons_come_first() -> None:
     assert "❌ failed" in head and "Score 38/100 (grade F)" in head
     assert "category secret is set to fail" in head
     passed = samples.sample_report()
-    passed.verdict = replace(samples.sample_verdict([]), passed=True, reasons=[])
+    passed = replace(passed, verdict=replace(samples.sample_verdict([]), passed=True, reasons=[]))
     assert "✅ passed" in markdown_of(passed)
 
 

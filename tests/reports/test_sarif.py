@@ -63,7 +63,8 @@ def test_golden(golden: Callable[[str, str], None], name: str,
 
 def test_golden_with_dockerfile(golden: Callable[[str, str], None]) -> None:
     report = samples.sample_report()
-    report.dockerfile, report.dockerfile_lines = "./build/app.Dockerfile", {0: 1, 1: 4, 2: 9}
+    report = replace(report, dockerfile="./build/app.Dockerfile",
+                     dockerfile_lines={0: 1, 1: 4, 2: 9})
     golden("sample-dockerfile.sarif",
            json.dumps(sarif_of(report), indent=2, ensure_ascii=False) + "\n")
 
@@ -129,14 +130,14 @@ def test_without_dockerfile_each_alert_names_its_path_in_the_image() -> None:
 ])
 def test_with_dockerfile_the_uri_is_repository_relative(given: str, uri: str) -> None:
     report = samples.sample_report()
-    report.dockerfile = given
+    report = replace(report, dockerfile=given)
     run = run_of(report)
     assert {uri_of(r) for r in run["results"]} == {uri}
 
 
 def test_with_dockerfile_the_line_is_the_instruction_that_made_the_layer() -> None:
     report = samples.sample_report()
-    report.dockerfile, report.dockerfile_lines = "Dockerfile", {0: 1, 1: 4, 2: 9}
+    report = replace(report, dockerfile="Dockerfile", dockerfile_lines={0: 1, 1: 4, 2: 9})
     run = run_of(report)
 
     def line(rule_id: str) -> int:
@@ -146,7 +147,7 @@ def test_with_dockerfile_the_line_is_the_instruction_that_made_the_layer() -> No
     assert line("AUD-COMPILER") == 4  # layer 1
     assert line("AUD-SECRET-PRIVATE-KEY") == 9  # layer 2
     assert line("AUD-ROOT-USER") == 1  # no layer: the config; line 1
-    report.dockerfile_lines = {}
+    report = replace(report, dockerfile_lines={})
     assert {r["locations"][0]["physicalLocation"]["region"]["startLine"]
             for r in run_of(report)["results"]} == {1}
     # the message still names the path in the image, which the Dockerfile line does not
@@ -156,7 +157,7 @@ def test_with_dockerfile_the_line_is_the_instruction_that_made_the_layer() -> No
 def test_run_id_is_per_image_not_per_tag() -> None:
     def run_id(reference: str, category: str | None = None) -> str:
         report = samples.sample_report(reference=reference, verdict=False)
-        report.sarif_category = category
+        report = replace(report, sarif_category=category)
         return str(run_of(report)["automationDetails"]["id"])
 
     assert run_id("app:pr-12") == run_id("app:main") == "auditor/app/"
@@ -270,8 +271,9 @@ def test_result_properties() -> None:
 def test_waived_findings_are_suppressed_baseline_ones_are_not() -> None:
     report = samples.sample_report()
     in_baseline = report.result.findings[1]
-    report.verdict = replace(report.verdict, suppressed=[
-        *report.verdict.suppressed, (in_baseline, "baseline: already in old.sarif")])
+    assert report.verdict is not None
+    report = replace(report, verdict=replace(report.verdict, suppressed=[
+        *report.verdict.suppressed, (in_baseline, "baseline: already in old.sarif")]))
     run = run_of(report)
     waived = result_for(run, "AUD-SETUID")
     assert waived["suppressions"] == [{"kind": "external", "status": "accepted",
@@ -357,12 +359,14 @@ def test_a_config_finding_points_at_the_line_its_suggestion_names() -> None:
     from auditor.reports import Suggestion
 
     report = samples.sample_report()
-    report.dockerfile = "Dockerfile"
-    user = Suggestion("Run as a non-root user", "No USER [AUD-ROOT-USER].", dockerfile_line=12)
-    report.suggestions = (*samples.SUGGESTIONS, user)
+    report = replace(report, dockerfile="Dockerfile")
+    user = Suggestion("Run as a non-root user", "No USER [AUD-ROOT-USER].", dockerfile_line=12,
+                      rule_ids=("AUD-ROOT-USER",))
+    report = replace(report, suggestions=(*samples.SUGGESTIONS, user))
     region = result_for(run_of(report), "AUD-ROOT-USER")["locations"][0]["physicalLocation"]
     assert region["region"]["startLine"] == 12
     # two suggestions at different lines for one rule: no guess, line 1
-    report.suggestions = (user, Suggestion("Other", "[AUD-ROOT-USER]", dockerfile_line=3))
+    other = Suggestion("Other", "[AUD-ROOT-USER]", dockerfile_line=3, rule_ids=("AUD-ROOT-USER",))
+    report = replace(report, suggestions=(user, other))
     region = result_for(run_of(report), "AUD-ROOT-USER")["locations"][0]["physicalLocation"]
     assert region["region"]["startLine"] == 1

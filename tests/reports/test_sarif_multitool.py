@@ -11,6 +11,7 @@ import io
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def multitool() -> Path:
 
 def _with_dockerfile() -> Report:
     report = samples.sample_report()
-    report.dockerfile, report.dockerfile_lines = "build/Dockerfile", {0: 1, 1: 4, 2: 9}
+    report = replace(report, dockerfile="build/Dockerfile", dockerfile_lines={0: 1, 1: 4, 2: 9})
     return report
 
 

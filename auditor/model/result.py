@@ -1,0 +1,47 @@
+"""What the pipeline hands the reports: the audit of an image, and the report on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from auditor.model.attribution import Attribution
+from auditor.model.closure import Closure
+from auditor.model.findings import Finding
+from auditor.model.image import HistoryEntry, Image, Skipped
+from auditor.model.suggestion import Suggestion
+from auditor.model.verdict import Verdict
+
+if TYPE_CHECKING:  # types only: the squashed tree and the inventory are made by their steps
+    from auditor.filetree import FileTree
+    from auditor.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """An image read and audited: its squashed tree, its packages and its findings."""
+
+    image: Image
+    tree: FileTree
+    inventory: Inventory
+    history: tuple[HistoryEntry | None, ...]  # per layer, secrets masked
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows: the audit, the policy's verdict when there is one, the
+    runtime closure, the attribution to Dockerfile lines, and the suggestions."""
+
+    result: AuditResult
+    verdict: Verdict | None = None
+    policy_name: str | None = None
+    policy_source: str | None = None
+    suggestions: tuple[Suggestion, ...] = ()
+    dockerfile: str | None = None  # the Dockerfile path as given (repository-relative)
+    dockerfile_lines: Mapping[int, int] = field(default_factory=dict)  # layer -> line
+    sarif_category: str | None = None
+    closure: Closure | None = None  # when computed
+    attribution: Attribution | None = None  # with a Dockerfile
