@@ -16,7 +16,6 @@ not survive to the final tree is wasted space, charged to the layer that wrote i
 from __future__ import annotations
 
 import bisect
-import gc
 import heapq
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
@@ -375,16 +374,6 @@ class TreeWalk:
 
 def squash_layers(layers: Sequence[LayerScan]) -> FileTree:
     tree = FileTree()
-    # Squashing allocates a node per entry and frees nothing cyclic: the cyclic garbage
-    # collector, which those allocations keep triggering, would only walk them again and
-    # again (a quarter of the time on a large image). The CLI pauses it for a whole
-    # command; this is for everyone else who squashes.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for scan in layers:
-            tree.apply_layer(scan)
-    finally:
-        if collecting:
-            gc.enable()
+    for scan in layers:
+        tree.apply_layer(scan)
     return tree

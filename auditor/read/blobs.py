@@ -11,7 +11,6 @@ import os
 import queue
 import socket
 import struct
-import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -33,18 +32,6 @@ class Progress(Protocol):
     def set_total(self, total: int) -> None: ...
 
 
-# While a helper thread hands over chunks, the GIL is passed on after 0.5 ms instead of
-# the default 5 ms: a thread waiting out the interval after every chunk slows it tenfold.
-_HANDOFF = 0.0005
-
-
-def quick_handoff() -> float:
-    """Shorten the GIL switch interval; returns the one to restore."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, _HANDOFF))
-    return previous
-
-
 class PrefetchReader(io.RawIOBase):
     """A file-like view of an iterator of byte chunks (the engine's streamed ``save``),
     pulled by a background thread so that the engine's sending and our parsing overlap.
@@ -60,7 +47,6 @@ class PrefetchReader(io.RawIOBase):
         self._stop = threading.Event()
         self._buf = memoryview(b"")
         self._done = False
-        self._switch = quick_handoff()
         self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True)
         self._thread.start()
 
@@ -122,7 +108,6 @@ class PrefetchReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._stop.set()
-            sys.setswitchinterval(self._switch)
         super().close()
 
 
@@ -152,7 +137,6 @@ class SocketPrefetch:
         seconds = int(idle_timeout)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                         struct.pack("ll", seconds, int((idle_timeout - seconds) * 1e6)))
-        self._switch = quick_handoff()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -195,7 +179,6 @@ class SocketPrefetch:
             self._sock.shutdown(socket.SHUT_RDWR)  # and if it waits in recv
         self._thread.join()
         self._sock.close()
-        sys.setswitchinterval(self._switch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +226,6 @@ class BlobFiles:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._error: BaseException | None = None
-        self._switch = sys.getswitchinterval()  # restored by _join()
 
     def mapping(self, path: str) -> mmap.mmap | bytes:
         buf = self._maps.get(path)
@@ -275,7 +257,6 @@ class BlobFiles:
         for digest, what in expected:
             require_sha256(digest, what)
         if not self._threads:
-            self._switch = quick_handoff()
             self._threads = [threading.Thread(target=self._run, daemon=True)
                              for _ in range(self._workers)]
             for thread in self._threads:
@@ -346,7 +327,6 @@ class BlobFiles:
             for thread in self._threads:
                 thread.join()
             self._threads = []
-            sys.setswitchinterval(self._switch)
 
     def wait(self) -> None:
         """Every digest checked, or the first mismatch raised."""
