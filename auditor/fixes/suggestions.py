@@ -13,14 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from auditor.detectors.history import (
-    APT_CACHE,
-    APT_LISTS,
-    APT_RECOMMENDS,
-    NPM_CACHE,
-    PIP_CACHE,
-    RPM_CACHE,
-)
+from auditor.detectors import history as layer_rules
 from auditor.detectors.secrets import ENV_RULE
 from auditor.fixes.bases import Bases
 from auditor.fixes.finalstage import (
@@ -38,10 +31,10 @@ from auditor.model.text import human_bytes, shorten
 
 TOOLCHAIN = ("compiler", "network-tool")  # what only a build needs
 DROPPED_BY_STAGE = (*TOOLCHAIN, "package-manager", "leftover-source", "cache", "shell", "setuid")
-CACHE_RULES = {APT_CACHE.id: "apt-get clean",
-               APT_LISTS.id: "rm -rf /var/lib/apt/lists/*",
-               NPM_CACHE.id: "npm cache clean --force",
-               RPM_CACHE.id: "yum clean all"}
+CACHE_RULES = {layer_rules.APT_CACHE.id: "apt-get clean",
+               layer_rules.APT_LISTS.id: "rm -rf /var/lib/apt/lists/*",
+               layer_rules.NPM_CACHE.id: "npm cache clean --force",
+               layer_rules.RPM_CACHE.id: "yum clean all"}
 SHOWN = 6
 
 
@@ -323,7 +316,7 @@ _PIP_INSTALL = re.compile(r"\b((?:pip3?|python3?(?:\.\d+)? -m pip)(?:\s+-\S+)*\s
 def _no_recommends(ctx: _Ctx) -> list[Suggestion]:
     out = []
     for f in ctx.by_category["config"]:
-        step = ctx.user_run(f) if f.rule_id == APT_RECOMMENDS.id else None
+        step = ctx.user_run(f) if f.rule_id == layer_rules.APT_RECOMMENDS.id else None
         if step is None:
             continue
         amended = _amend(ctx, step, edit=lambda t: _APT_INSTALL.sub(
@@ -339,7 +332,7 @@ def _no_recommends(ctx: _Ctx) -> list[Suggestion]:
 
 def _pip_no_cache(ctx: _Ctx) -> list[Suggestion]:
     found = [f for f in [*ctx.by_category["config"], *ctx.by_category["cache"]]
-             if f.rule_id == PIP_CACHE.id or ".cache/pip" in (f.path or "")]
+             if f.rule_id == layer_rules.PIP_CACHE.id or ".cache/pip" in (f.path or "")]
     steps: dict[int, tuple[StepMatch, list[Finding]]] = {}
     for f in found:
         step = ctx.user_run(f)
