@@ -3,6 +3,7 @@ docker-save archive written by the test."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,32 +87,25 @@ def test_without_a_policy_or_dockerfile_there_is_no_verdict_and_no_attribution(
     assert report.dockerfile_lines == {} and report.closure is not None
 
 
-def test_a_failing_closure_is_recorded_and_the_report_still_made(
-        archive: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.closure.compute
-
+@pytest.mark.parametrize(("module", "name", "where"), [
+    ("auditor.closure.compute", "compute_closure", "runtime closure"),
+    ("auditor.fixes.suggestions", "suggest", "suggestions"),
+], ids=["closure", "suggestions"])
+def test_a_failing_late_step_is_recorded_and_the_report_still_made(
+        archive: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, module: str,
+        name: str, where: str) -> None:
     def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(auditor.closure.compute, "compute_closure", broken)
+    monkeypatch.setattr(importlib.import_module(module), name, broken)
     path, _ = archive
     report = audit(request_for(path, Bases([])))
-    assert report.closure is None and report.verdict is not None
-    assert [s.where for s in report.result.skipped if "boom" in s.reason] == ["runtime closure"]
-
-
-def test_failing_suggestions_are_recorded_and_the_findings_stand(
-        archive: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.fixes.suggestions
-
-    def broken(*args: object) -> None:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(auditor.fixes.suggestions, "suggest", broken)
-    path, _ = archive
-    report = audit(request_for(path, Bases([])))
-    assert report.suggestions == () and report.result.findings
-    assert [s.where for s in report.result.skipped if "boom" in s.reason] == ["suggestions"]
+    assert report.verdict is not None and report.result.findings  # the findings stand
+    assert [s.where for s in report.result.skipped if "boom" in s.reason] == [where]
+    if where == "runtime closure":
+        assert report.closure is None
+    else:
+        assert report.suggestions == ()
 
 
 def test_an_unknown_target_stops_the_pipeline(archive: tuple[Path, list[str]]) -> None:
