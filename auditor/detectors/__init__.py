@@ -20,6 +20,7 @@ from auditor.filetree import FileTree, Node
 from auditor.inventory import Inventory, Package
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import HistoryEntry, Image, Skipped
+from auditor.model.package import PackageRef
 from auditor.read.wants import Want
 
 
@@ -43,7 +44,7 @@ class ScanContext:
         return self.inventory.owner(path)
 
     def finding(self, rule: Rule, message: str, *, path: str | None = None,
-                paths: Sequence[str] = (), package: str | None = None,
+                paths: Sequence[str] = (), package: PackageRef | None = None,
                 layer: int | None = None, size: int | None = None,
                 evidence: dict[str, Any] | None = None, severity: str | None = None,
                 fix: str | None = None, created_by: str | None = None) -> Finding:
@@ -56,7 +57,7 @@ class ScanContext:
         if package is None and path is not None:
             pkg = self.owner(path)
             if pkg is not None:
-                package = f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name
+                package = pkg.ref
         if size is None:
             size = sum(n.size for p in all_paths if (n := self.tree.get(p)) is not None
                        and n.kind == "file")

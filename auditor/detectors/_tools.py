@@ -288,10 +288,6 @@ class _Hit:
         return min(self.matches, key=lambda m: (m.path != self.exe.real, m.rank, m.path))
 
 
-def package_label(pkg: Package) -> str:
-    return f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name
-
-
 def owner_of(ctx: ScanContext, exe: Executable) -> Package | None:
     """The package that owns the real file, else one that owns a name leading to it."""
     for path in (exe.real, *exe.names, *exe.links):
@@ -370,7 +366,7 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
     if len(tools) > 1:
         evidence["tools"] = tools
     return ctx.finding(family.rule, message, path=primary.exe.real, paths=paths,
-                       package=package_label(pkg) if pkg is not None else None,
+                       package=pkg.ref if pkg is not None else None,
                        size=size, evidence=evidence)
 
 
@@ -399,6 +395,6 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
                f"{'s' if len(applets) > 1 else ''} {', '.join(applets)}"
                f" ({len(exe.names)} command names lead to it)")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
-                       package=package_label(pkg) if pkg is not None else None,
+                       package=pkg.ref if pkg is not None else None,
                        size=size, evidence=evidence, severity=severity)
 

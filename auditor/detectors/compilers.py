@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from auditor.detectors import ScanContext, detector
-from auditor.detectors._tools import Family, ToolTable, package_label, tool_findings
+from auditor.detectors._tools import Family, ToolTable, tool_findings
 from auditor.filetree import FileTree
 from auditor.inventory import Package
 from auditor.model.findings import Finding, Rule
@@ -145,7 +145,7 @@ def _dev_packages(ctx: ScanContext) -> Iterator[Finding]:
         size = pkg.installed_size or sum(
             n.size for p in files if (n := ctx.tree.get(p)) is not None and n.is_file)
         yield ctx.finding(DEV_PACKAGE, message, path=anchor or None,
-                          package=package_label(pkg), size=size, evidence=evidence)
+                          package=pkg.ref, size=size, evidence=evidence)
 
 
 def _loose_headers(ctx: ScanContext) -> Iterator[Finding]:

@@ -11,6 +11,7 @@ from auditor.detectors.user import WANTS as ACCOUNT_WANTS
 from auditor.filetree import Node
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import DIR, FILE, HARDLINK
+from auditor.model.package import PackageRef
 
 SETUID_BIT, SETGID_BIT, STICKY_BIT = 0o4000, 0o2000, 0o1000
 ANY_EXEC, OTHER_WRITE = 0o111, 0o002
@@ -41,11 +42,11 @@ def under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r + "/") for r in roots)
 
 
-def _package_label(ctx: ScanContext, paths: list[str]) -> str | None:
+def _owning_package(ctx: ScanContext, paths: list[str]) -> PackageRef | None:
     for path in paths:
         pkg = ctx.owner(path)
         if pkg is not None:
-            return f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name
+            return pkg.ref
     return None
 
 
@@ -99,7 +100,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         setuid = bool(first.mode & SETUID_BIT)
         rule = SETUID if setuid else SETGID
         owner_id = first.uid if setuid else first.gid
-        package = _package_label(ctx, paths)
+        package = _owning_package(ctx, paths)
         if package is not None:
             severity, origin = "low", f"shipped by package {package}"
         elif not have_packages:

@@ -94,7 +94,7 @@ def suggest(result: AuditResult, closure: ClosureLike | None,
 def _names(findings: Iterable[Finding]) -> str:
     seen: dict[str, None] = {}
     for f in findings:
-        seen[(f.package or "").split("@")[0] or (f.path or f.title)] = None
+        seen[(f.package.name if f.package is not None else "") or f.path or f.title] = None
     names = list(seen)
     return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN
                                        else "")

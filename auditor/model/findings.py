@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.model.package import PackageRef
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0
 
@@ -42,7 +44,7 @@ class Finding:
     title: str
     message: str
     path: str | None = None  # absolute path in the image; None for config findings
-    package: str | None = None
+    package: PackageRef | None = None  # reports show its label, name@version
     layer: int | None = None
     created_by: str | None = None
     bytes: int = 0
@@ -53,11 +55,17 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across rebuilds: the rule plus what was found, never a layer digest."""
-        # The package without its version: an upgraded package is the same finding.
-        where = self.path or (self.package or "").split("@", 1)[0]
+        # The package without its version: an upgraded package is the same finding. The
+        # name as typed, never split from the label: @a/x@1 and @b/x@1 are two findings.
+        where = self.path or (self.package.name if self.package is not None else "")
         subject = str(self.evidence.get("subject", ""))
         key = f"{self.rule_id}\0{where}" + (f"\0{subject}" if subject else "")
         return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+    @property
+    def package_label(self) -> str | None:
+        """The package as reports show it (``name@version``), or None."""
+        return self.package.label if self.package is not None else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,7 +76,7 @@ class Finding:
             "message": self.message,
             "path": self.path,
             "paths": list(self.paths),
-            "package": self.package,
+            "package": self.package_label,
             "layer": self.layer,
             "created_by": self.created_by,
             "bytes": self.bytes,

@@ -16,6 +16,7 @@ from typing import Any
 
 from auditor.errors import PolicyError
 from auditor.model.findings import Finding
+from auditor.model.package import PackageRef
 
 SARIF_FINGERPRINT_KEY = "auditorFingerprint/v1"
 
@@ -76,9 +77,11 @@ def _json_fingerprints(findings: list[Any], name: str) -> Iterable[str]:
 def _fingerprint(item: Mapping[str, Any]) -> str:
     """Finding.fingerprint of a reported finding; only the fields it depends on matter."""
     evidence = item.get("evidence")
+    label = item.get("package")
     return Finding(
         rule_id=item["rule_id"], category="config", severity="info", title="", message="",
-        path=item.get("path") or None, package=item.get("package") or None,
+        path=item.get("path") or None,
+        package=PackageRef.from_label(label) if isinstance(label, str) and label else None,
         evidence=evidence if isinstance(evidence, Mapping) else {},
     ).fingerprint
 

@@ -216,12 +216,6 @@ class _GlobCache:
         return None
 
 
-def package_name(package: str) -> str:
-    """The name in a finding's ``name@version`` (an npm scope's leading @ kept)."""
-    at = package.rfind("@")
-    return package[:at] if at > 0 else package
-
-
 def _allowed(policy: Policy, f: Finding, globs: _GlobCache) -> str | None:
     places: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     rule = policy.rules.get(f.rule_id)
@@ -235,7 +229,7 @@ def _allowed(policy: Policy, f: Finding, globs: _GlobCache) -> str | None:
         if hit is not None:
             return f"allow-list {where}: {hit}"
         if f.package is not None:
-            name = package_name(f.package)
+            name = f.package.name
             for pattern in pkgs:
                 if fnmatchcase(name, pattern):
                     return f"allow-list {where}: package {name} matches {pattern!r}"
@@ -274,7 +268,7 @@ def _score(policy: Policy, judged: Iterable[_Judged]) -> int:
 
 
 def _examples(items: Sequence[Finding]) -> str:
-    named = [f"{f.rule_id} {f.path or f.package or f.evidence.get('subject', '')}".rstrip()
+    named = [f"{f.rule_id} {f.path or f.package_label or f.evidence.get('subject', '')}".rstrip()
              for f in items[:EXAMPLES]]
     more = ", ..." if len(items) > EXAMPLES else ""
     return ", ".join(named) + more

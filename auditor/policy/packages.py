@@ -75,7 +75,7 @@ def package_findings(rule: PackageRule, packages: Iterable[Package]) -> list[Fin
             severity=rule.severity, title=PACKAGE_FORBIDDEN.title,
             message=f"{what} ({pkg.ecosystem}) is forbidden by the policy's package rule "
                     f"{rule.label}" + (f": {rule.reason}" if rule.reason else ""),
-            package=f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name,
+            package=pkg.ref,
             bytes=pkg.installed_size, fix=PACKAGE_FORBIDDEN.fix,
             evidence={"package": pkg.name, "version": pkg.version, "ecosystem": pkg.ecosystem,
                       "rule": rule.label, "database": pkg.location},

@@ -91,7 +91,7 @@ def _row(f: Finding) -> str:
     return "| " + " | ".join([
         SEVERITY_LABEL.get(f.severity, f.severity), cell(f.category),
         f"{cell(f.title)}<br><sub>{cell(f.rule_id)}</sub>", where,
-        code(f.package or ""), "" if f.layer is None else str(f.layer),
+        code(f.package_label or ""), "" if f.layer is None else str(f.layer),
         human_bytes(f.bytes) if f.bytes else "",
     ]) + " |\n"
 

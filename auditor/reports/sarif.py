@@ -169,7 +169,7 @@ def _location(report: Report, f: Finding) -> sarif.Location:
 
 
 def _message(report: Report, f: Finding) -> str:
-    facts = [f"package {f.package}"] if f.package else []
+    facts = [f"package {f.package_label}"] if f.package else []
     if f.layer is not None:
         facts.append(f"layer {f.layer}: {shorten(created_by_text(f.created_by), 80)}")
     if f.bytes:
@@ -183,7 +183,7 @@ def _message(report: Report, f: Finding) -> str:
 
 def _properties(report: Report, f: Finding, suppressed: bool) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "image": report.result.image.reference, "path": f.path, "package": f.package,
+        "image": report.result.image.reference, "path": f.path, "package": f.package_label,
         "layer": f.layer, "createdBy": f.created_by, "bytes": f.bytes,
         "category": f.category, "severity": f.severity,
     }

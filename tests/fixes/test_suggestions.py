@@ -6,6 +6,7 @@ from auditor.audit import AuditResult
 from auditor.fixes.suggestions import suggest
 from auditor.inventory import Inventory, Package
 from auditor.model.findings import Finding
+from auditor.model.package import PackageRef
 from auditor.model.image import HistoryEntry, ImageConfig
 from auditor.reports import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
@@ -51,7 +52,8 @@ LAYERS = (
 def finding(rule: str, category: str, layer: int | None, path: str | None = None,
             size: int = 0, package: str | None = None, **evidence: object) -> Finding:
     return Finding(rule, category, "high", rule, f"{rule} message", path=path, layer=layer,
-                   bytes=size, package=package, evidence=evidence)
+                   bytes=size, package=PackageRef.from_label(package) if package else None,
+                   evidence=evidence)
 
 
 def audit_with(*findings: Finding, history: tuple[HistoryEntry, ...] = HIST,

@@ -252,7 +252,7 @@ severity = "low"
                 Package("openssl", "not-a-version", "deb")]
     verdict = judge(policy, [], packages=packages)
     found = [f for f in verdict.findings if f.rule_id == PACKAGE_FORBIDDEN.id]
-    assert [(f.package, f.severity, verdict.action(f)) for f in found] == [
+    assert [(f.package_label, f.severity, verdict.action(f)) for f in found] == [
         ("openssl@3.0.2-0ubuntu1.10", "high", "fail"), ("telnet@0.17-44", "low", "warn")]
     assert found[0].message == ("openssl 3.0.2-0ubuntu1.10 (deb) is forbidden by the policy's "
                                 "package rule openssl<3.0.7: CVE-2022-3602")
