@@ -6,8 +6,8 @@ from auditor.audit import AuditResult
 from auditor.fixes.suggestions import suggest
 from auditor.inventory import Inventory, Package
 from auditor.model.findings import Finding
-from auditor.model.package import PackageRef
 from auditor.model.image import HistoryEntry, ImageConfig
+from auditor.model.package import PackageRef
 from auditor.reports import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
 from tests.layerkit import D, F

@@ -16,7 +16,8 @@ def finding(category: str = "shell", severity: str = "medium", path: str | None 
     return Finding(
         rule_id=rule_id or f"AUD-TEST-{category.upper()}", category=category, severity=severity,
         title=f"a {category} finding", message=f"found {path or package}", path=path,
-        package=PackageRef.from_label(package) if package else None, bytes=size, paths=paths or ((path,) if path else ()),
+        package=PackageRef.from_label(package) if package else None, bytes=size,
+        paths=paths or ((path,) if path else ()),
         evidence=evidence,
     )
 
