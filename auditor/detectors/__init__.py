@@ -18,6 +18,7 @@ from typing import Any
 
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Inventory, Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import HistoryEntry, Image, Skipped
 from auditor.model.package import PackageRef
@@ -46,7 +47,7 @@ class ScanContext:
     def finding(self, rule: Rule, message: str, *, path: str | None = None,
                 paths: Sequence[str] = (), package: PackageRef | None = None,
                 layer: int | None = None, size: int | None = None,
-                evidence: dict[str, Any] | None = None, severity: str | None = None,
+                evidence: Evidence | None = None, severity: str | None = None,
                 fix: str | None = None, created_by: str | None = None) -> Finding:
         """A Finding under ``rule``; layer, package and bytes default from ``path``."""
         all_paths = tuple(paths) or ((path,) if path else ())
@@ -65,7 +66,8 @@ class ScanContext:
             rule_id=rule.id, category=rule.category, severity=severity or rule.severity,
             title=rule.title, message=message, path=path, package=package, layer=layer,
             created_by=created_by or self.created_by(layer), bytes=size, fix=fix if fix is not None
-            else rule.fix, paths=all_paths, evidence=evidence or {},
+            else rule.fix, paths=all_paths,
+            evidence=evidence if evidence is not None else Evidence(),
         )
 
 

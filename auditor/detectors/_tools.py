@@ -23,6 +23,7 @@ from typing import Any
 from auditor.detectors import ScanContext
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITY_RANK, Finding, Rule
 from auditor.model.image import DIR, FILE, HARDLINK, SYMLINK
 
@@ -367,7 +368,7 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
         evidence["tools"] = tools
     return ctx.finding(family.rule, message, path=primary.exe.real, paths=paths,
                        package=pkg.ref if pkg is not None else None,
-                       size=size, evidence=evidence)
+                       size=size, evidence=Evidence.of(**evidence))
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
@@ -396,5 +397,5 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
                f" ({len(exe.names)} command names lead to it)")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
                        package=pkg.ref if pkg is not None else None,
-                       size=size, evidence=evidence, severity=severity)
+                       size=size, evidence=Evidence.of(**evidence), severity=severity)
 

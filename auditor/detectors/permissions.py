@@ -9,6 +9,7 @@ from auditor.detectors import ScanContext, detector
 from auditor.detectors.user import GROUP, PASSWD, read_entries
 from auditor.detectors.user import WANTS as ACCOUNT_WANTS
 from auditor.filetree import Node
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import DIR, FILE, HARDLINK
 from auditor.model.package import PackageRef
@@ -102,7 +103,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         owner_id = first.uid if setuid else first.gid
         package = _owning_package(ctx, paths)
         if package is not None:
-            severity, origin = "low", f"shipped by package {package}"
+            severity, origin = "low", f"shipped by package {package.label}"
         elif not have_packages:
             severity = "medium"
             origin = "no distribution package database in the image to say where it came from"
@@ -120,9 +121,9 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         yield ctx.finding(
             rule, f"{first.path} is {bits} (mode {mode}, runs as {who}); "
             f"{origin}.", path=first.path, paths=paths, package=package, severity=severity,
-            evidence={"mode": mode, "runs_as": who, "uid": first.uid, "gid": first.gid,
-                      "setuid": setuid, "setgid": bool(first.mode & SETGID_BIT),
-                      "package_owned": package is not None, "origin": origin})
+            evidence=Evidence.of(mode=mode, runs_as=who, uid=first.uid, gid=first.gid,
+                                 setuid=setuid, setgid=bool(first.mode & SETGID_BIT),
+                                 package_owned=package is not None, origin=origin))
 
 
 @detector(WORLD_WRITABLE)
@@ -174,5 +175,5 @@ def detect_world_writable(ctx: ScanContext) -> Iterator[Finding]:
             f"(mode {mode}{', not sticky' if top.kind == DIR else ''}){extra}.",
             path=path, paths=named, severity="high" if high else None,
             size=sum(n.size for n in nodes if n.kind == FILE),
-            evidence={"mode": mode, "kind": top.kind,
-                      "world_writable_beneath": len(inside), "in_program_path": high})
+            evidence=Evidence.of(mode=mode, kind=top.kind,
+                                 world_writable_beneath=len(inside), in_program_path=high))

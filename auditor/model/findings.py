@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.model.evidence import Evidence
 from auditor.model.package import PackageRef
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -110,7 +110,7 @@ class Finding:
     bytes: int = 0
     fix: str = ""
     paths: tuple[str, ...] = ()  # every path of the thing found (path is the first)
-    evidence: Mapping[str, Any] = field(default_factory=dict)  # why it was flagged
+    evidence: Evidence = field(default_factory=Evidence)  # why it was flagged
 
     @property
     def fingerprint(self) -> str:
@@ -118,7 +118,7 @@ class Finding:
         # The package without its version: an upgraded package is the same finding. The
         # name as typed, never split from the label: @a/x@1 and @b/x@1 are two findings.
         where = self.path or (self.package.name if self.package is not None else "")
-        subject = str(self.evidence.get("subject", ""))
+        subject = self.evidence.subject or ""
         key = f"{self.rule_id}\0{where}" + (f"\0{subject}" if subject else "")
         return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
@@ -142,7 +142,7 @@ class Finding:
             "bytes": self.bytes,
             "fix": self.fix,
             "fingerprint": self.fingerprint,
-            "evidence": dict(self.evidence),
+            "evidence": self.evidence.to_json(),
         }
 
 

@@ -26,6 +26,9 @@ class PackageRef:
         """What reports show: ``name@version``, or the name alone when it has no version."""
         return f"{self.name}@{self.version}" if self.version else self.name
 
+    def __str__(self) -> str:  # in a message, a package reads as its label
+        return self.label
+
     @classmethod
     def from_label(cls, label: str, ecosystem: str = "") -> PackageRef:
         """A reported label read back: the version follows the last ``@``; a leading ``@``

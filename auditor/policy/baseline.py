@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import PolicyError
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
 from auditor.model.package import PackageRef
 
@@ -82,7 +83,8 @@ def _fingerprint(item: Mapping[str, Any]) -> str:
         rule_id=item["rule_id"], category="config", severity="info", title="", message="",
         path=item.get("path") or None,
         package=PackageRef.from_label(label) if isinstance(label, str) and label else None,
-        evidence=evidence if isinstance(evidence, Mapping) else {},
+        evidence=Evidence(subject=str(evidence["subject"]))
+        if isinstance(evidence, Mapping) and "subject" in evidence else Evidence(),
     ).fingerprint
 
 

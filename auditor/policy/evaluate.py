@@ -18,6 +18,7 @@ from typing import Any
 
 from auditor.errors import UsageError
 from auditor.inventory import Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
 from auditor.policy.baseline import Baseline
 from auditor.policy.model import (
@@ -151,13 +152,10 @@ def _check_fail_on(value: str | None, policy: Policy) -> str | None:
 
 def is_packaged(finding: Finding) -> bool:
     """Whether the finding is about something an installed package owns. A detector may
-    say so in evidence (``package_owned``, or ``owned_by_package``); otherwise a named
+    say so in evidence (``package_owned``); otherwise a named
     package tells."""
-    for key in ("package_owned", "owned_by_package"):
-        owned = finding.evidence.get(key)
-        if isinstance(owned, bool):
-            return owned
-    return finding.package is not None
+    owned = finding.evidence.package_owned
+    return owned if owned is not None else finding.package is not None
 
 
 def _settings_for(policy: Policy, f: Finding, package_rule: PackageRule | None
@@ -256,8 +254,8 @@ def _expired_finding(w: Waiver, today: date) -> Finding:
                 f"({days} day{'s' if days != 1 else ''} ago) and no longer applies; "
                 f"it said: {w.reason}",
         fix=WAIVER_EXPIRED.fix,
-        evidence={"subject": f"waiver {w.subject}", "expires": w.expires.isoformat(),
-                  "reason": w.reason},
+        evidence=Evidence.of(subject=f"waiver {w.subject}", expires=w.expires.isoformat(),
+                             reason=w.reason),
     )
 
 
@@ -268,7 +266,7 @@ def _score(policy: Policy, judged: Iterable[_Judged]) -> int:
 
 
 def _examples(items: Sequence[Finding]) -> str:
-    named = [f"{f.rule_id} {f.path or f.package_label or f.evidence.get('subject', '')}".rstrip()
+    named = [f"{f.rule_id} {f.path or f.package_label or f.evidence.subject or ''}".rstrip()
              for f in items[:EXAMPLES]]
     more = ", ..." if len(items) > EXAMPLES else ""
     return ", ".join(named) + more

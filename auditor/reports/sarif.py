@@ -146,7 +146,7 @@ def _location(report: Report, f: Finding) -> sarif.Location:
                 else _config_line(report, f.rule_id)) or 1
     else:
         uri, line = image_uri(report, f), 1
-    subject = f.path or str(f.evidence.get("subject") or "image configuration")
+    subject = f.path or f.evidence.subject or "image configuration"
     return sarif.Location(
         physical_location=sarif.PhysicalLocation(
             artifact_location=sarif.ArtifactLocation(uri=uri),

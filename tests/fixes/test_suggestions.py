@@ -5,6 +5,7 @@ from __future__ import annotations
 from auditor.audit import AuditResult
 from auditor.fixes.suggestions import suggest
 from auditor.inventory import Inventory, Package
+from auditor.model.evidence import Evidence, JsonValue, LayerStep
 from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, ImageConfig
 from auditor.model.package import PackageRef
@@ -50,10 +51,11 @@ LAYERS = (
 
 
 def finding(rule: str, category: str, layer: int | None, path: str | None = None,
-            size: int = 0, package: str | None = None, **evidence: object) -> Finding:
+            size: int = 0, package: str | None = None,
+            **evidence: JsonValue | LayerStep) -> Finding:
     return Finding(rule, category, "high", rule, f"{rule} message", path=path, layer=layer,
                    bytes=size, package=PackageRef.from_label(package) if package else None,
-                   evidence=evidence)
+                   evidence=Evidence.of(**evidence))
 
 
 def audit_with(*findings: Finding, history: tuple[HistoryEntry, ...] = HIST,
@@ -183,7 +185,7 @@ def test_waste_across_two_runs_is_merged_into_one():
                HistoryEntry("/bin/sh -c apt-get purge -y curl", False))
     layers = (BASE, [F("/x", "x")], [F("/y", "y")])
     result = audit_with(finding("AUD-WASTE", "wasted-space", 1, size=9000,
-                                written_by={"layer": 1}, removed_by={"layer": 2}),
+                                written_by=LayerStep(1, None), removed_by=LayerStep(2, None)),
                         history=history, layers=layers, user="")
     s = titled(suggestions(result, text=text), "Merge the RUNs at lines 2 and 3")
     assert s.saves_bytes == 9000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
 from auditor.model.package import PackageRef
 from auditor.policy import Policy, load_policy
@@ -18,7 +19,7 @@ def finding(category: str = "shell", severity: str = "medium", path: str | None 
         title=f"a {category} finding", message=f"found {path or package}", path=path,
         package=PackageRef.from_label(package) if package else None, bytes=size,
         paths=paths or ((path,) if path else ()),
-        evidence=evidence,
+        evidence=Evidence.of(**evidence),
     )
 
 

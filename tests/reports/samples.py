@@ -10,6 +10,7 @@ from typing import Any
 
 from auditor.audit import audit_image
 from auditor.filetree import squash_layers
+from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITIES, Finding, Rule
 from auditor.model.image import ImageConfig, Skipped
 from auditor.model.package import PackageRef
@@ -34,7 +35,7 @@ def finding(rule_id: str, category: str, severity: str, title: str, message: str
                    package=PackageRef.from_label(package) if package else None, layer=layer,
                    created_by=HISTORY[layer] if layer is not None else None, bytes=size,
                    fix=fix, paths=paths or ((path,) if path else ()),
-                   evidence=evidence or {})
+                   evidence=Evidence.of(**(evidence or {})))
 
 
 FINDINGS = [
