@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias, TypeVar
 
-JsonValue: TypeAlias = (str | int | float | bool | None | Sequence["JsonValue"]
-                        | Mapping[str, "JsonValue"])
+JsonValue: TypeAlias = (str | int | float | bool | Sequence["JsonValue"]
+                        | Mapping[str, "JsonValue"] | None)
 _T = TypeVar("_T")
 
 
