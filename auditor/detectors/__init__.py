@@ -14,7 +14,6 @@ import inspect
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Inventory, Package
