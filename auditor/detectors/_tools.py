@@ -23,6 +23,7 @@ from typing import Any
 from auditor.detectors import ScanContext
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITY_RANK, Finding, Rule
 from auditor.model.image import DIR, FILE, HARDLINK, SYMLINK
 
@@ -288,10 +289,6 @@ class _Hit:
         return min(self.matches, key=lambda m: (m.path != self.exe.real, m.rank, m.path))
 
 
-def package_label(pkg: Package) -> str:
-    return f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name
-
-
 def owner_of(ctx: ScanContext, exe: Executable) -> Package | None:
     """The package that owns the real file, else one that owns a name leading to it."""
     for path in (exe.real, *exe.names, *exe.links):
@@ -370,8 +367,8 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
     if len(tools) > 1:
         evidence["tools"] = tools
     return ctx.finding(family.rule, message, path=primary.exe.real, paths=paths,
-                       package=package_label(pkg) if pkg is not None else None,
-                       size=size, evidence=evidence)
+                       package=pkg.ref if pkg is not None else None,
+                       size=size, evidence=Evidence.of(**evidence))
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
@@ -399,6 +396,6 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
                f"{'s' if len(applets) > 1 else ''} {', '.join(applets)}"
                f" ({len(exe.names)} command names lead to it)")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
-                       package=package_label(pkg) if pkg is not None else None,
-                       size=size, evidence=evidence, severity=severity)
+                       package=pkg.ref if pkg is not None else None,
+                       size=size, evidence=Evidence.of(**evidence), severity=severity)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from auditor.detectors import ScanContext, detector
 from auditor.detectors.waste import size_text
 from auditor.filetree import FileTree, Node
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
 from auditor.read.wants import Want
@@ -180,7 +181,7 @@ def _finding(ctx: ScanContext, root: str, cache: Cache, files: list[Node],
         CACHE, f"{cache.what} in {where}: {size_text(size)} in {len(files)} "
         f"file{'s' if len(files) != 1 else ''}", path=paths[0], paths=paths, layer=layer,
         size=size, severity="medium" if size >= MEDIUM_FROM else "low",
-        fix=cache.fix, evidence={
-            "cache": cache.what, "files": len(files), "bytes": size,
-            "bytes_by_layer": {str(i): b for i, b in sorted(by_layer.items())},
-            "sample": [n.path for n in files[:5]]})
+        fix=cache.fix, evidence=Evidence.of(
+            cache=cache.what, files=len(files), bytes=size,
+            bytes_by_layer={str(i): b for i, b in sorted(by_layer.items())},
+            sample=[n.path for n in files[:5]]))

@@ -7,9 +7,10 @@ import re
 from collections.abc import Iterator
 
 from auditor.detectors import ScanContext, detector
-from auditor.detectors._tools import Family, ToolTable, package_label, tool_findings
+from auditor.detectors._tools import Family, ToolTable, tool_findings
 from auditor.filetree import FileTree
 from auditor.inventory import Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import DIR
 
@@ -145,7 +146,7 @@ def _dev_packages(ctx: ScanContext) -> Iterator[Finding]:
         size = pkg.installed_size or sum(
             n.size for p in files if (n := ctx.tree.get(p)) is not None and n.is_file)
         yield ctx.finding(DEV_PACKAGE, message, path=anchor or None,
-                          package=package_label(pkg), size=size, evidence=evidence)
+                          package=pkg.ref, size=size, evidence=Evidence.of(**evidence))
 
 
 def _loose_headers(ctx: ScanContext) -> Iterator[Finding]:
@@ -171,15 +172,11 @@ def _loose_headers(ctx: ScanContext) -> Iterator[Finding]:
             continue
         loose.sort()
         subdirs = sorted({posixpath.relpath(p, node.path).split("/")[0] for p in loose})
-        evidence = {
-            "directory": node.path,
-            "unowned_files": len(loose),
-            "owned_files": owned,
-            "top_level": subdirs[:10],
-            "sample": loose[:SAMPLE],
-        }
         message = f"{_count(len(loose), 'header file')} in {node.path} not owned by any package"
-        yield ctx.finding(DEV_HEADERS, message, path=node.path, size=size, evidence=evidence)
+        yield ctx.finding(DEV_HEADERS, message, path=node.path, size=size,
+                          evidence=Evidence.of(directory=node.path, unowned_files=len(loose),
+                                               owned_files=owned, top_level=subdirs[:10],
+                                               sample=loose[:SAMPLE]))
 
 
 def _count(n: int, noun: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from auditor.detectors import ScanContext, detector
 from auditor.detectors.permissions import under
 from auditor.history.steps import Step, build_steps
+from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
 from auditor.read.wants import Want
@@ -100,8 +101,8 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
                              if disabled else "The image has no HEALTHCHECK")
             + (f"; it exposes {', '.join(ports)}, so it looks like a service." if ports
                else "."), severity="low" if ports else None,
-            evidence={"healthcheck": list(health or ()), "exposed_ports": ports,
-                      "subject": "healthcheck"}),
+            evidence=Evidence.of(healthcheck=list(health or ()), exposed_ports=ports,
+                                 subject="healthcheck")),
             _step_mentioning(steps, "HEALTHCHECK", r"NONE") if disabled else None)
 
     for port in config.exposed_ports:
@@ -109,7 +110,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         if number == "22" and proto in ("", "tcp"):
             yield _with_step(ctx.finding(
                 SSH_PORT, f"EXPOSE {port}: the image exposes port 22, the SSH port.",
-                evidence={"port": port, "subject": f"port {port}"}),
+                evidence=Evidence.of(port=port, subject=f"port {port}")),
                 _step_mentioning(steps, "EXPOSE", r"(?<![0-9])22(?![0-9])"))
 
     for volume in config.volumes:
@@ -122,7 +123,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
             continue
         yield _with_step(ctx.finding(
             SENSITIVE_VOLUME, f"VOLUME {volume} covers {kind}.", severity=severity,
-            evidence={"volume": volume, "subject": f"volume {path}"}),
+            evidence=Evidence.of(volume=volume, subject=f"volume {path}")),
             _step_mentioning(steps, "VOLUME", re.escape(volume)))
 
 
@@ -172,7 +173,7 @@ def detect_sudo(ctx: ScanContext) -> Iterator[Finding]:
         message += (f"; passwordless rules: {'; '.join(rules)}." if rules else ".")
         yield ctx.finding(SUDO, message, path=real, paths=paths,
                           severity="high" if rules else None,
-                          evidence={"tool": tool, "passwordless_rules": rules})
+                          evidence=Evidence.of(tool=tool, passwordless_rules=rules))
 
 
 _LEGACY_COPY_RX = re.compile(r"^(file|dir|multi):([0-9a-f]+) in (.*)\Z", re.DOTALL)
@@ -204,10 +205,10 @@ def detect_instructions(ctx: ScanContext) -> Iterator[Finding]:
                 ("/", "$")):
             finding = ctx.finding(WORKDIR_RELATIVE, f"WORKDIR {step.args} is relative to the "
                                   "previous one.", layer=step.layer,
-                                  evidence={"workdir": step.args, "subject": step.args})
+                                  evidence=Evidence.of(workdir=step.args, subject=step.args))
         elif step.instruction == "MAINTAINER":
             finding = ctx.finding(MAINTAINER, f"MAINTAINER {step.args} is deprecated.",
-                                  layer=step.layer, evidence={"subject": "MAINTAINER"})
+                                  layer=step.layer, evidence=Evidence.of(subject="MAINTAINER"))
         else:
             continue
         if finding is not None:
@@ -215,13 +216,13 @@ def detect_instructions(ctx: ScanContext) -> Iterator[Finding]:
 
 
 def _check_add(ctx: ScanContext, step: Step) -> Finding | None:
-    evidence: dict[str, object] = {"instruction": step.args, "history_index": step.index}
+    evidence: dict[str, JsonValue] = {"instruction": step.args, "history_index": step.index}
     legacy_remote = _LEGACY_REMOTE_RX.match(step.args)
     if legacy_remote:
         return ctx.finding(
             ADD_REMOTE, f"ADD fetched a remote URL into {legacy_remote.group(2).strip()} "
             "(the legacy builder records remote sources as a bare content hash).",
-            layer=step.layer, evidence={**evidence, "subject": f"ADD {step.args}"})
+            layer=step.layer, evidence=Evidence.of(**evidence, subject=f"ADD {step.args}"))
     legacy = _LEGACY_COPY_RX.match(step.args)
     if legacy:
         kind, dest = legacy.group(1), legacy.group(3).strip()
@@ -233,8 +234,8 @@ def _check_add(ctx: ScanContext, step: Step) -> Finding | None:
         return ctx.finding(
             ADD_LOCAL, f"ADD copied a local {'directory' if kind == 'dir' else 'file'} into "
             f"{dest} without unpacking anything; COPY does the same, plainly.",
-            layer=step.layer, evidence={**evidence, "files_in_layer": files,
-                                        "subject": f"ADD {kind} {dest}"})
+            layer=step.layer, evidence=Evidence.of(**evidence, files_in_layer=files,
+                                                   subject=f"ADD {kind} {dest}"))
     words = step.args.split()
     flags = [w for w in words if w.startswith("--")]
     paths = [w for w in words if not w.startswith("--")]
@@ -247,9 +248,9 @@ def _check_add(ctx: ScanContext, step: Step) -> Finding | None:
         if any(f.startswith("--checksum") for f in flags):
             return None
         return ctx.finding(ADD_REMOTE, f"ADD fetches {', '.join(remote)} without a checksum.",
-                           layer=step.layer, evidence={**evidence, "urls": remote})
+                           layer=step.layer, evidence=Evidence.of(**evidence, urls=remote))
     if any(_TAR_RX.search(s) for s in sources):
         return None
     return ctx.finding(ADD_LOCAL, f"ADD {' '.join(sources)}: nothing here is a tar archive "
                        "to unpack; COPY does the same, plainly.", layer=step.layer,
-                       evidence=evidence)
+                       evidence=Evidence.of(**evidence))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from auditor.detectors import ScanContext, detector
 from auditor.history.steps import Command, Step, brief, build_steps, iter_commands, operands
+from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
 from auditor.read.wants import Want
@@ -138,10 +139,10 @@ class _Reporter:
 
     def __call__(self, rule: Rule, message: str, commands: Iterable[Command] = (),
                  files: list[tuple[str, int]] | None = None, severity: str | None = None,
-                 **extra: object) -> Finding:
+                 **extra: JsonValue) -> Finding:
         step = self.run.step
         texts = [c.text for c in commands]
-        evidence: dict[str, object] = {
+        evidence: dict[str, JsonValue] = {
             "run": brief(step.args), "history_index": step.index,
             "commands": texts, "subject": brief(texts[0] if texts else step.args, 120),
         }
@@ -155,7 +156,7 @@ class _Reporter:
             evidence["layer_contents"] = "unknown: history does not map onto the layers"
         evidence.update(extra)
         finding = self.ctx.finding(rule, message, layer=step.layer, size=size,
-                                   severity=severity, evidence=evidence)
+                                   severity=severity, evidence=Evidence.of(**evidence))
         return replace(finding, created_by=step.created_by)
 
 

@@ -13,6 +13,7 @@ from auditor.detectors import ScanContext, detector
 from auditor.detectors.caches import THIRD_PARTY, cache_roots, files_under, homes
 from auditor.detectors.waste import size_text
 from auditor.filetree import Node
+from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
 
@@ -253,17 +254,16 @@ def _tree_findings(ctx: ScanContext, tree: Tree) -> Iterator[Finding]:
 
 
 def _finding(ctx: ScanContext, rule: Rule, root: str, files: list[Node], text: str,
-             evidence: dict[str, object]) -> Finding:
+             evidence: dict[str, JsonValue]) -> Finding:
     files = sorted(files, key=lambda n: n.path)
     size = sum(n.size for n in files if n.kind == FILE)
     by_layer: Counter[int] = Counter()
     for n in files:
         by_layer[n.layer] += max(n.size, 1)
     layer = max(by_layer, key=lambda i: (by_layer[i], i))
-    evidence = {**evidence, "files": len(files), "root": root}
     return ctx.finding(rule, f"{text}; {size_text(size)}", path=root,
                        paths=[root] + [n.path for n in files[:MAX_PATHS]], layer=layer,
-                       size=size, evidence=evidence)
+                       size=size, evidence=Evidence.of(**evidence, files=len(files), root=root))
 
 
 def _vcs_finding(ctx: ScanContext, node: Node) -> Iterator[Finding]:
@@ -275,4 +275,4 @@ def _vcs_finding(ctx: ScanContext, node: Node) -> Iterator[Finding]:
     yield ctx.finding(GIT_DIR, f"{node.path}: {kind} repository metadata "
                       f"({_plural(len(files), 'file')}, {size_text(size)})", path=node.path,
                       layer=layer, size=size,
-                      evidence={"vcs": kind, "files": len(files), "bytes": size})
+                      evidence=Evidence.of(vcs=kind, files=len(files), bytes=size))

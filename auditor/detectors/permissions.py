@@ -9,8 +9,10 @@ from auditor.detectors import ScanContext, detector
 from auditor.detectors.user import GROUP, PASSWD, read_entries
 from auditor.detectors.user import WANTS as ACCOUNT_WANTS
 from auditor.filetree import Node
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import DIR, FILE, HARDLINK
+from auditor.model.package import PackageRef
 
 SETUID_BIT, SETGID_BIT, STICKY_BIT = 0o4000, 0o2000, 0o1000
 ANY_EXEC, OTHER_WRITE = 0o111, 0o002
@@ -41,11 +43,11 @@ def under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r + "/") for r in roots)
 
 
-def _package_label(ctx: ScanContext, paths: list[str]) -> str | None:
+def _owning_package(ctx: ScanContext, paths: list[str]) -> PackageRef | None:
     for path in paths:
         pkg = ctx.owner(path)
         if pkg is not None:
-            return f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name
+            return pkg.ref
     return None
 
 
@@ -99,9 +101,9 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         setuid = bool(first.mode & SETUID_BIT)
         rule = SETUID if setuid else SETGID
         owner_id = first.uid if setuid else first.gid
-        package = _package_label(ctx, paths)
+        package = _owning_package(ctx, paths)
         if package is not None:
-            severity, origin = "low", f"shipped by package {package}"
+            severity, origin = "low", f"shipped by package {package.label}"
         elif not have_packages:
             severity = "medium"
             origin = "no distribution package database in the image to say where it came from"
@@ -119,9 +121,9 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         yield ctx.finding(
             rule, f"{first.path} is {bits} (mode {mode}, runs as {who}); "
             f"{origin}.", path=first.path, paths=paths, package=package, severity=severity,
-            evidence={"mode": mode, "runs_as": who, "uid": first.uid, "gid": first.gid,
-                      "setuid": setuid, "setgid": bool(first.mode & SETGID_BIT),
-                      "package_owned": package is not None, "origin": origin})
+            evidence=Evidence.of(mode=mode, runs_as=who, uid=first.uid, gid=first.gid,
+                                 setuid=setuid, setgid=bool(first.mode & SETGID_BIT),
+                                 package_owned=package is not None, origin=origin))
 
 
 @detector(WORLD_WRITABLE)
@@ -173,5 +175,5 @@ def detect_world_writable(ctx: ScanContext) -> Iterator[Finding]:
             f"(mode {mode}{', not sticky' if top.kind == DIR else ''}){extra}.",
             path=path, paths=named, severity="high" if high else None,
             size=sum(n.size for n in nodes if n.kind == FILE),
-            evidence={"mode": mode, "kind": top.kind,
-                      "world_writable_beneath": len(inside), "in_program_path": high})
+            evidence=Evidence.of(mode=mode, kind=top.kind,
+                                 world_writable_beneath=len(inside), in_program_path=high))

@@ -30,6 +30,7 @@ from auditor.detectors._secret_patterns import (
 )
 from auditor.detectors.caches import THIRD_PARTY
 from auditor.filetree import Node
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule, mask_secret
 from auditor.model.image import DIR, FILE, HARDLINK
 from auditor.read.globs import compile_globs, union_regex
@@ -216,7 +217,7 @@ def _file_findings(ctx: ScanContext) -> Iterator[Finding]:
             if posixpath.basename(node.path) in SSH_KEY_NAMES and node.size:
                 yield ctx.finding(PRIVATE_KEY_RULE, f"{node.path}: SSH private key file "
                                   "(by its name; its content was not read)", path=node.path,
-                                  severity="high", evidence={"reason": "ssh key file name"})
+                                  severity="high", evidence=Evidence.of(reason="ssh key file name"))
             continue
         text = _text(data)
         matches = _scan_text(text, kind, node.path)
@@ -230,7 +231,7 @@ def _file_findings(ctx: ScanContext) -> Iterator[Finding]:
             paths=paths, severity="high",
             fix="Delete them in the RUN that installs the package and let the container make "
             "its own at start (ssh-keygen -A, make-ssl-cert), or mount real ones at run time.",
-            evidence={"generated_by_package_scripts": True, "subject": family})
+            evidence=Evidence.of(generated_by_package_scripts=True, subject=family))
 
 
 def _text(data: bytes) -> str:
@@ -271,7 +272,8 @@ def _group_findings(ctx: ScanContext, node: Node, text: str, matches: Sequence[M
         evidence: dict[str, Any] = {"matches": [_match_evidence(m, text) for m in group[:10]]}
         if in_tests:
             evidence["in_test_directory"] = True
-        yield ctx.finding(rule, message, path=node.path, severity=severity, evidence=evidence)
+        yield ctx.finding(rule, message, path=node.path, severity=severity,
+                          evidence=Evidence.of(**evidence))
 
 
 def _severity(match_kind: str, group: Sequence[Match], file_kind: str) -> str:
@@ -298,7 +300,7 @@ def _key_store_finding(ctx: ScanContext, node: Node) -> Finding:
     return ctx.finding(
         PRIVATE_KEY_RULE, f"{node.path}: key store or private key ring (by its name and place; "
         "binary, so its content was not inspected)", path=node.path, severity="high",
-        evidence={"reason": "key store file name", "name": posixpath.basename(node.path)})
+        evidence=Evidence.of(reason="key store file name", name=posixpath.basename(node.path)))
 
 
 # -- ENV and history -----------------------------------------------------------------------
@@ -334,7 +336,7 @@ def _env_findings(ctx: ScanContext) -> Iterator[Finding]:
         yield ctx.finding(ENV_RULE, f"ENV {name} holds a secret: {what} "
                           f"({mask_secret(value)}); every container and everyone who pulls "
                           "the image can read it", severity=_env_severity(kind),
-                          evidence=evidence)
+                          evidence=Evidence.of(**evidence))
 
 
 def _env_instruction(ctx: ScanContext, name: str, value: str) -> str | None:
@@ -404,8 +406,8 @@ def _history_findings(ctx: ScanContext) -> Iterator[Finding]:
             HISTORY_RULE, f"the build history records a secret: {'; '.join(whats)} in "
             f"`{_shorten(masked, 160)}`", layer=layer,
             severity="critical" if kinds & {PRIVATE_KEY, CLOUD} else "high",
-            evidence={"instruction": masked, "values": [mask_secret(v) for v in found],
-                      "subject": masked})
+            evidence=Evidence.of(instruction=masked, values=[mask_secret(v) for v in found],
+                                 subject=masked))
         # the layer's own created_by holds the secret in clear: show the masked one instead
         yield dataclasses.replace(finding, created_by=masked)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from auditor.detectors import ScanContext, detector
 from auditor.filetree import FileTree
 from auditor.history.steps import build_steps, last_step
+from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.read.wants import Want
 
@@ -110,7 +111,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     created_by = step.created_by if step is not None and user_spec else None
     user, _, group = user_spec.partition(":")
     passwd = read_entries(ctx.tree, PASSWD, 2)
-    evidence: dict[str, object] = {"user": user_spec, "subject": f"USER={user_spec}"}
+    evidence: dict[str, JsonValue] = {"user": user_spec, "subject": f"USER={user_spec}"}
 
     def made(finding: Finding) -> Finding:
         return replace(finding, created_by=created_by)
@@ -149,11 +150,11 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     if uid == 0:
         shown = f"USER {user_spec}" if user_spec else "No USER"
         yield made(ctx.finding(ROOT_USER, f"{shown}: the container runs as root ({reason}).",
-                               evidence=evidence))
+                               evidence=Evidence.of(**evidence)))
     if missing:
         yield made(ctx.finding(
             USER_MISSING, f"USER {user_spec}: {'; '.join(missing)}; the container will not "
-            "start.", evidence={**evidence, "missing": missing}))
+            "start.", evidence=Evidence.of(**evidence, missing=missing)))
 
 
 @detector(EMPTY_PASSWORD, DUPLICATE_UID, DUPLICATE_GID, MULTIPLE_ROOT, wants=WANTS)
@@ -187,8 +188,8 @@ def detect_accounts(ctx: ScanContext) -> Iterator[Finding]:
                 EMPTY_PASSWORD, f"Account {entry.name!r} (uid {uid}) has an empty password "
                 f"field in {where}: anyone can log in or su to it without a password.",
                 path=where, severity="high" if uid == 0 else None, size=0,
-                evidence={"account": entry.name, "uid": uid, "file": where,
-                          "line": (shadow[entry.name] if where == SHADOW else entry).line})
+                evidence=Evidence.of(account=entry.name, uid=uid, file=where, line=(
+                    shadow[entry.name] if where == SHADOW else entry).line))
 
     roots = [e for e in passwd if e.id == 0]
     if len(roots) > 1:
@@ -196,7 +197,7 @@ def detect_accounts(ctx: ScanContext) -> Iterator[Finding]:
         yield ctx.finding(
             MULTIPLE_ROOT, f"{len(roots)} accounts have uid 0 in /etc/passwd: "
             f"{', '.join(names)}.", path=PASSWD, size=0,
-            evidence={"accounts": names, "lines": [e.line for e in roots]})
+            evidence=Evidence.of(accounts=names, lines=[e.line for e in roots]))
 
     groups = read_entries(ctx.tree, GROUP, 2) or []
     for rule, entries, path, word in ((DUPLICATE_UID, passwd, PASSWD, "uid"),
@@ -213,5 +214,5 @@ def detect_accounts(ctx: ScanContext) -> Iterator[Finding]:
             yield ctx.finding(
                 rule, f"{word} {ident} is shared by {', '.join(names)} in {path}.", path=path,
                 size=0,
-                evidence={word: ident, "names": names, "lines": [e.line for e in same],
-                          "subject": f"{path}:{ident}"})
+                evidence=Evidence.of(**{word: ident}, names=names,
+                                     lines=[e.line for e in same], subject=f"{path}:{ident}"))

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 
 from auditor.detectors import ScanContext, detector
 from auditor.filetree import WastedCopy
+from auditor.model.evidence import Evidence, LayerStep
 from auditor.model.findings import Finding, Rule
 from auditor.model.text import created_by_text, human_bytes, shorten
 
@@ -120,12 +121,12 @@ def _finding(ctx: ScanContext, writer: int, remover: int, copies: list[WastedCop
     return ctx.finding(
         WASTE, message, layer=writer, size=size, fix=fix,
         severity="medium" if size >= MEDIUM_FROM else "low",
-        evidence={
-            "subject": f"{instruction_text(wrote_by)} -> {instruction_text(removed_by)}",
-            "written_by": {"layer": writer, "created_by": wrote_by},
-            "removed_by": {"layer": remover, "created_by": removed_by},
-            "deleted_bytes": deleted, "overwritten_bytes": size - deleted,
-            "files": len(copies),
-            "areas": [{"path": a, "bytes": b, "files": n} for a, b, n in areas[:20]],
-            "image": image,
-        })
+        evidence=Evidence.of(
+            subject=f"{instruction_text(wrote_by)} -> {instruction_text(removed_by)}",
+            written_by=LayerStep(writer, wrote_by),
+            removed_by=LayerStep(remover, removed_by),
+            deleted_bytes=deleted, overwritten_bytes=size - deleted,
+            files=len(copies),
+            areas=[{"path": a, "bytes": b, "files": n} for a, b, n in areas[:20]],
+            image=image,
+        ))

@@ -182,7 +182,7 @@ def _quote_env(value: str) -> str:
 
 def _settings(attribution: Attribution | None, config: ImageConfig, result: AuditResult | None,
               base: str, plan: CopyPlan, tree: FileTree | None, notes: list[str]) -> list[str]:
-    secret_env = {str(f.evidence.get("variable")) for f in (result.findings if result else ())
+    secret_env = {str(f.evidence.variable) for f in (result.findings if result else ())
                   if f.rule_id == ENV_RULE.id}
     lines: list[str] = []
     env = [(k, v) for k, _, v in (e.partition("=") for e in config.env)]

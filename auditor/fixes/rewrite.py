@@ -122,7 +122,7 @@ def expected_findings(result: AuditResult, fixed: Rewrite) -> list[Finding] | No
             if any(kept(p) for p in paths):
                 out.append(f)
         elif not (f.category in ("root-user", "wasted-space") or f.rule_id in _FIXED_RULES
-                  or f.layer is not None or "history_index" in f.evidence):
+                  or f.layer is not None or f.evidence.history_index is not None):
             out.append(f)
     return out
 

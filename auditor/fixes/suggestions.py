@@ -56,8 +56,8 @@ class _Ctx:
         if a is None:
             return None, None
         step = a.step_of_layer(f.layer) if f.layer is not None else None
-        index = f.evidence.get("history_index")
-        if step is None and isinstance(index, int):
+        index = f.evidence.history_index
+        if step is None and index is not None:
             step = a.step_of_history(index)
         return a.origin(f.layer), step
 
@@ -98,7 +98,7 @@ def suggest(result: AuditResult, closure: Closure | None,
 def _names(findings: Iterable[Finding]) -> str:
     seen: dict[str, None] = {}
     for f in findings:
-        seen[(f.package or "").split("@")[0] or (f.path or f.title)] = None
+        seen[(f.package.name if f.package is not None else "") or f.path or f.title] = None
     names = list(seen)
     return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN
                                        else "")
@@ -232,7 +232,7 @@ def _secrets(ctx: _Ctx) -> list[Suggestion]:
             out.append(Suggestion(f"Keep {f.path} out of the image", text, f.bytes, f.layer,
                                   line, (f.rule_id,)))
         elif f.rule_id == ENV_RULE.id:
-            var = str(f.evidence.get("variable", "the variable"))
+            var = f.evidence.variable if f.evidence.variable is not None else "the variable"
             env = ctx.attribution.last("ENV", var + "=") if ctx.attribution else None
             line = env.instruction.line if env is not None else None
             text = (f"ENV {var}{_line_ref(env)} [{f.rule_id}] stores a secret in the image "
@@ -296,8 +296,7 @@ def _caches(ctx: _Ctx) -> list[Suggestion]:
         cmds = list(dict.fromkeys(_cleanup(f) for f in found))
         amended = _amend(ctx, step, append=cmds)
         cache_bytes = sum(f.bytes for f in found if f.category == "cache")
-        kept = max([cache_bytes, *(int(f.evidence.get("bytes_in_final_tree", 0) or 0)
-                                   for f in found)])
+        kept = max([cache_bytes, *(f.evidence.bytes_in_final_tree or 0 for f in found)])
         what = _names(f for f in found if f.category == "cache") or "package caches"
         body = (amended if amended is not None else
                 "(exec-form RUN: add these commands to it) " + " && ".join(cmds))
@@ -342,7 +341,7 @@ def _pip_no_cache(ctx: _Ctx) -> list[Suggestion]:
     for line, (step, fs) in sorted(steps.items()):
         amended = _amend(ctx, step, edit=lambda t: _PIP_INSTALL.sub(r"\1 --no-cache-dir", t)
                          if "--no-cache-dir" not in t else t)
-        saves = max(f.bytes or int(f.evidence.get("bytes_in_final_tree", 0) or 0) for f in fs)
+        saves = max(f.bytes or (f.evidence.bytes_in_final_tree or 0) for f in fs)
         text = (f"pip keeps its download cache in the layer of line {line} [{_rules(fs)}]:\n\n"
                 f"{amended or 'pip install --no-cache-dir ...'}")
         out.append(Suggestion(f"pip install --no-cache-dir at line {line}", text, saves,
@@ -380,10 +379,9 @@ def _waste(ctx: _Ctx) -> list[Suggestion]:
     out = []
     a = ctx.attribution
     for f in ctx.by_category["wasted-space"]:
-        wrote = f.evidence.get("written_by") or {}
-        removed = f.evidence.get("removed_by") or {}
-        w = a.step_of_layer(wrote.get("layer")) if a is not None else None
-        r = a.step_of_layer(removed.get("layer")) if a is not None else None
+        wrote, removed = f.evidence.written_by, f.evidence.removed_by
+        w = a.step_of_layer(wrote.layer) if a is not None and wrote is not None else None
+        r = a.step_of_layer(removed.layer) if a is not None and removed is not None else None
         if w is None or r is None or w.instruction.keyword != "RUN" \
                 or r.instruction.keyword != "RUN" or r.instruction.json:
             continue

@@ -15,25 +15,11 @@ from dataclasses import dataclass, field
 
 from auditor.filetree import FileTree
 from auditor.model.image import Skipped
+from auditor.model.package import Package
 from auditor.read.wants import Want
 
-
-@dataclass(frozen=True, slots=True)
-class Package:
-    name: str
-    version: str
-    ecosystem: str  # deb, apk, rpm, python, npm
-    files: tuple[str, ...] = ()  # absolute paths the package installed, as its db lists them
-    installed_size: int = 0  # bytes, as the database records it (or summed from files)
-    location: str = ""  # the database file or metadata path this came from
-    dev: bool | None = None  # npm: a devDependency (None when unknown)
-    source: str | None = None  # source package (deb), origin (apk)
-    arch: str | None = None
-
-    @property
-    def purl_type(self) -> str:
-        return {"deb": "deb", "apk": "apk", "rpm": "rpm", "python": "pypi",
-                "npm": "npm"}.get(self.ecosystem, self.ecosystem)
+__all__ = ["CATALOGERS", "Cataloger", "Inventory", "Package", "build_inventory",
+           "cataloger", "inventory_wants", "load_catalogers"]
 
 
 CatalogFn = Callable[[FileTree, list[Skipped]], Iterable[Package]]

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import PolicyError
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
+from auditor.model.package import PackageRef
 
 SARIF_FINGERPRINT_KEY = "auditorFingerprint/v1"
 
@@ -76,10 +78,13 @@ def _json_fingerprints(findings: list[Any], name: str) -> Iterable[str]:
 def _fingerprint(item: Mapping[str, Any]) -> str:
     """Finding.fingerprint of a reported finding; only the fields it depends on matter."""
     evidence = item.get("evidence")
+    label = item.get("package")
     return Finding(
         rule_id=item["rule_id"], category="config", severity="info", title="", message="",
-        path=item.get("path") or None, package=item.get("package") or None,
-        evidence=evidence if isinstance(evidence, Mapping) else {},
+        path=item.get("path") or None,
+        package=PackageRef.from_label(label) if isinstance(label, str) and label else None,
+        evidence=Evidence(subject=str(evidence["subject"]))
+        if isinstance(evidence, Mapping) and "subject" in evidence else Evidence(),
     ).fingerprint
 
 

@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 
 from auditor.errors import UsageError
 from auditor.inventory import Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
 from auditor.model.verdict import Verdict, Waiver
 from auditor.policy.baseline import Baseline
@@ -117,13 +118,10 @@ def _check_fail_on(value: str | None, policy: Policy) -> str | None:
 
 def is_packaged(finding: Finding) -> bool:
     """Whether the finding is about something an installed package owns. A detector may
-    say so in evidence (``package_owned``, or ``owned_by_package``); otherwise a named
+    say so in evidence (``package_owned``); otherwise a named
     package tells."""
-    for key in ("package_owned", "owned_by_package"):
-        owned = finding.evidence.get(key)
-        if isinstance(owned, bool):
-            return owned
-    return finding.package is not None
+    owned = finding.evidence.package_owned
+    return owned if owned is not None else finding.package is not None
 
 
 def _settings_for(policy: Policy, f: Finding, package_rule: PackageRule | None
@@ -182,12 +180,6 @@ class _GlobCache:
         return None
 
 
-def package_name(package: str) -> str:
-    """The name in a finding's ``name@version`` (an npm scope's leading @ kept)."""
-    at = package.rfind("@")
-    return package[:at] if at > 0 else package
-
-
 def _allowed(policy: Policy, f: Finding, globs: _GlobCache) -> str | None:
     places: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     rule = policy.rules.get(f.rule_id)
@@ -201,7 +193,7 @@ def _allowed(policy: Policy, f: Finding, globs: _GlobCache) -> str | None:
         if hit is not None:
             return f"allow-list {where}: {hit}"
         if f.package is not None:
-            name = package_name(f.package)
+            name = f.package.name
             for pattern in pkgs:
                 if fnmatchcase(name, pattern):
                     return f"allow-list {where}: package {name} matches {pattern!r}"
@@ -228,8 +220,8 @@ def _expired_finding(w: Waiver, today: date) -> Finding:
                 f"({days} day{'s' if days != 1 else ''} ago) and no longer applies; "
                 f"it said: {w.reason}",
         fix=WAIVER_EXPIRED.fix,
-        evidence={"subject": f"waiver {w.subject}", "expires": w.expires.isoformat(),
-                  "reason": w.reason},
+        evidence=Evidence.of(subject=f"waiver {w.subject}", expires=w.expires.isoformat(),
+                             reason=w.reason),
     )
 
 
@@ -240,7 +232,7 @@ def _score(policy: Policy, judged: Iterable[_Judged]) -> int:
 
 
 def _examples(items: Sequence[Finding]) -> str:
-    named = [f"{f.rule_id} {f.path or f.package or f.evidence.get('subject', '')}".rstrip()
+    named = [f"{f.rule_id} {f.path or f.package_label or f.evidence.subject or ''}".rstrip()
              for f in items[:EXAMPLES]]
     more = ", ..." if len(items) > EXAMPLES else ""
     return ", ".join(named) + more

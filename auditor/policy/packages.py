@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from auditor.inventory import Package
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
 from auditor.policy.model import PACKAGE_FORBIDDEN, PackageRule
 
@@ -75,9 +76,9 @@ def package_findings(rule: PackageRule, packages: Iterable[Package]) -> list[Fin
             severity=rule.severity, title=PACKAGE_FORBIDDEN.title,
             message=f"{what} ({pkg.ecosystem}) is forbidden by the policy's package rule "
                     f"{rule.label}" + (f": {rule.reason}" if rule.reason else ""),
-            package=f"{pkg.name}@{pkg.version}" if pkg.version else pkg.name,
+            package=pkg.ref,
             bytes=pkg.installed_size, fix=PACKAGE_FORBIDDEN.fix,
-            evidence={"package": pkg.name, "version": pkg.version, "ecosystem": pkg.ecosystem,
-                      "rule": rule.label, "database": pkg.location},
+            evidence=Evidence.of(package=pkg.name, version=pkg.version, ecosystem=pkg.ecosystem,
+                                 rule=rule.label, database=pkg.location),
         ))
     return out

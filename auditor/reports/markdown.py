@@ -86,12 +86,12 @@ def _findings(report: Report) -> list[Finding]:
 def _row(f: Finding) -> str:
     path = shorten(f.path or "", MAX_PATH_CHARS)
     where = code(path) + (f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else "")
-    if not f.path and f.evidence.get("subject"):
-        where = cell(str(f.evidence["subject"]))
+    if not f.path and f.evidence.subject:
+        where = cell(f.evidence.subject)
     return "| " + " | ".join([
         SEVERITY_LABEL.get(f.severity, f.severity), cell(f.category),
         f"{cell(f.title)}<br><sub>{cell(f.rule_id)}</sub>", where,
-        code(f.package or ""), "" if f.layer is None else str(f.layer),
+        code(f.package_label or ""), "" if f.layer is None else str(f.layer),
         human_bytes(f.bytes) if f.bytes else "",
     ]) + " |\n"
 

@@ -25,7 +25,7 @@ import attr
 import sarif_om as sarif
 
 from auditor import __version__
-from auditor.model.findings import SEVERITY_RANK, Finding, Rule
+from auditor.model.findings import MAX_TAGS, SEVERITY_RANK, Finding, Rule
 from auditor.model.text import created_by_text, human_bytes, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
 from auditor.reports import Report, Suggestion, WriteOptions
@@ -43,7 +43,7 @@ MAX_RESULTS_STORED = 5_000  # GitHub keeps only 5,000 of a run and does not reli
 # the most severe, so we cut there ourselves, most severe first.
 MAX_RULES_PER_RUN = 25_000  # hard limit; we have far fewer rules
 MAX_LOCATIONS_PER_RESULT = 1_000  # hard limit (100 shown); we write one
-MAX_TAGS_PER_RULE = 20  # hard limit (10 shown)
+MAX_TAGS_PER_RULE = MAX_TAGS  # hard limit (10 shown); Rule refuses more
 MAX_GZIP_BYTES = 10_000_000  # "10 MB" gzip-compressed; taken as decimal, the smaller reading
 MAX_PATHS_IN_PROPERTIES = 100  # ours: bounds the file when one finding names many paths
 RESULT_LIMIT = min(MAX_RESULTS_PER_RUN, MAX_RESULTS_STORED)
@@ -54,18 +54,6 @@ IMAGE_ROOT = ".auditor/images"
 
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note",
          "info": "note"}
-# GitHub reads security-severity as critical > 9.0, high 7.0-8.9, medium 4.0-6.9, low
-# 0.1-3.9: each value sits inside its band, clear of the edges.
-SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
-SECURITY_CATEGORIES = frozenset({"shell", "package-manager", "compiler", "network-tool",
-                                 "root-user", "secret", "setuid"})
-# These categories mix hygiene with risk: the rules of medium severity and above are risks
-# (an exposed SSH port, a copied .git directory), the rest are hygiene.
-MIXED_CATEGORIES = frozenset({"config", "leftover-source"})
-# How often a rule's findings are right. Secrets are matched by shape, so a test key or
-# an example token can pass for one; the others are facts of the file tree or config.
-PRECISION = {"secret": "high", "leftover-source": "high"}
-DEFAULT_PRECISION = "very-high"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +142,7 @@ def _location(report: Report, f: Finding) -> sarif.Location:
                 else _config_line(report, f.rule_id)) or 1
     else:
         uri, line = image_uri(report, f), 1
-    subject = f.path or str(f.evidence.get("subject") or "image configuration")
+    subject = f.path or f.evidence.subject or "image configuration"
     return sarif.Location(
         physical_location=sarif.PhysicalLocation(
             artifact_location=sarif.ArtifactLocation(uri=uri),
@@ -165,7 +153,7 @@ def _location(report: Report, f: Finding) -> sarif.Location:
 
 
 def _message(report: Report, f: Finding) -> str:
-    facts = [f"package {f.package}"] if f.package else []
+    facts = [f"package {f.package_label}"] if f.package else []
     if f.layer is not None:
         facts.append(f"layer {f.layer}: {shorten(created_by_text(f.created_by), 80)}")
     if f.bytes:
@@ -179,7 +167,7 @@ def _message(report: Report, f: Finding) -> str:
 
 def _properties(report: Report, f: Finding, suppressed: bool) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "image": report.result.image.reference, "path": f.path, "package": f.package,
+        "image": report.result.image.reference, "path": f.path, "package": f.package_label,
         "layer": f.layer, "createdBy": f.created_by, "bytes": f.bytes,
         "category": f.category, "severity": f.severity,
     }
@@ -190,12 +178,6 @@ def _properties(report: Report, f: Finding, suppressed: bool) -> dict[str, Any]:
         props["action"] = report.verdict.action(f)
     return {k: printable(v) if isinstance(v, str) else v for k, v in props.items()
             if v is not None}
-
-
-def _is_security(rule: Rule) -> bool:
-    return rule.category in SECURITY_CATEGORIES or (
-        rule.category in MIXED_CATEGORIES
-        and SEVERITY_RANK[rule.severity] >= SEVERITY_RANK["medium"])
 
 
 def _suggestion_text(suggestions: Sequence[Suggestion], markdown: bool) -> str:
@@ -225,14 +207,11 @@ def _descriptor(doc: RuleDoc, findings: Sequence[Finding],
     rule = doc.rule
     worst = max((f.severity for f in findings), key=SEVERITY_RANK.__getitem__,
                 default=rule.severity)
-    security = _is_security(rule)
-    props: dict[str, Any] = {
-        "tags": ["container", rule.category, "security" if security
-                 else "maintainability"][:MAX_TAGS_PER_RULE],
-        "precision": PRECISION.get(rule.category, DEFAULT_PRECISION),
-    }
-    if security and worst in SECURITY_SEVERITY:
-        props["security-severity"] = SECURITY_SEVERITY[worst]
+    props: dict[str, Any] = {"tags": list(rule.tags[:MAX_TAGS_PER_RULE]),
+                             "precision": rule.precision}
+    score = rule.security_severity_of(worst)
+    if score is not None:
+        props["security-severity"] = score
     body = doc.doc.strip() or rule.help.strip() or rule.title
     text = [rule.title, body]
     markdown = [f"**{rule.title}** (`{rule.id}`, category `{rule.category}`)", body]

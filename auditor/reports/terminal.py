@@ -75,12 +75,12 @@ def _finding_row(f: Finding) -> Table:
     grid.add_column(width=8, no_wrap=True)
     grid.add_column(ratio=1, overflow="fold")
     grid.add_column(width=9, justify="right", no_wrap=True)
-    where = f.path or f.package or ""
+    where = f.path or f.package_label or ""
     extra = f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else ""
     text = Text(f.title, style="bold")
     text.append(f"  {where}{extra}")
     if f.package and f.path:
-        text.append(f"  [{f.package}]", style="dim")
+        text.append(f"  [{f.package_label}]", style="dim")
     if f.layer is not None:
         text.append(f"  layer {f.layer}", style="dim")
     grid.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, "")), text,

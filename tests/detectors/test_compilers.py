@@ -36,7 +36,7 @@ def test_gcc_and_all_its_names_are_one_finding_on_the_real_file():
     ])
     assert len(found) == 1
     gcc = found[0]
-    assert (gcc.rule_id, gcc.severity, gcc.path, gcc.package, gcc.bytes) == (
+    assert (gcc.rule_id, gcc.severity, gcc.path, gcc.package_label, gcc.bytes) == (
         COMPILER.id, "high", GCC_REAL, "gcc-12@1.0", 70_000_000)
     assert gcc.paths == (GCC_REAL, "/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/gcc-12",
                          "/usr/bin/x86_64-linux-gnu-gcc", "/etc/alternatives/cc")
@@ -167,7 +167,7 @@ def test_dev_packages_are_one_low_finding_each():
                     package("libdevmapper1.02.1", "/usr/lib/libdevmapper.so.1.02.1"),
                     package("foo-dev", ecosystem="python"),
                 ])
-    assert [(f.rule_id, f.severity, f.package, f.path) for f in found] == [
+    assert [(f.rule_id, f.severity, f.package_label, f.path) for f in found] == [
         (DEV_PACKAGE.id, "low", "build-essential@1.0",
          "/usr/share/doc/build-essential/copyright"),
         (DEV_PACKAGE.id, "low", "libc6-dev@1.0", "/usr/include/stdio.h"),
@@ -181,7 +181,7 @@ def test_dev_packages_are_one_low_finding_each():
 @pytest.mark.parametrize("name", ["musl-dev", "linux-headers", "openssl-dev"])
 def test_alpine_dev_packages(name):
     found = run([D("/usr")], packages=[package(name, ecosystem="apk")])
-    assert [f.package for f in found] == [f"{name}@1.0"]
+    assert [f.package_label for f in found] == [f"{name}@1.0"]
 
 
 def test_rpm_devel_packages():

@@ -83,7 +83,7 @@ def sudo_findings(*specs, packages=()):
 def test_sudo_installed_once_through_merged_usr():
     pkg = Package("sudo", "1.9.13", "deb", files=("/usr/bin/sudo",))
     [f] = sudo_findings(F("/usr/bin/sudo", ELF, mode=0o4755), packages=[pkg])
-    assert (f.rule_id, f.severity, f.path, f.package) == (
+    assert (f.rule_id, f.severity, f.path, f.package_label) == (
         "AUD-SUDO", "medium", "/usr/bin/sudo", "sudo@1.9.13")
     assert f.paths == ("/usr/bin/sudo",)
 

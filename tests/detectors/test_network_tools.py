@@ -14,7 +14,7 @@ run = partial(run_detector, detect)
 def test_curl_is_a_high_downloader_finding_with_its_package():
     found = run([*merged_usr(), exe("/usr/bin/curl")],
                 packages=[package("curl", "/usr/bin/curl", size=500_000)])
-    assert [(f.rule_id, f.severity, f.path, f.package, f.bytes) for f in found] == [
+    assert [(f.rule_id, f.severity, f.path, f.package_label, f.bytes) for f in found] == [
         (DOWNLOADER.id, "high", "/usr/bin/curl", "curl@1.0", 500_000)]
 
 

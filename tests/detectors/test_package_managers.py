@@ -30,7 +30,7 @@ def test_apt_and_dpkg_are_one_finding_per_package():
         package("apt", "/usr/bin/apt", "/usr/bin/apt-get", "/usr/bin/apt-cache", size=4_300_000),
         package("dpkg", "/usr/bin/dpkg", "/usr/bin/dpkg-query", size=6_500_000),
     ])
-    assert [(f.rule_id, f.path, f.package, f.bytes) for f in found] == [
+    assert [(f.rule_id, f.path, f.package_label, f.bytes) for f in found] == [
         (OS_PKG_MANAGER.id, "/usr/bin/apt-get", "apt@1.0", 4_300_000),
         (OS_PKG_MANAGER.id, "/usr/bin/dpkg", "dpkg@1.0", 6_500_000),
     ]

@@ -22,13 +22,13 @@ def setuid_findings(*specs, packages=(LOGIN, LIBC)):
 def test_package_setuid_file_is_low_and_names_its_package():
     [f] = setuid_findings(F("/usr/bin/su", ELF, mode=0o4755))
     assert (f.rule_id, f.category, f.severity) == ("AUD-SETUID", "setuid", "low")
-    assert f.package == "login@1:4.13"
+    assert f.package_label == "login@1:4.13"
     assert f.evidence["package_owned"] is True and "login" in f.evidence["origin"]
 
 
 def test_setuid_root_file_no_package_owns_is_high():
     [f] = setuid_findings(F("/usr/local/bin/helper", ELF, mode=0o4755))
-    assert f.severity == "high" and f.package is None
+    assert f.severity == "high" and f.package_label is None
     assert f.evidence["package_owned"] is False and "uid 0 (root)" in f.message
 
 

@@ -35,7 +35,7 @@ def test_a_package_owned_shell_names_the_package_and_costs_its_installed_size():
                 packages=[package("bash", "/bin/bash", "/usr/bin/rbash", size=7_000_000,
                                   version="5.2.15-2")])
     assert len(found) == 1
-    assert found[0].package == "bash@5.2.15-2"
+    assert found[0].package_label == "bash@5.2.15-2"
     assert found[0].bytes == 7_000_000
     assert found[0].evidence["package_installed_size"] == 7_000_000
 

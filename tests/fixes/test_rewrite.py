@@ -9,6 +9,7 @@ import pytest
 from auditor.fixes.copyplan import MAX_COPIES, plan_copies, trace
 from auditor.fixes.dockerfile import parse_dockerfile
 from auditor.fixes.rewrite import LocalBase, Rewrite, expected_findings, rewrite
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
 from auditor.model.image import ImageConfig
 from tests.fixes.fixkit import (
@@ -168,7 +169,7 @@ def test_a_secret_env_is_not_carried_over():
     result = result_of(config=ImageConfig(cmd=("/src/hello",), env=(
         "PATH=/usr/bin:/bin", "API_TOKEN=ghp_0000", "GPG_KEY=A035C8C1")))
     result = replace(result, findings=(Finding("AUD-SECRET-ENV", "secret", "high", "t", "m",
-                                               evidence={"variable": "API_TOKEN"}),))
+                                               evidence=Evidence.of(variable="API_TOKEN")),))
     rw = rewrite(DOCKERFILE, attribution_of(result), Closure(), image_user="", result=result)
     assert "ghp_0000" not in rw.text and 'GPG_KEY="A035C8C1"' in rw.text
     assert any("API_TOKEN" in n for n in rw.notes)
@@ -274,7 +275,7 @@ def test_expected_findings_keep_only_what_the_final_stage_still_has():
         Finding("AUD-X", "config", "low", "t", "m", path=LIBC, layer=0),
         Finding("AUD-ROOT-USER", "root-user", "high", "t", "m"),
         Finding("AUD-APT-RECOMMENDS", "config", "low", "t", "m", layer=1,
-                evidence={"history_index": 2}),
+                evidence=Evidence.of(history_index=2)),
         Finding("AUD-SSH-PORT", "config", "medium", "t", "m"),
     ))
     rw = rewrite(DOCKERFILE, attribution_of(result), Closure(), result=result)

@@ -6,9 +6,11 @@ from dataclasses import replace
 
 from auditor.fixes.suggestions import suggest
 from auditor.inventory import Inventory, Package
+from auditor.model.evidence import Evidence, JsonValue, LayerStep
 from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, ImageConfig
 from auditor.model.result import AuditResult
+from auditor.model.package import PackageRef
 from auditor.reports import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
 from tests.layerkit import D, F
@@ -51,9 +53,11 @@ LAYERS = (
 
 
 def finding(rule: str, category: str, layer: int | None, path: str | None = None,
-            size: int = 0, package: str | None = None, **evidence: object) -> Finding:
+            size: int = 0, package: str | None = None,
+            **evidence: JsonValue | LayerStep) -> Finding:
     return Finding(rule, category, "high", rule, f"{rule} message", path=path, layer=layer,
-                   bytes=size, package=package, evidence=evidence)
+                   bytes=size, package=PackageRef.from_label(package) if package else None,
+                   evidence=Evidence.of(**evidence))
 
 
 def audit_with(*findings: Finding, history: tuple[HistoryEntry, ...] = HIST,
@@ -184,7 +188,7 @@ def test_waste_across_two_runs_is_merged_into_one():
                HistoryEntry("/bin/sh -c apt-get purge -y curl", False))
     layers = (BASE, [F("/x", "x")], [F("/y", "y")])
     result = audit_with(finding("AUD-WASTE", "wasted-space", 1, size=9000,
-                                written_by={"layer": 1}, removed_by={"layer": 2}),
+                                written_by=LayerStep(1, None), removed_by=LayerStep(2, None)),
                         history=history, layers=layers, user="")
     s = titled(suggestions(result, text=text), "Merge the RUNs at lines 2 and 3")
     assert s.saves_bytes == 9000

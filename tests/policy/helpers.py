@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
+from auditor.model.package import PackageRef
 from auditor.policy import Policy, load_policy
 
 
@@ -15,8 +17,9 @@ def finding(category: str = "shell", severity: str = "medium", path: str | None 
     return Finding(
         rule_id=rule_id or f"AUD-TEST-{category.upper()}", category=category, severity=severity,
         title=f"a {category} finding", message=f"found {path or package}", path=path,
-        package=package, bytes=size, paths=paths or ((path,) if path else ()),
-        evidence=evidence,
+        package=PackageRef.from_label(package) if package else None, bytes=size,
+        paths=paths or ((path,) if path else ()),
+        evidence=Evidence.of(**evidence),
     )
 
 

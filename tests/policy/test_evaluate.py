@@ -62,15 +62,12 @@ def test_strict_fails_what_default_only_warns_about() -> None:
     ("login@1:4.13", None, "warn"),  # the base's su
     ("login@1:4.13", False, "fail"),  # the detector knows better than the package field
     (None, True, "warn"),
-    ("util-linux@2.38", "package_owned=False", "fail"),
+    ("util-linux@2.38", False, "fail"),
 ], ids=["unowned-setuid-fails", "packaged-setuid-warns", "evidence-says-unowned",
-        "evidence-says-owned", "permissions-detector-evidence-key"])
+        "evidence-says-owned", "evidence-overrides-another-package"])
 def test_default_setuid_depends_on_whether_a_package_owns_the_file(
-        package: str | None, owned: bool | str | None, action: str) -> None:
-    evidence: dict[str, Any] = {} if owned is None else {"owned_by_package": owned}
-    if isinstance(owned, str):
-        key, _, value = owned.partition("=")
-        evidence = {key: value == "True"}
+        package: str | None, owned: bool | None, action: str) -> None:
+    evidence: dict[str, Any] = {} if owned is None else {"package_owned": owned}
     f = finding("setuid", "high", "/usr/bin/su", package=package, **evidence)
     verdict = judge(load_policy("default"), [f])
     assert verdict.action(f) == action
@@ -252,7 +249,7 @@ severity = "low"
                 Package("openssl", "not-a-version", "deb")]
     verdict = judge(policy, [], packages=packages)
     found = [f for f in verdict.findings if f.rule_id == PACKAGE_FORBIDDEN.id]
-    assert [(f.package, f.severity, verdict.action(f)) for f in found] == [
+    assert [(f.package_label, f.severity, verdict.action(f)) for f in found] == [
         ("openssl@3.0.2-0ubuntu1.10", "high", "fail"), ("telnet@0.17-44", "low", "warn")]
     assert found[0].message == ("openssl 3.0.2-0ubuntu1.10 (deb) is forbidden by the policy's "
                                 "package rule openssl<3.0.7: CVE-2022-3602")

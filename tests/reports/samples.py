@@ -10,8 +10,10 @@ from typing import Any
 
 from auditor.audit import audit_image
 from auditor.filetree import squash_layers
+from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITIES, Finding, Rule
 from auditor.model.image import ImageConfig, Skipped
+from auditor.model.package import PackageRef
 from auditor.policy import Verdict, Waiver
 from auditor.reports import Report, Suggestion
 from auditor.reports.sarif import RuleDoc
@@ -29,10 +31,11 @@ def finding(rule_id: str, category: str, severity: str, title: str, message: str
             layer: int | None = None, size: int = 0, fix: str = "",
             evidence: dict[str, Any] | None = None) -> Finding:
     return Finding(rule_id=rule_id, category=category, severity=severity, title=title,
-                   message=message, path=path, package=package, layer=layer,
+                   message=message, path=path,
+                   package=PackageRef.from_label(package) if package else None, layer=layer,
                    created_by=HISTORY[layer] if layer is not None else None, bytes=size,
                    fix=fix, paths=paths or ((path,) if path else ()),
-                   evidence=evidence or {})
+                   evidence=Evidence.of(**(evidence or {})))
 
 
 FINDINGS = [
