@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from auditor.audit import AuditResult
-from auditor.model.text import created_by_text, human_bytes, shorten
+from auditor.history import created_by_text
+from auditor.model.text import human_bytes, shorten
 
 __all__ = ["FORMATS", "Report", "Suggestion", "WriteOptions", "created_by_text", "formats",
            "human_bytes", "shorten", "writer"]
