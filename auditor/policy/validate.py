@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from auditor.errors import PolicyError
 from auditor.policy.model import POLICY_RULES
-from auditor.read.globs import glob_to_regex
+from auditor.read.globs import check_glob
 
 RULE_ID = re.compile(r"AUD-[A-Z0-9]+(?:-[A-Z0-9]+)*\Z")
 
@@ -75,12 +75,22 @@ class Checker:
         return items
 
     def glob(self, pattern: str, key: str) -> str:
+        return self._checked(pattern, key, "path glob")
+
+    def name_globs(self, value: Any, key: str) -> tuple[str, ...]:
+        items = self.strings(value, key)
+        for i, pattern in enumerate(items):
+            self.name_glob(pattern, f"{key}[{i}]")
+        return items
+
+    def name_glob(self, pattern: str, key: str) -> str:
+        return self._checked(pattern, key, "name glob")
+
+    def _checked(self, pattern: str, key: str, what: str) -> str:
         try:
-            if not pattern:
-                raise ValueError("it is empty")
-            re.compile(glob_to_regex(pattern))
-        except (ValueError, re.error) as exc:
-            raise self.fail(key, f"is not a valid path glob ({pattern!r}: {exc})") from None
+            check_glob(pattern)
+        except ValueError as exc:
+            raise self.fail(key, f"is not a valid {what} ({pattern!r}: {exc})") from None
         return pattern
 
     def strings(self, value: Any, key: str) -> tuple[str, ...]:
