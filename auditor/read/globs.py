@@ -85,11 +85,10 @@ def _run_atoms(run: list[str], pattern: str, lead: bool) -> list[str]:
 def _glob_atoms(pattern: str) -> list[str]:
     """The regular expression for ``pattern``, one atom (a character, a class or a group,
     quantifier included) per item."""
-    if "/" not in pattern:
-        pattern = "**/" + pattern
+    spelled = pattern if "/" in pattern else "**/" + pattern
     runs: list[list[str]] = [[]]  # the components between ``**``s
     previous = ""
-    for component in pattern.removeprefix("/").split("/"):
+    for component in spelled.removeprefix("/").split("/"):
         if component == _SPAN:
             if previous != _SPAN:
                 runs.append([])
