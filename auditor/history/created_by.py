@@ -92,7 +92,9 @@ def parse_created_by(created_by: str) -> CreatedBy:
     if m:
         written = m.group(1).strip()
         keyword, _, rest = written.partition(" ")
-        return CreatedBy(keyword.upper(), rest.strip(), buildkit, written=written)
+        build_args = _read_run(text)[2] if text.startswith("|") else ()
+        return CreatedBy(keyword.upper(), rest.strip(), buildkit, build_args=build_args,
+                         written=written)
     m = _KEYWORD_RX.match(text)
     if m and m.group(1) in INSTRUCTIONS:
         keyword, rest = m.group(1), (m.group(2) or "").strip()
@@ -114,19 +116,19 @@ def created_by_text(created_by: str | None) -> str:
     return parse_created_by(created_by).written
 
 
-def _settings(words: list[str], legacy_env: bool = False) -> list[tuple[str, str]]:
+def _settings(words: list[str], keyword: str = "RUN") -> list[tuple[str, str]]:
     """``NAME=value`` words to ``(name, value)``. The builders record build args and the
-    legacy builder ENV values unquoted (``A=two words B=1``), so a word without ``NAME=``
-    continues the value before it. ``legacy_env``: ``ENV NAME value`` (no ``=``) is the
-    old form of ``ENV NAME="value"``."""
+    legacy builder ENV values unquoted (``A=two words B=1``), so there a word without
+    ``NAME=`` continues the value before it; an ARG's bare word is an ARG without a default.
+    ``ENV NAME value`` (no ``=``) is the old form of ``ENV NAME="value"``."""
     pairs: list[tuple[str, str]] = []
     for word in words:
         name, sep, value = word.partition("=")
         if sep and _NAME_RX.match(name):
             pairs.append((name, value))
-        elif pairs:
+        elif pairs and keyword != "ARG":
             pairs[-1] = (pairs[-1][0], pairs[-1][1] + " " + word)
-        elif legacy_env and len(words) >= 2:
+        elif keyword == "ENV" and not pairs and len(words) >= 2:
             return [(word, " ".join(words[1:]))]
     return pairs
 
@@ -135,12 +137,10 @@ def recorded_settings(created_by: str) -> list[tuple[str, str]]:
     """The ``(name, value)`` pairs an instruction records: a RUN's build args, an ENV's
     variables, an ARG's defaults (an ARG without a default records no value)."""
     entry = parse_created_by(created_by)
-    if entry.instruction == "RUN":
-        return list(entry.build_args)
     if entry.instruction not in ("ENV", "ARG"):
-        return []
+        return list(entry.build_args)
     words = [w for command in split_words(entry.args, operators=False) for w in command]
-    return _settings(words, legacy_env=entry.instruction == "ENV")
+    return list(entry.build_args) + _settings(words, entry.instruction)
 
 
 def recorded_env(created_by: Iterable[str]) -> dict[str, str]:

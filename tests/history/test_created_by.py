@@ -91,13 +91,14 @@ def test_created_by_text_shows_the_instruction(created_by, shown):
     ("ENV URL=http://x/#a Q=a;b", [("URL", "http://x/#a"), ("Q", "a;b")]),
     ("ARG X=1", [("X", "1")]),
     ("/bin/sh -c #(nop)  ARG X", []),
-    ("/bin/sh -c #(nop)  ARG X=1 Y", [("X", "1 Y")]),
+    ("/bin/sh -c #(nop)  ARG X=1 Y", [("X", "1")]),
+    ("|1 A=1 /bin/sh -c #(nop)  ENV B=2", [("A", "1"), ("B", "2")]),
     ("/bin/sh -c make A=1", []),
     ("USER A=1", []),
 ], ids=["build-args", "buildkit-build-arg-with-space", "exec-form-build-args",
         "env-quoted", "env-unquoted-legacy", "env-legacy-name-value", "env-two",
         "env-custom-shell", "env-operators-are-characters", "buildkit-arg", "arg-no-default",
-        "arg-unquoted", "run-words-are-not-settings", "user-records-nothing"])
+        "arg-bare-word-is-another-arg", "nop-with-build-args", "run-words-are-not-settings", "user-records-nothing"])
 def test_recorded_settings(created_by, expected):
     assert recorded_settings(created_by) == expected
 
