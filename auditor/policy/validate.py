@@ -68,25 +68,15 @@ class Checker:
             raise self.fail(key, f"must be {bound}, not {value}")
         return value
 
-    def globs(self, value: Any, key: str) -> tuple[str, ...]:
+    def globs(self, value: Any, key: str, what: str = "path glob") -> tuple[str, ...]:
         items = self.strings(value, key)
         for i, pattern in enumerate(items):
-            self.glob(pattern, f"{key}[{i}]")
+            self.glob(pattern, f"{key}[{i}]", what)
         return items
 
-    def glob(self, pattern: str, key: str) -> str:
-        return self._checked(pattern, key, "path glob")
-
-    def name_globs(self, value: Any, key: str) -> tuple[str, ...]:
-        items = self.strings(value, key)
-        for i, pattern in enumerate(items):
-            self.name_glob(pattern, f"{key}[{i}]")
-        return items
-
-    def name_glob(self, pattern: str, key: str) -> str:
-        return self._checked(pattern, key, "name glob")
-
-    def _checked(self, pattern: str, key: str, what: str) -> str:
+    def glob(self, pattern: str, key: str, what: str = "path glob") -> str:
+        """``pattern`` checked by the compiler that later matches it (``what``: path glob,
+        or name glob for package names)."""
         try:
             check_glob(pattern)
         except ValueError as exc:
