@@ -14,13 +14,13 @@ musl's loader reads ``/etc/ld-musl-ARCH.path`` instead, and without it uses ``/l
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 from collections.abc import Callable, Iterable
 
 from auditor.filetree import FileTree
 from auditor.model.image import DIR
 from auditor.read.elf import ElfFacts
+from auditor.read.globs import name_match
 from auditor.read.wants import Want
 
 KiB = 1024
@@ -69,8 +69,7 @@ def _glob(tree: FileTree, pattern: str) -> list[str]:
     if real is None:
         return []
     return sorted(posixpath.join(directory or "/", n.path.rpartition("/")[2])
-                  for n in tree.children(real) if fnmatch.fnmatchcase(n.path.rpartition("/")[2],
-                                                                      name))
+                  for n in tree.children(real) if name_match(name, n.path.rpartition("/")[2]))
 
 
 def ld_so_conf_dirs(tree: FileTree, path: str = LD_SO_CONF, depth: int = 0) -> list[str]:

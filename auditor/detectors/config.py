@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from auditor.detectors import ScanContext, detector
 from auditor.detectors.permissions import under
-from auditor.history.steps import Step, build_steps
+from auditor.history import Step, build_steps
 from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from auditor.detectors import ScanContext, detector
-from auditor.history.steps import Command, Step, brief, build_steps, iter_commands, operands
+from auditor.history import Command, Step, brief, build_steps, iter_commands, operands
 from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE

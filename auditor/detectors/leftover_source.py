@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 import re
 from collections import Counter
@@ -16,6 +15,7 @@ from auditor.filetree import Node
 from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
+from auditor.read.globs import name_match
 
 _MULTI_STAGE = "Build in one stage and COPY --from=build only the artefact into the final one."
 LEFTOVER_SOURCE = Rule("AUD-LEFTOVER-SOURCE", "leftover-source", "medium",
@@ -95,7 +95,7 @@ class Tree:
 
 
 def _matches(name: str, globs: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name, g) for g in globs)
+    return any(name_match(g, name) for g in globs)
 
 
 def project_root(path: str, holders: frozenset[str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
-import shlex
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from auditor.detectors._secret_patterns import (
 )
 from auditor.detectors.caches import THIRD_PARTY
 from auditor.filetree import Node
+from auditor.history import recorded_settings
 from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule, mask_secret
 from auditor.model.image import DIR, FILE, HARDLINK
@@ -346,37 +346,10 @@ def _env_instruction(ctx: ScanContext, name: str, value: str) -> str | None:
     return None
 
 
-_BUILD_ARGS = re.compile(r"^(?:RUN )?\|(\d+) ")
-_ENV_OR_ARG = re.compile(r"^(?:/bin/sh -c #\(nop\)\s+)?(ENV|ARG)\s+(.*)$", re.S)
-
-
-def _pairs(words: Sequence[str]) -> list[tuple[str, str]]:
-    return [(name, value) for name, sep, value in (w.partition("=") for w in words) if sep]
-
-
-def history_settings(created_by: str) -> list[tuple[str, str]]:
-    """The (name, value) pairs an instruction records: build args of a RUN, ENV, ARG."""
-    text = created_by.strip()
-    m = _BUILD_ARGS.match(text)
-    if m:  # the builders write `|N A=x B=y /bin/sh -c ...` without quoting the values
-        return _pairs(text[m.end():].split(" ")[:int(m.group(1))])
-    m = _ENV_OR_ARG.match(text)
-    if not m:
-        return []
-    try:
-        words = shlex.split(m.group(2))
-    except ValueError:
-        words = m.group(2).split()
-    pairs = _pairs(words)
-    if not pairs and len(words) >= 2 and m.group(1) == "ENV":  # legacy `ENV NAME value`
-        pairs = [(words[0], " ".join(words[1:]))]
-    return pairs
-
-
 def _history_secrets(created_by: str) -> dict[str, tuple[str, str, str | None]]:
     """value -> (kind, what, setting name) for every secret an instruction records."""
     found: dict[str, tuple[str, str, str | None]] = {}
-    for name, value in history_settings(created_by):
+    for name, value in recorded_settings(created_by):
         hit = _classify(name, value)
         if hit is not None:
             found.setdefault(value, (hit[0], hit[1], name))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from auditor.detectors import ScanContext, detector
 from auditor.filetree import FileTree
-from auditor.history.steps import build_steps, last_step
+from auditor.history import build_steps, last_step
 from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.read.wants import Want

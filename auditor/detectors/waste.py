@@ -8,9 +8,10 @@ from collections.abc import Iterable, Iterator
 
 from auditor.detectors import ScanContext, detector
 from auditor.filetree import WastedCopy
+from auditor.history import created_by_text
 from auditor.model.evidence import Evidence, LayerStep
 from auditor.model.findings import Finding, Rule
-from auditor.model.text import created_by_text, human_bytes, shorten
+from auditor.model.text import human_bytes, shorten
 
 WASTE = Rule("AUD-WASTE", "wasted-space", "low", "Bytes written by one layer and removed by "
              "a later one", fix="Delete files in the same RUN that creates them, or build in "

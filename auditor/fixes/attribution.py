@@ -26,11 +26,11 @@ from auditor.fixes.dockerfile import (
     expand,
     parse_dockerfile,
 )
-from auditor.history.steps import parse_created_by
+from auditor.history import created_by_text, parse_created_by, recorded_env
 from auditor.model.attribution import Attribution, LayerOrigin, StepMatch
 from auditor.model.dockerfile import Dockerfile, Instruction, Stage
 from auditor.model.image import HistoryEntry
-from auditor.model.text import created_by_text, shorten
+from auditor.model.text import shorten
 
 EXACT, ORDER, NONE = "exact", "order", "none"
 _EXACT_SCORE, _ORDER_SCORE, _GAP = 4, 1, 2
@@ -194,7 +194,8 @@ def _ports_key(text: str) -> str:
 
 
 def _observed_keys(created_by: str) -> Keys:
-    keyword, args, buildkit = parse_created_by(created_by)
+    read = parse_created_by(created_by)
+    keyword, args, buildkit = read.instruction, read.args, read.buildkit
     keys: set[str] = {_norm(args)}
     if keyword == "RUN":
         keys.add("run:" + _norm(args))
@@ -237,22 +238,11 @@ class _Scope:
         return {**self.args, **self.env}
 
 
-def _history_env(history: Sequence[HistoryEntry]) -> dict[str, str]:
-    """ENV values recorded in the history (the base image's among them), for the ``$VAR``s
-    the Dockerfile uses but does not set."""
-    env: dict[str, str] = {}
-    for h in history:
-        keyword, args, _ = parse_created_by(h.created_by)
-        if keyword == "ENV":
-            for m in re.finditer(r"([A-Za-z_][A-Za-z0-9_]*)=(.*?)(?=\s+[A-Za-z_][A-Za-z0-9_]*=|$)",
-                                 args):
-                env[m.group(1)] = m.group(2)
-    return env
-
-
 def _expected_keys(df: Dockerfile, chain: Sequence[Stage], build_args: Mapping[str, str],
                    history: Sequence[HistoryEntry]) -> list[Keys]:
-    scope = _Scope(_history_env(history))
+    # ENV values recorded in the history (the base image's among them), for the ``$VAR``s
+    # the Dockerfile uses but does not set.
+    scope = _Scope(recorded_env(h.created_by for h in history))
     out: list[Keys] = []
     for stage in chain:
         scope.args = {}

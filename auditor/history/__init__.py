@@ -1,2 +1,22 @@
-"""The one reader of an image's history: ``created_by`` strings back to build steps, and
-the commands inside a RUN script (``steps``)."""
+"""The one reader of an image's history: ``created_by`` strings back to Dockerfile
+instructions and the settings they record (``created_by``), history entries to build steps
+and layers (``steps``), and the commands inside a RUN script (``shell``).
+
+Detectors, secrets masking and attribution all read history through these modules, so a
+builder's new shape is taught in one place.
+"""
+
+from auditor.history.created_by import (
+    INSTRUCTIONS,
+    CreatedBy,
+    created_by_text,
+    parse_created_by,
+    recorded_env,
+    recorded_settings,
+)
+from auditor.history.shell import Command, brief, iter_commands, operands, split_words
+from auditor.history.steps import Step, build_steps, last_step
+
+__all__ = ["INSTRUCTIONS", "Command", "CreatedBy", "Step", "brief", "build_steps",
+           "created_by_text", "iter_commands", "last_step", "operands", "parse_created_by",
+           "recorded_env", "recorded_settings", "split_words"]

@@ -18,18 +18,6 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def created_by_text(created_by: str | None) -> str:
-    """An instruction as the user wrote it: without the legacy builder's shell wrapper."""
-    if not created_by:
-        return "(no history)"
-    text = created_by.strip()
-    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
-        if text.startswith(prefix):
-            text = text[len(prefix):].strip()
-            return text if prefix.endswith("#(nop) ") else "RUN " + text
-    return text.removesuffix("# buildkit").strip()
-
-
 def printable(text: str) -> str:
     """Valid Unicode for any name: bytes that are not UTF-8 show as ``\\xff``."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

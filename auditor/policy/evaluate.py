@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from fnmatch import fnmatchcase
 
 from auditor.errors import UsageError
 from auditor.inventory import Package
@@ -30,7 +29,7 @@ from auditor.policy.model import (
 )
 from auditor.policy.packages import package_findings
 from auditor.policy.scoring import finding_cost, grade, score_from_costs
-from auditor.read.globs import compile_globs
+from auditor.read.globs import compile_globs, name_match
 
 EXAMPLES = 3  # findings named in one reason
 
@@ -195,7 +194,7 @@ def _allowed(policy: Policy, f: Finding, globs: _GlobCache) -> str | None:
         if f.package is not None:
             name = f.package.name
             for pattern in pkgs:
-                if fnmatchcase(name, pattern):
+                if name_match(pattern, name):
                     return f"allow-list {where}: package {name} matches {pattern!r}"
     return None
 

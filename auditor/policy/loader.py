@@ -161,7 +161,7 @@ def _settings(c: Checker, value: Any, key: str) -> Settings:
         enabled=_opt(t, "enabled", lambda v: c.typed(v, f"{key}.enabled", bool, "true or false")),
         action=action, severity=severity, weight=weight,
         allow_paths=c.globs(t.get("allow_paths", []), f"{key}.allow_paths"),
-        allow_packages=c.strings(t.get("allow_packages", []), f"{key}.allow_packages"),
+        allow_packages=c.globs(t.get("allow_packages", []), f"{key}.allow_packages", "name glob"),
         packaged=packaged,
     )
 
@@ -232,7 +232,8 @@ def _package_rule(c: Checker, value: Any, key: str) -> PackageRule:
             raise c.fail(f"{key}.versions", f"is not a version specifier like \"<3.0.7\" or "
                                             f"\">=1.2,<1.4\": {versions!r}") from None
     return PackageRule(
-        name=c.text_(t["name"], f"{key}.name"), versions=versions,
+        name=c.glob(c.text_(t["name"], f"{key}.name"), f"{key}.name", "name glob"),
+        versions=versions,
         ecosystem=_opt(t, "ecosystem", lambda v: c.word(v, f"{key}.ecosystem", ECOSYSTEMS)),
         action=c.word(t.get("action", "fail"), f"{key}.action", ACTIONS),
         severity=c.word(t.get("severity", "high"), f"{key}.severity", SEVERITIES),
@@ -294,7 +295,7 @@ def _parse(source: str, text: str) -> _Layer:
         thresholds=_thresholds(c, data.get("thresholds", {})),
         score=_score(c, data.get("score", {})),
         allow_paths=c.globs(allow.get("paths", []), "allow.paths"),
-        allow_packages=c.strings(allow.get("packages", []), "allow.packages"),
+        allow_packages=c.globs(allow.get("packages", []), "allow.packages", "name glob"),
         categories={k: _settings(c, v, f"categories.{k}") for k, v in categories.items()},
         rules={k: _settings(c, v, f"rules.{k}") for k, v in rules.items()},
         packages=tuple(_package_rule(c, v, f"packages[{i}]")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from auditor.inventory import Package
 from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
 from auditor.policy.model import PACKAGE_FORBIDDEN, PackageRule
+from auditor.read.globs import name_match
 
 if TYPE_CHECKING:  # packaging is imported where used: only version rules need it
     from packaging.specifiers import SpecifierSet
@@ -62,7 +62,7 @@ def package_findings(rule: PackageRule, packages: Iterable[Package]) -> list[Fin
         spec = SpecifierSet(rule.versions)
     out = []
     for pkg in packages:
-        if not fnmatchcase(pkg.name, rule.name):
+        if not name_match(rule.name, pkg.name):
             continue
         if rule.ecosystem is not None and pkg.ecosystem != rule.ecosystem:
             continue

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from auditor.errors import PolicyError
 from auditor.policy.model import POLICY_RULES
-from auditor.read.globs import glob_to_regex
+from auditor.read.globs import check_glob
 
 RULE_ID = re.compile(r"AUD-[A-Z0-9]+(?:-[A-Z0-9]+)*\Z")
 
@@ -68,19 +68,19 @@ class Checker:
             raise self.fail(key, f"must be {bound}, not {value}")
         return value
 
-    def globs(self, value: Any, key: str) -> tuple[str, ...]:
+    def globs(self, value: Any, key: str, what: str = "path glob") -> tuple[str, ...]:
         items = self.strings(value, key)
         for i, pattern in enumerate(items):
-            self.glob(pattern, f"{key}[{i}]")
+            self.glob(pattern, f"{key}[{i}]", what)
         return items
 
-    def glob(self, pattern: str, key: str) -> str:
+    def glob(self, pattern: str, key: str, what: str = "path glob") -> str:
+        """``pattern`` checked by the compiler that later matches it (``what``: path glob,
+        or name glob for package names)."""
         try:
-            if not pattern:
-                raise ValueError("it is empty")
-            re.compile(glob_to_regex(pattern))
-        except (ValueError, re.error) as exc:
-            raise self.fail(key, f"is not a valid path glob ({pattern!r}: {exc})") from None
+            check_glob(pattern)
+        except ValueError as exc:
+            raise self.fail(key, f"is not a valid {what} ({pattern!r}: {exc})") from None
         return pattern
 
     def strings(self, value: Any, key: str) -> tuple[str, ...]:

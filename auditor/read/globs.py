@@ -1,58 +1,110 @@
 """Path globs for image paths, compiled once into one regular expression per use.
 
-``*`` and ``?`` stay inside one path component, ``**`` spans components (``/a/**/b``
-matches ``/a/b`` too), ``[...]`` is a character class. A pattern with no ``/`` matches a
-base name anywhere, as in .gitignore, so ``*.pem`` finds every PEM file.
+The one glob grammar of auditor (docs/globs.md): policy allow-lists and waivers, package
+rules, ``ls --glob`` and the paths detectors and catalogers declare all mean this.
+
+- A pattern is split at ``/`` into components. ``*`` is any run of characters within one
+  component, ``?`` one character, ``[abc]``, ``[a-z]``, ``[!abc]`` (or ``[^abc]``) one
+  character of (not of) a class; none of them matches ``/``.
+- A component that is exactly ``**`` matches zero or more whole components: ``/a/**/b``
+  matches ``/a/b`` and ``/a/x/y/b``, ``/a/**`` matches ``/a`` and everything beneath it.
+  ``**`` inside a component (``a**b``) is a plain ``*``.
+- A pattern with no ``/`` matches a base name anywhere, as in .gitignore, so ``*.pem``
+  finds every PEM file; any other pattern is anchored at the root (``etc/x`` is ``/etc/x``).
+- Names (package names, base names) are matched as a path from the root, anchored at both
+  ends: ``@types/*`` matches every package of the ``@types`` scope, ``*`` any unscoped name.
+
+Matching takes time linear in the path, whatever the pattern: runs of ``*`` collapse, and
+where a component holds several ``*`` (or a pattern several ``**``) the pieces between
+them are matched at their earliest place and never retried (atomic groups), which finds a
+match whenever one exists because every such piece has a fixed length (in characters, or
+in components). A hostile allow-list of thousands of ``*`` cannot stall a scan.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
-# What a glob spells other than plain characters; plain characters, escaped, by character.
-_SPECIAL = re.compile(r"/\*\*/|/\*\*\Z|[*?[]")
 _ESCAPED: dict[str, str] = {}
+_STAR = "[^/]*"
+_SPAN = "**"
+# The atoms a ``**`` component becomes: before the last piece of a pattern, at its end.
+_SPAN_BEFORE_LAST = "(?:/|/.*/)"
+_SPAN_AT_END = "(?:/.*)?"
+
+
+def _class_atom(component: str, i: int, pattern: str) -> tuple[str, int]:
+    """The atom for the class at ``component[i]`` (a ``[``) and the index past it."""
+    negated = component[i + 1:i + 2] in ("!", "^")
+    end = component.find("]", i + 2 if negated else i + 1)
+    if end < 0:
+        raise ValueError(f"unclosed '[' in glob {pattern!r}")
+    body = component[i + (2 if negated else 1):end].replace("\\", "\\\\")
+    return ("[^/" if negated else "[") + body + "]", end + 1
+
+
+def _component_atoms(component: str, pattern: str) -> list[str]:
+    """The atoms of one component. With two ``*`` or more, each piece between two of them
+    is one atomic atom that takes the piece's earliest place (``(?>[^/]*?piece)``)."""
+    pieces: list[list[str]] = [[]]
+    i, n = 0, len(component)
+    while i < n:
+        c = component[i]
+        if c == "*":
+            if pieces[-1] or len(pieces) == 1:
+                pieces.append([])
+            i += 1
+            continue
+        if c == "[":
+            atom, i = _class_atom(component, i, pattern)
+        else:
+            atom = "[^/]" if c == "?" else _ESCAPED.get(c) or _ESCAPED.setdefault(c, re.escape(c))
+            i += 1
+        pieces[-1].append(atom)
+    out = pieces[0]
+    for middle in pieces[1:-1]:
+        out.append("(?>[^/]*?" + "".join(middle) + ")")
+    if len(pieces) > 1:
+        out.append(_STAR)
+        out.extend(pieces[-1])
+    return out
+
+
+def _run_atoms(run: list[str], pattern: str, lead: bool) -> list[str]:
+    """The atoms of components in sequence; ``lead``: a ``/`` before the first."""
+    out: list[str] = []
+    for k, component in enumerate(run):
+        if k or lead:
+            out.append("/")
+        out.extend(_component_atoms(component, pattern))
+    return out
 
 
 def _glob_atoms(pattern: str) -> list[str]:
     """The regular expression for ``pattern``, one atom (a character, a class or a group,
     quantifier included) per item."""
-    if "/" not in pattern:
-        pattern = "/**/" + pattern
-    elif not pattern.startswith("/"):
-        pattern = "/" + pattern
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        special = _SPECIAL.search(pattern, i)
-        j = special.start() if special is not None else n
-        for c in pattern[i:j]:
-            atom = _ESCAPED.get(c)
-            if atom is None:
-                atom = _ESCAPED[c] = re.escape(c)
-            out.append(atom)
-        if special is None:
-            break
-        token = special.group()
-        i = special.end()
-        if token == "/**/":
-            out.append("(?:/|/.*/)")
-        elif token == "/**":
-            out.append("(?:/.*)?")
-        elif token == "*":
-            out.append("[^/]*")
-        elif token == "?":
-            out.append("[^/]")
+    spelled = pattern if "/" in pattern else "**/" + pattern
+    runs: list[list[str]] = [[]]  # the components between ``**``s
+    previous = ""
+    for component in spelled.removeprefix("/").split("/"):
+        if component == _SPAN:
+            if previous != _SPAN:
+                runs.append([])
         else:
-            end = pattern.find("]", j + 2 if pattern[j + 1:j + 2] in ("!", "^") else j + 1)
-            if end < 0:
-                raise ValueError(f"unclosed '[' in glob {pattern!r}")
-            body = pattern[j + 1:end]
-            if body[:1] in ("!", "^"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
+            runs[-1].append(component)
+        previous = component
+    out = _run_atoms(runs[0], pattern, lead=True)
+    for k, run in enumerate(runs[1:], 1):
+        if k < len(runs) - 1:  # between two ``**``: its earliest place, never retried
+            inner = "".join(_run_atoms(run, pattern, lead=True))
+            out.append("(?>(?:/.*?)??" + inner + "(?=/|\\Z))")
+        elif run:
+            out.append(_SPAN_BEFORE_LAST)
+            out.extend(_run_atoms(run, pattern, lead=False))
+        else:
+            out.append(_SPAN_AT_END)
     return out
 
 
@@ -153,7 +205,7 @@ class _Writer:
 
 
 # An atom's mirror image, for atoms that are not their own.
-_REVERSED = {"(?:/.*)?": "(?:.*/)?"}
+_REVERSED = {_SPAN_AT_END: "(?:.*/)?"}
 
 
 def union_regex(patterns: Iterable[str], reverse: bool = False) -> str | None:
@@ -168,6 +220,10 @@ def union_regex(patterns: Iterable[str], reverse: bool = False) -> str | None:
     """
     spelled = [_glob_atoms(pattern) for pattern in patterns]
     if reverse:
+        if any(atom.startswith("(?>") for atoms in spelled for atom in atoms):
+            # The earliest-place pieces read forwards only; no glob of ours needs this.
+            raise ValueError("a glob with several * in a component or several ** cannot "
+                             "be matched backwards")
         spelled = [[_REVERSED.get(atom, atom) for atom in reversed(atoms)] for atoms in spelled]
     if not spelled:
         return None
@@ -197,3 +253,37 @@ def compile_globs(patterns: Iterable[str]) -> re.Pattern[str]:
 
 def glob_match(pattern: str, path: str) -> bool:
     return compile_globs([pattern]).match(path) is not None
+
+
+class NameGlobs:
+    """Names (base names, package names) matched whole against a set of globs: the same
+    grammar, read as a path from the root, so ``*`` stays within a ``/``-separated part."""
+
+    __slots__ = ("_rx",)
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._rx = compile_globs("/" + pattern for pattern in patterns)
+
+    def match(self, name: str) -> bool:
+        return self._rx.match("/" + name) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_glob(pattern: str) -> NameGlobs:
+    return NameGlobs((pattern,))
+
+
+def name_match(pattern: str, name: str) -> bool:
+    """Whether the glob ``pattern`` matches all of ``name`` (see ``NameGlobs``)."""
+    return _name_glob(pattern).match(name)
+
+
+def check_glob(pattern: str) -> None:
+    """Raise ValueError, a phrase for the user, unless ``pattern`` compiles (the same
+    compiler that matches it later)."""
+    if not pattern:
+        raise ValueError("it is empty")
+    try:
+        compile_globs([pattern])
+    except re.error as exc:
+        raise ValueError(str(exc)) from None

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from auditor.history import created_by_text
 from auditor.model.result import Report
 from auditor.model.suggestion import Suggestion
-from auditor.model.text import created_by_text, human_bytes, shorten
+from auditor.model.text import human_bytes, shorten
 
 __all__ = ["FORMATS", "Report", "Suggestion", "WriteOptions", "created_by_text", "formats",
            "human_bytes", "shorten", "writer"]

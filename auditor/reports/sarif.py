@@ -25,8 +25,9 @@ import attr
 import sarif_om as sarif
 
 from auditor import __version__
+from auditor.history import created_by_text
 from auditor.model.findings import MAX_TAGS, SEVERITY_RANK, Finding, Rule
-from auditor.model.text import created_by_text, human_bytes, printable, shorten
+from auditor.model.text import human_bytes, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
 from auditor.reports import Report, Suggestion, WriteOptions
 from auditor.reports.markdown import suggestion_markdown

@@ -3,71 +3,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.detectors.history import detect
-from auditor.history.steps import build_steps, iter_commands, parse_created_by
-from auditor.model.image import HistoryEntry, ImageConfig
 from tests.detectors.configkit import context_of, nop, run
 from tests.layerkit import D, F, W
-
-# -- reading history entries ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("created_by, expected", [
-    ("/bin/sh -c apt-get update && apt-get install -y curl",
-     ("RUN", "apt-get update && apt-get install -y curl", False)),
-    ("/bin/sh -c #(nop)  USER toor", ("USER", "toor", False)),
-    ("/bin/sh -c #(nop) ADD file:abc in / ", ("ADD", "file:abc in /", False)),
-    ("/bin/sh -c #(nop) COPY dir:abc in /app ", ("COPY", "dir:abc in /app", False)),
-    ("|2 A=1 B=two words /bin/sh -c make all", ("RUN", "make all", False)),
-    ("/bin/sh -o pipefail -c curl x | sh", ("RUN", "curl x | sh", False)),
-    ("/bin/sh -o pipefail -c #(nop)  VOLUME [/data]", ("VOLUME", "[/data]", False)),
-    ("/bin/bash -exc set -x; make", ("RUN", "set -x; make", False)),
-    ("RUN /bin/sh -c apt-get update # buildkit", ("RUN", "apt-get update", True)),
-    ("RUN |1 V=1 /bin/sh -c make # buildkit", ("RUN", "make", True)),
-    ("ADD https://example.com/x /x # buildkit", ("ADD", "https://example.com/x /x", True)),
-    ("USER toor", ("USER", "toor", False)),
-    ("EXPOSE map[22/tcp:{}]", ("EXPOSE", "map[22/tcp:{}]", False)),
-    ("apt-get install -y x", ("RUN", "apt-get install -y x", False)),
-    ("", ("", "", False)),
-], ids=["legacy-run", "legacy-user", "legacy-add", "legacy-copy", "legacy-build-args",
-        "legacy-custom-shell", "legacy-nop-custom-shell", "bash-combined-flags",
-        "buildkit-run", "buildkit-run-args", "buildkit-add", "buildkit-user",
-        "buildkit-expose", "legacy-exec-form", "imported-base"])
-def test_parse_created_by(created_by, expected):
-    assert parse_created_by(created_by) == expected
-
-
-def test_steps_map_to_layers_skipping_empty_ones():
-    config = ImageConfig(history=(
-        HistoryEntry("", False), HistoryEntry("/bin/sh -c #(nop)  ENV A=1", True),
-        HistoryEntry("/bin/sh -c make", False)))
-    assert [s.layer for s in build_steps(config, 2)] == [0, None, 1]
-    assert [s.layer for s in build_steps(config, 3)] == [None, None, None]
-
-
-@pytest.mark.parametrize("script, expected", [
-    ("apk add --no-cache pkg=1.2 other", [("apk", ("add", "--no-cache", "pkg=1.2", "other"))]),
-    ("DEBIAN_FRONTEND=noninteractive apt-get install -y x",
-     [("apt-get", ("install", "-y", "x"))]),
-    ("echo 'a && apt-get update' > /f; true", [("echo", ("a && apt-get update",)),
-                                               ("true", ())]),
-    ('sh -c "apt-get update || exit 1"', [("apt-get", ("update",)), ("exit", ("1",))]),
-    ("sudo -u app env X=1 pip install y 2>&1", [("pip", ("install", "y"))]),
-    ("if [ -f x ]; then\n  yum install -y z\nfi", [("[", ("-f", "x", "]")),
-                                                     ("yum", ("install", "-y", "z"))]),
-    ("make \\\n  install", [("make", ("install",))]),
-    ('echo "$(cat /etc/os-release | head -1)" # note', [
-        ("echo", ("$(cat /etc/os-release | head -1)",))]),
-], ids=["apk-version-is-not-assignment", "leading-assignment", "quoted-operators",
-        "nested-sh-c", "sudo-and-env-wrappers", "if-then-fi", "line-continuation",
-        "command-substitution-and-comment"])
-def test_iter_commands(script, expected):
-    assert [(c.program, c.args) for c in iter_commands(script)] == expected
-
-
-def test_sudo_is_remembered():
-    [cmd] = iter_commands("sudo apt-get install -y x")
-    assert cmd.program == "apt-get" and cmd.via_sudo
-
 
 # -- findings -------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from auditor.detectors.secrets import (
     TOKEN_RULE,
     WANTS,
     detect,
-    history_settings,
     redact_instruction,
 )
 from auditor.inventory import Package
@@ -346,15 +345,6 @@ def test_history_records_secrets(created_by, severity):
 ], ids=["harmless-build-arg", "gpg-fingerprint", "arg-without-default", "reference-only"])
 def test_history_without_secrets(created_by):
     assert run(history_context(["/bin/sh -c #(nop) ADD file:x in / ", created_by])) == []
-
-
-def test_history_settings_parse_every_form():
-    assert history_settings("|2 A=1 B=x /bin/sh -c make") == [("A", "1"), ("B", "x")]
-    assert history_settings('/bin/sh -c #(nop)  ENV A="two words" B=c') == [
-        ("A", "two words"), ("B", "c")]
-    assert history_settings("/bin/sh -c #(nop)  ENV LEGACY value here") == [
-        ("LEGACY", "value here")]
-    assert history_settings("ARG X=1") == [("X", "1")]
 
 
 def test_redact_instruction_masks_what_the_history_finding_would_report():

@@ -9,8 +9,8 @@ from auditor.inventory import Inventory, Package
 from auditor.model.evidence import Evidence, JsonValue, LayerStep
 from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, ImageConfig
-from auditor.model.result import AuditResult
 from auditor.model.package import PackageRef
+from auditor.model.result import AuditResult
 from auditor.reports import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
 from tests.layerkit import D, F

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from auditor.errors import UsageError
+from auditor.errors import PolicyError, UsageError
 from auditor.inventory import Package
 from auditor.model.findings import Finding
 from auditor.policy import (
@@ -345,3 +346,24 @@ def test_verdict_to_json_names_policy_actions_and_suppressions(tmp_path: Path) -
     assert [f["action"] for f in data["findings"]] == ["fail"]
     assert data["suppressed"][0]["why"].startswith("allow-list allow: path /bin/sh")
     assert data["new_findings"] is None
+
+
+def test_a_hostile_allow_list_glob_loads_and_evaluates(tmp_path: Path) -> None:
+    """Issue 11: 5,000 ``*`` passed the check and then hung the scan; it must finish."""
+    stars = "/" + "*a" * 2500 + "x"
+    policy = policy_of(tmp_path, f'extends = "strict"\n[allow]\npaths = ["{"*" * 5000}x", '
+                                 f'"{stars}"]\npackages = ["{"*a" * 2500}x"]\n')
+    f = finding("shell", path="/" + "a" * 20000 + "b", package="a" * 20000 + "b@1")
+    verdict = judge(policy, [f])
+    assert verdict.findings == [f] and verdict.suppressed == []
+
+
+@pytest.mark.parametrize(("toml", "key"), [
+    ('[allow]\npackages = ["lib[ssl"]', "allow.packages[0]"),
+    ('[[packages]]\nname = "lib[ssl"', "packages[0].name"),
+    ('[categories.shell]\nallow_packages = [""]', "categories.shell.allow_packages[0]"),
+], ids=["allow-packages", "package-rule-name", "empty"])
+def test_package_name_globs_are_checked_by_the_matching_compiler(tmp_path: Path, toml: str,
+                                                                 key: str) -> None:
+    with pytest.raises(PolicyError, match=f"key `{re.escape(key)}`.*not a valid name glob"):
+        policy_of(tmp_path, toml + "\n")
