@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from auditor.filetree import FileTree, squash_layers
 from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, Image, Skipped
-from auditor.read.blobs import Progress
+from auditor.read.progress import Progress
 from auditor.read.wants import NOTHING, ContentWants
 from auditor.sources import open_image
 from auditor.sources.common import ScanOptions

@@ -12,10 +12,10 @@ import dataclasses
 import os
 from typing import Any
 
-from auditor.read import engine_wire as wire
 from auditor.errors import EngineUnreachable, SourceError
 from auditor.model.image import Image
-from auditor.read.blobs import PrefetchReader, SocketPrefetch
+from auditor.read import engine_wire as wire
+from auditor.read.prefetch import PrefetchReader, SocketPrefetch
 from auditor.read.tarstream import StreamCursor
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
