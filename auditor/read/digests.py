@@ -12,12 +12,11 @@ import hashlib
 import io
 import os
 import queue
-import sys
 import threading
 from typing import IO, Any
 
 from auditor.errors import DigestMismatch, FormatError, SourceError, UnsupportedMediaType
-from auditor.read.prefetch import quick_handoff
+from auditor.read.prefetch import quick_handoff, restore_handoff
 from auditor.read.progress import Progress
 from auditor.read.ranges import FileRange
 
@@ -108,7 +107,7 @@ class FileDigests:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._error: BaseException | None = None
-        self._switch = sys.getswitchinterval()  # restored by _join()
+        self._switch: float | None = None  # set by quick_handoff, restored by _join()
 
     def check(self, blob: FileRange, expected: list[tuple[str, str]]) -> FileCheck:
         """Hash ``blob`` in the background and compare it with each expected digest;
@@ -196,7 +195,8 @@ class FileDigests:
             for thread in self._threads:
                 thread.join()
             self._threads = []
-            sys.setswitchinterval(self._switch)
+            if self._switch is not None:
+                restore_handoff(self._switch)
 
     def wait(self) -> None:
         """Every digest checked, or the first mismatch raised."""

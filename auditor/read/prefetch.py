@@ -22,6 +22,8 @@ from auditor.read.progress import Progress
 
 CHUNK = 1 << 20
 
+# The only two functions that change process-wide state in read/ (see issue 10: this
+# belongs at the CLI edge; the pipeline branch moves it there).
 # While a helper thread hands over chunks, the GIL is passed on after 0.5 ms instead of
 # the default 5 ms: a thread waiting out the interval after every chunk slows it tenfold.
 _HANDOFF = 0.0005
@@ -32,6 +34,11 @@ def quick_handoff() -> float:
     previous = sys.getswitchinterval()
     sys.setswitchinterval(min(previous, _HANDOFF))
     return previous
+
+
+def restore_handoff(previous: float) -> None:
+    """Put back the switch interval ``quick_handoff`` returned."""
+    sys.setswitchinterval(previous)
 
 
 class PrefetchReader(io.RawIOBase):
@@ -111,7 +118,7 @@ class PrefetchReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._stop.set()
-            sys.setswitchinterval(self._switch)
+            restore_handoff(self._switch)
         super().close()
 
 
@@ -184,7 +191,7 @@ class SocketPrefetch:
             self._sock.shutdown(socket.SHUT_RDWR)  # and if it waits in recv
         self._thread.join()
         self._sock.close()
-        sys.setswitchinterval(self._switch)
+        restore_handoff(self._switch)
 
 
 
