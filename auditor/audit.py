@@ -18,7 +18,7 @@ from auditor.model.image import Image, Skipped
 from auditor.model.result import AuditResult, Report
 from auditor.model.suggestion import Suggestion
 from auditor.model.verdict import Verdict
-from auditor.read.blobs import Progress
+from auditor.read.progress import Progress
 from auditor.read.wants import NOTHING, ContentWants
 from auditor.sources import open_image
 from auditor.sources.common import ScanOptions

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from auditor.filetree import FileTree, squash_layers
 from auditor.model.image import HistoryEntry, Image, ImageConfig, LayerScan
-from auditor.read.blobs import HashingReader
+from auditor.read.digests import HashingReader
 from auditor.read.layers import CaptureBudget, scan_layer_tar
 from auditor.read.wants import ContentWants, Want
 

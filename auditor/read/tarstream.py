@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import mmap
 import struct
-import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -393,6 +392,12 @@ class TarStream:
             return b""
         return self._cur.read_at(self._start + offset, min(n, size - offset))
 
+    @property
+    def content_start(self) -> int:
+        """Where the current member's content starts, in the source's coordinates (for
+        a cursor over a whole file: its offset in the file)."""
+        return self._start
+
     def member(self) -> Cursor:
         """The current member's content as a cursor of its own (a tar inside a tar)."""
         return SubCursor(self._cur, self._end)
@@ -497,18 +502,3 @@ class TarStream:
             self._end = start + content
             self._next = self._end + (-content % BLOCK)
             yield text, typeflag, mode, uid, gid, size, link, mtime
-
-
-class BoundedTarInfo(tarfile.TarInfo):
-    """For the standard library's random-access reading of outer archives (docker save,
-    OCI archives): refuse giant extended headers instead of reading them into memory."""
-
-    def _proc_pax(self, tarfile_: tarfile.TarFile) -> Any:
-        if self.size > MAX_EXTENDED:
-            raise tarfile.HeaderError(f"PAX header of {self.size} bytes")
-        return super()._proc_pax(tarfile_)  # type: ignore[misc]
-
-    def _proc_gnulong(self, tarfile_: tarfile.TarFile) -> Any:
-        if self.size > MAX_EXTENDED:
-            raise tarfile.HeaderError(f"GNU long-name header of {self.size} bytes")
-        return super()._proc_gnulong(tarfile_)  # type: ignore[misc]

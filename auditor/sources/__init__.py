@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tarfile
 from collections.abc import Callable
 
 from auditor.errors import FormatError, SourceError, UsageError
 from auditor.model.image import Image
 from auditor.read.engine_wire import engine_reference
-from auditor.read.tarstream import BoundedTarInfo
+from auditor.read.outer_tar import walk_members
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
@@ -51,23 +50,14 @@ def detect_kind(path: str) -> str:
         if os.path.exists(os.path.join(path, "oci-layout")):
             return "oci-dir"
         raise FormatError(f"{path} is a directory but not an OCI image layout (no oci-layout)")
-    try:
-        with tarfile.open(path, mode="r:*", tarinfo=BoundedTarInfo) as tf:
-            for member in tf:
-                name = member.name.lstrip("./")
-                if name == "manifest.json":
-                    return "docker-archive"
-                if name == "oci-layout":
-                    # Docker 25+ save writes both; its manifest.json may come later
-                    for later in tf:
-                        if later.name.lstrip("./") == "manifest.json":
-                            return "docker-archive"
-                    return "oci-archive"
-    except (tarfile.TarError, EOFError) as exc:
-        raise FormatError(f"{path} is not an image archive (not a readable tar: "
-                          f"{type(exc).__name__})") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    oci_layout = False
+    for member in walk_members(path):  # its errors say the file is not a readable tar
+        if member.name == "manifest.json":
+            return "docker-archive"
+        # Docker 25+ save writes both; its manifest.json may come later
+        oci_layout = oci_layout or member.name == "oci-layout"
+    if oci_layout:
+        return "oci-archive"
     raise FormatError(f"{path} is a tar archive but holds no image "
                       "(no manifest.json or oci-layout)")
 

@@ -8,29 +8,27 @@ when it passes and the manifest puts them in order at the end.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
 import posixpath
-import tarfile
+from functools import partial
 from typing import IO
 
-from auditor.errors import DigestMismatch, FormatError, SourceError
+from auditor.errors import DigestMismatch, FormatError
 from auditor.model.image import Image, ImageConfig, LayerScan, Skipped
-from auditor.read.blobs import FileRange, RangeReader, read_limited
-from auditor.read.tarstream import BoundedTarInfo, Cursor, TarStream
+from auditor.read.layer_blob import LayerBlob, Opened, Passing
+from auditor.read.outer_tar import OuterTar, link_target, member_name
+from auditor.read.ranges import FileRange, read_limited
+from auditor.read.tarstream import Cursor, TarStream
 from auditor.sources.common import (
     MAX_DOCUMENT,
     SaveManifest,
     ScanOptions,
     blob_digest_from_name,
-    blob_files,
     choose_saved_image,
     finish_checks,
+    layer_reader,
     parse_save_manifest,
-    read_layer,
-    start_checks,
 )
 
 _ZERO_BLOCK = bytes(512)
@@ -40,10 +38,6 @@ _ZERO_BLOCK = bytes(512)
 # the config's diff_ids too). Its structure is always checked (tar header checksums,
 # truncation, limits), and so is the config's digest, the image id.
 VERIFY_BY_DEFAULT = False
-
-
-def _member_name(name: str) -> str:
-    return posixpath.normpath(name.lstrip("/")).removeprefix("./")
 
 
 def _check_config_digest(name: str, raw: bytes) -> str:
@@ -65,97 +59,53 @@ def _config_layers(manifest: SaveManifest, config: ImageConfig, where: str) -> t
     return config.diff_ids
 
 
-def open_outer_tar(path: str, mode: str) -> tarfile.TarFile:
-    """An image archive on disk, opened for random access; its errors in a sentence."""
-    try:
-        return tarfile.open(path, mode=mode, tarinfo=BoundedTarInfo)  # type: ignore[call-overload,no-any-return]
-    except (tarfile.TarError, EOFError) as exc:
-        raise FormatError(f"{path} is not a tar archive ({exc})") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def member_index(tf: tarfile.TarFile, path: str) -> dict[str, tarfile.TarInfo]:
-    """Every member by its normalised name (reading all headers: seeks, no content)."""
-    try:
-        return {_member_name(m.name): m for m in tf.getmembers()}
-    except (tarfile.TarError, EOFError) as exc:
-        raise FormatError(f"{path} is a corrupt or truncated tar archive ({exc})") from None
-
-
 def open_docker_archive_file(path: str, wanted: str | None, options: ScanOptions,
                              reference: str) -> Image:
     options = options.verifies(VERIFY_BY_DEFAULT)
-    tf = open_outer_tar(path, "r:")
-    with tf:
-        members = member_index(tf, path)
+    tar = OuterTar(path)
 
-        def read_member(name: str, what: str) -> bytes:
-            member = members.get(_member_name(name))
-            fobj = tf.extractfile(member) if member is not None else None
-            if fobj is None:
-                raise FormatError(f"{path}: {what} {name!r} is missing from the archive")
+    def read_member(name: str, what: str) -> bytes:
+        fobj = tar.open(name)
+        if fobj is None:
+            raise FormatError(f"{path}: {what} {name!r} is missing from the archive")
+        with fobj:
             return read_limited(fobj, MAX_DOCUMENT, f"{path}: {what}")
 
-        if "manifest.json" not in members:
-            raise FormatError(f"{path} has no manifest.json: not a docker save archive")
-        manifest = choose_saved_image(
-            parse_save_manifest(read_member("manifest.json", "manifest")), wanted, path)
-        config_raw = read_member(manifest.config, "image config")
-        image_id = _check_config_digest(manifest.config, config_raw)
-        config = ImageConfig.from_json(config_raw)
-        diff_ids = _config_layers(manifest, config, path)
-        scans = []
-        with blob_files(options) as files:
-            layers = []
-            for index, name in enumerate(manifest.layers):
-                member = members.get(_member_name(name))
-                blob = member_range(tf, path, member)
-                if blob is None and member is None:
-                    raise FormatError(f"{path}: layer {name!r} is missing from the archive")
-                layers.append((index, blob, None, blob_digest_from_name(name),
-                               diff_ids[index] if diff_ids else None, f"{path}: {name}"))
-            start_checks(files, layers)
-            budget = options.budget()  # the detectors load here, while the hashing runs
-            for (index, blob, _, blob_digest, diff_id, what), name in zip(
-                    layers, manifest.layers, strict=True):
-                member = members.get(_member_name(name))
-                fobj = None if blob is not None else open_member(tf, path, member)
-                if blob is None and fobj is None:
-                    raise FormatError(f"{path}: layer {name!r} cannot be read from the archive")
-                with fobj if fobj is not None else contextlib.nullcontext():
-                    scans.append(read_layer(
-                        fobj, index=index, options=options, budget=budget, media_type=None,
-                        blob_digest=blob_digest, diff_id=diff_id, what=what, blob=blob,
-                        files=files))
-            image = Image(
-                reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
-                id=image_id, source="docker-archive", config=config, layers=tuple(scans))
-    return finish_checks(image, files, options)
+    if "manifest.json" not in tar:
+        raise FormatError(f"{path} has no manifest.json: not a docker save archive")
+    manifest = choose_saved_image(
+        parse_save_manifest(read_member("manifest.json", "manifest")), wanted, path)
+    config_raw = read_member(manifest.config, "image config")
+    image_id = _check_config_digest(manifest.config, config_raw)
+    config = ImageConfig.from_json(config_raw)
+    diff_ids = _config_layers(manifest, config, path)
+    blobs = [LayerBlob(index, _where(tar, name), f"{path}: {name}",
+                       blob_digest=blob_digest_from_name(name),
+                       diff_id=diff_ids[index] if diff_ids else None)
+             for index, name in enumerate(manifest.layers)]
+    with layer_reader(options) as reader:
+        reader.start(blobs)
+        image = Image(
+            reference=reference or (manifest.repo_tags[0] if manifest.repo_tags else path),
+            id=image_id, source="docker-archive", config=config,
+            layers=tuple(reader.read(blob) for blob in blobs))
+    return finish_checks(image, reader, options)
 
 
-def open_member(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
-                ) -> IO[bytes] | None:
-    """A member's bytes: read straight from the file for plain members (the common case),
-    through tarfile for links and sparse members."""
-    if member is None:
-        return None
-    if member.isreg() and not member.issparse() and isinstance(tf.fileobj, io.BufferedReader):
-        return io.BufferedReader(RangeReader(path, member.offset_data, member.size), 1 << 20)
-    try:
-        return tf.extractfile(member)
-    except (tarfile.TarError, KeyError):
-        return None
+def _where(tar: OuterTar, name: str) -> FileRange | Opened:
+    """Where a layer member's bytes are: a range of the file, or a stream of a compressed
+    archive."""
+    if tar.find(name) is None:
+        raise FormatError(f"{tar.path}: layer {name!r} is missing from the archive")
+    blob = tar.range(name)
+    return blob if blob is not None else Opened(partial(_open_member, tar, name))
 
 
-def member_range(tf: tarfile.TarFile, path: str, member: tarfile.TarInfo | None
-                 ) -> FileRange | None:
-    """Where a plain member's bytes lie in an uncompressed archive (read mapped), or None
-    (links, sparse members, compressed archives: read through tarfile)."""
-    if member is None or not member.isreg() or member.issparse() or not isinstance(
-            tf.fileobj, io.BufferedReader):
-        return None
-    return FileRange(path, member.offset_data, member.size)
+def _open_member(tar: OuterTar, name: str) -> IO[bytes]:
+    fobj = tar.open(name)
+    if fobj is None:
+        raise FormatError(f"{tar.path}: {name!r} cannot be read from the archive")
+    return fobj
 
 
 def _looks_like_tar(head: bytes) -> bool:
@@ -167,33 +117,30 @@ def read_docker_save_stream(stream: IO[bytes] | Cursor, wanted: str | None,
     """Parse a ``docker save`` tar stream in one forward pass."""
     options = options.verifies(VERIFY_BY_DEFAULT)
     layer_options = dataclasses.replace(options, progress=None)  # the caller counts bytes
-    budget = options.budget()
     docs: dict[str, bytes] = {}
     scans: dict[str, LayerScan] = {}
     links: dict[str, str] = {}
     skipped: list[Skipped] = []
     outer = TarStream(stream)
-    for member in outer:
-        name = _member_name(member.name)
-        if member.type in (b"1", b"2"):  # docker 25+ links layer.tar into blobs/
-            target = member.linkname if member.type == b"1" else posixpath.join(
-                posixpath.dirname(name), member.linkname)
-            links[name] = _member_name(target)
-            continue
-        if member.type not in (b"0", b"\0"):
-            continue
-        content = outer.member()
-        head = content.peek(512)
-        if name.endswith("layer.tar") or (
-                member.size >= 1024 and not name.endswith(".json") and _looks_like_tar(head)):
-            scans[name] = read_layer(
-                content, index=len(scans), options=layer_options, budget=budget,
-                media_type=None, blob_digest=blob_digest_from_name(name), diff_id=None,
-                what=f"{reference}: {name}")
-        elif member.size <= MAX_DOCUMENT:
-            docs[name] = outer.read(member.size)
-        else:
-            skipped.append(Skipped(f"{reference}: {name}", "large member not read"))
+    with layer_reader(layer_options) as reader:
+        for member in outer:
+            name = member_name(member.name)
+            if member.type in (b"1", b"2"):  # docker 25+ links layer.tar into blobs/
+                links[name] = link_target(name, member.type, member.linkname)
+                continue
+            if member.type not in (b"0", b"\0"):
+                continue
+            content = outer.member()
+            head = content.peek(512)
+            if name.endswith("layer.tar") or (member.size >= 1024 and not name.endswith(
+                    ".json") and _looks_like_tar(head)):
+                scans[name] = reader.read(LayerBlob(
+                    len(scans), Passing(content), f"{reference}: {name}",
+                    blob_digest=blob_digest_from_name(name)))
+            elif member.size <= MAX_DOCUMENT:
+                docs[name] = outer.read(member.size)
+            else:
+                skipped.append(Skipped(f"{reference}: {name}", "large member not read"))
 
     def follow(name: str) -> str:
         seen = 0
@@ -204,7 +151,7 @@ def read_docker_save_stream(stream: IO[bytes] | Cursor, wanted: str | None,
     if "manifest.json" not in docs:
         raise FormatError(f"{reference}: the saved image has no manifest.json")
     manifest = choose_saved_image(parse_save_manifest(docs["manifest.json"]), wanted, reference)
-    config_name = follow(_member_name(manifest.config))
+    config_name = follow(member_name(manifest.config))
     if config_name not in docs:
         raise FormatError(f"{reference}: image config {manifest.config!r} is missing")
     image_id = _check_config_digest(config_name, docs[config_name])
@@ -212,7 +159,7 @@ def read_docker_save_stream(stream: IO[bytes] | Cursor, wanted: str | None,
     diff_ids = _config_layers(manifest, config, reference)
     ordered = []
     for index, name in enumerate(manifest.layers):
-        scan = scans.get(follow(_member_name(name)))
+        scan = scans.get(follow(member_name(name)))
         if scan is None:
             raise FormatError(f"{reference}: layer {name!r} is missing from the saved image")
         if options.verify and diff_ids and scan.digest != diff_ids[index]:

@@ -1,39 +1,19 @@
-"""What every source shares: reading one layer blob, and the docker-save manifest."""
+"""What every source shares: its options, the layer reader they set up, and the
+docker-save manifest."""
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import Any
 
-from auditor.errors import (
-    AuditorError,
-    DigestMismatch,
-    FormatError,
-    ImageNotFound,
-    UnsupportedMediaType,
-)
-from auditor.model.image import Image, LayerScan
-from auditor.read.blobs import (
-    CHUNK,
-    BlobFiles,
-    FileRange,
-    HashingReader,
-    PrefetchReader,
-    Progress,
-    RangeReader,
-    check_digest,
-    chunks_of,
-    compression_of,
-    decompressed,
-    sniff_compression,
-)
-from auditor.read.layers import CaptureBudget, scan_layer_tar
-from auditor.read.tarstream import Cursor, CursorReader, StreamCursor
+from auditor.errors import FormatError, ImageNotFound
+from auditor.model.image import Image
+from auditor.read.layer_read import LayerReader, ReadSettings, reading_layers
+from auditor.read.progress import Progress
 from auditor.read.wants import ContentWants
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; refuse giants
@@ -69,9 +49,6 @@ class ScanOptions:
         return dataclasses.replace(self, verify=by_default if self.verify is None
                                    else self.verify)
 
-    def budget(self) -> CaptureBudget:
-        return CaptureBudget(self.content_wants().budget)
-
 
 def parse_json(raw: bytes, what: str) -> Any:
     try:
@@ -80,148 +57,20 @@ def parse_json(raw: bytes, what: str) -> Any:
         raise FormatError(f"{what} is not valid JSON ({exc})") from None
 
 
-def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptions,
-               budget: CaptureBudget, media_type: str | None, blob_digest: str | None,
-               diff_id: str | None, what: str, blob: FileRange | None = None,
-               files: BlobFiles | None = None) -> LayerScan:
-    """Scan one layer blob in a single pass, checking its digests.
-
-    ``media_type`` None means "find the compression from the magic bytes" (docker save
-    archives name no media types). ``blob_digest`` is checked on the stored bytes,
-    ``diff_id`` on the uncompressed tar. A blob in a file (``blob``, with the image's
-    ``files``) that is not compressed is walked header to header through a memory map
-    while ``files`` hashes it in another thread; anything else is read as a stream
-    (``raw``, or the file range when ``raw`` is None) and hashed as it passes.
-    """
-    if blob is not None and files is not None:
-        cursor = files.cursor(blob)
-        compression = (sniff_compression(cursor.peek(4)) if media_type is None
-                       else compression_of(media_type))
-        if compression == "none":
-            return _read_mapped_layer(cursor, files, blob, index=index, options=options,
-                                      budget=budget, media_type=media_type,
-                                      blob_digest=blob_digest, diff_id=diff_id, what=what)
-        if raw is None:
-            raw = io.BufferedReader(RangeReader(blob.path, blob.offset, blob.size), CHUNK)
-    if raw is None:
-        raise FormatError(f"{what}: layer {index} has no content")
-    if not options.verify and media_type is None and isinstance(raw, Cursor):
-        if sniff_compression(raw.peek(4)) == "none":
-            # Nothing to check (the engine made these digests itself): walk the stream in
-            # place, no hashing and no copy but the one into the stream's buffer.
-            entries, skipped = scan_layer_tar(raw, index, options.content_wants(), budget)
-            return LayerScan(index=index, digest=diff_id or "", blob_digest=blob_digest or "",
-                             media_type=_DOCKER_LAYER, blob_size=0, tar_size=0,
-                             entries=entries, skipped=skipped)
-        raise UnsupportedMediaType(f"{what}: compressed layers need digest checking")
-    stream = cast(IO[bytes], CursorReader(raw)) if isinstance(raw, Cursor) else raw
-    outer = HashingReader(stream, options.progress)
-    buffered = io.BufferedReader(outer, CHUNK)
-    if media_type is None:
-        compression = sniff_compression(buffered.peek(4)[:4])
-        media_type = _DOCKER_LAYER + ("" if compression == "none" else "." + compression)
-    else:
-        compression = compression_of(media_type)
-    inner: HashingReader | None = None
-    source: IO[bytes] = buffered
-    if compression != "none":
-        inner = HashingReader(decompressed(buffered, compression))
-        source = io.BufferedReader(inner, CHUNK)
-    # Reading, hashing and decompressing run in a second thread (they release the GIL),
-    # parsing headers in this one: two cores, and the scan runs at hashing speed.
-    pump = PrefetchReader(chunks_of(source))
-    try:
-        entries, skipped = scan_layer_tar(StreamCursor(pump), index, options.content_wants(),
-                                          budget)
-        # Read to the end, past the tar's end-of-archive blocks: the digests cover it all.
-        pump.drain()
-    finally:
-        pump.close()
-    outer.drain()
-    uncompressed = inner if inner is not None else outer
-    if options.verify:
-        if blob_digest:
-            check_digest(blob_digest, outer, f"{what} (layer {index})")
-        if diff_id:
-            check_digest(diff_id, uncompressed, f"{what} (layer {index}, uncompressed)")
-    return LayerScan(index=index, digest=diff_id or uncompressed.digest(),
-                     blob_digest=blob_digest or outer.digest(), media_type=media_type,
-                     blob_size=outer.count, tar_size=uncompressed.count, entries=entries,
-                     skipped=skipped)
-
-
-_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
-
-
-def _expected(index: int, blob_digest: str | None, diff_id: str | None, what: str
-              ) -> list[tuple[str, str]]:
-    # an uncompressed blob is its own tar: both digests are of the same bytes
-    return [(d, f"{what} (layer {index}{label})")
-            for d, label in ((blob_digest, ""), (diff_id, ", uncompressed")) if d]
-
-
-# (index, blob in a file or None, media type, blob digest, diff_id, what), as read_layer
-LayerPlan = tuple[int, "FileRange | None", "str | None", "str | None", "str | None", str]
-
-
-def start_checks(files: BlobFiles, layers: Sequence[LayerPlan]) -> None:
-    """Queue the digest checks of every uncompressed layer that lies in a file, largest
-    first, before any layer is walked: hashing is the long pole of a file scan, so it
-    starts at once and the longest hash first. ``layers`` holds (index, blob, media type,
-    blob digest, diff_id, what) as :func:`read_layer` takes them."""
-    in_files = [(blob.size, i) for i, (_, blob, *_rest) in enumerate(layers) if blob]
-    for _, i in sorted(in_files, reverse=True):
-        index, blob, media_type, blob_digest, diff_id, what = layers[i]
-        assert blob is not None
-        compression = (sniff_compression(files.cursor(blob).peek(4)) if media_type is None
-                       else compression_of(media_type))
-        if compression == "none":
-            files.check(blob, _expected(index, blob_digest, diff_id, what))
-
-
-def _read_mapped_layer(cursor: Cursor, files: BlobFiles, blob: FileRange, *, index: int,
-                       options: ScanOptions, budget: CaptureBudget, media_type: str | None,
-                       blob_digest: str | None, diff_id: str | None, what: str) -> LayerScan:
-    """An uncompressed layer in a file: walk it mapped here, hash it whole over there."""
-    # queued already by start_checks, or now: before the walk, so that the two overlap
-    job = files.check(blob, _expected(index, blob_digest, diff_id, what))
-    entries, skipped = scan_layer_tar(cursor, index, options.content_wants(), budget)
-    if not options.verify and options.progress is not None:
-        options.progress(blob.size)  # nothing hashes it: count it as walked
-    digest = diff_id or blob_digest or files.result(job)
-    return LayerScan(index=index, digest=diff_id or digest, blob_digest=blob_digest or digest,
-                     media_type=media_type or _DOCKER_LAYER, blob_size=blob.size,
-                     tar_size=blob.size, entries=entries, skipped=skipped)
-
-
 @contextmanager
-def blob_files(options: ScanOptions) -> Iterator[BlobFiles]:
-    """The files of one image read. When the read fails, the digest checks still finish
-    first: a layer that does not match its digest explains a parse error better than
-    the parse error does. When it succeeds, the checks are waited for at the end unless
-    the caller deferred them (``ScanOptions.defer_checks``), and then collects them with
-    :meth:`auditor.model.image.Image.wait_checks` before it reports anything."""
-    files = BlobFiles(options.progress if options.verify else None, bool(options.verify))
-    try:
-        yield files
-    except AuditorError:
-        files.unmap()
-        try:
-            files.wait()
-        except DigestMismatch as mismatch:
-            raise mismatch from None
-        raise
-    except BaseException:
-        files.close()
-        raise
-    files.unmap()
+def layer_reader(options: ScanOptions) -> Iterator[LayerReader]:
+    """The reader of one image's layers (see :func:`auditor.read.layer_read.reading_layers`),
+    with these options."""
+    settings = ReadSettings(options.content_wants, options.progress, bool(options.verify))
+    with reading_layers(settings) as reader:
+        yield reader
 
 
-def finish_checks(image: Image, files: BlobFiles, options: ScanOptions) -> Image:
+def finish_checks(image: Image, reader: LayerReader, options: ScanOptions) -> Image:
     """The image with its pending digest checks attached, or checked now."""
     if options.defer_checks:
-        return dataclasses.replace(image, pending=files.wait)
-    files.wait()
+        return dataclasses.replace(image, pending=reader.digests.wait)
+    reader.digests.wait()
     return image
 
 

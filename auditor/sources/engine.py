@@ -15,7 +15,7 @@ from typing import Any
 from auditor.errors import EngineUnreachable, SourceError
 from auditor.model.image import Image
 from auditor.read import engine_wire as wire
-from auditor.read.blobs import PrefetchReader, SocketPrefetch
+from auditor.read.prefetch import PrefetchReader, SocketPrefetch
 from auditor.read.tarstream import StreamCursor
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions

@@ -7,12 +7,10 @@ as it is read; layers may be uncompressed, gzip or zstd, as their media type say
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
-import tarfile
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any, Protocol
 
 from auditor.errors import (
@@ -23,16 +21,15 @@ from auditor.errors import (
     UnsupportedMediaType,
 )
 from auditor.model.image import Image, ImageConfig
-from auditor.read.blobs import FileRange, RangeReader, read_limited
-from auditor.sources.archive import member_index, member_range, open_member, open_outer_tar
+from auditor.read.layer_blob import LayerBlob, Opened
+from auditor.read.outer_tar import OuterTar
+from auditor.read.ranges import FileRange, open_range, read_limited
 from auditor.sources.common import (
     MAX_DOCUMENT,
     ScanOptions,
-    blob_files,
     finish_checks,
+    layer_reader,
     parse_json,
-    read_layer,
-    start_checks,
 )
 
 INDEX_TYPES = {
@@ -76,7 +73,7 @@ class DirBlobStore:
             size = os.path.getsize(path)
         except OSError:
             raise FormatError(f"{self.root}: blob {digest} is missing") from None
-        return io.BufferedReader(RangeReader(path, 0, size), 1 << 20)
+        return open_range(FileRange(path, 0, size))
 
     def locate(self, digest: str) -> FileRange | None:
         path = os.path.join(self.root, _blob_path(digest))
@@ -94,26 +91,25 @@ class DirBlobStore:
 
 
 class TarBlobStore:
-    def __init__(self, tf: tarfile.TarFile, where: str) -> None:
-        self.where = where
-        self._tf = tf
-        self._members = member_index(tf, where)
-
-    def _open_member(self, name: str) -> IO[bytes] | None:
-        return open_member(self._tf, self.where, self._members.get(name))
+    def __init__(self, tar: OuterTar) -> None:
+        self.where = tar.path
+        self._tar = tar
 
     def locate(self, digest: str) -> FileRange | None:
-        return member_range(self._tf, self.where, self._members.get(_blob_path(digest)))
+        return self._tar.range(_blob_path(digest))
 
     def open(self, digest: str) -> IO[bytes]:
-        fobj = self._open_member(_blob_path(digest))
+        fobj = self._tar.open(_blob_path(digest))
         if fobj is None:
             raise FormatError(f"{self.where}: blob {digest} is missing")
         return fobj
 
     def read_file(self, name: str) -> bytes | None:
-        fobj = self._open_member(name)
-        return None if fobj is None else read_limited(fobj, MAX_DOCUMENT, f"{self.where}/{name}")
+        fobj = self._tar.open(name)
+        if fobj is None:
+            return None
+        with fobj:
+            return read_limited(fobj, MAX_DOCUMENT, f"{self.where}/{name}")
 
 
 def _read_document(store: BlobStore, digest: str, what: str) -> bytes:
@@ -229,27 +225,21 @@ def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
     if config.diff_ids and len(config.diff_ids) != len(layers):
         raise FormatError(f"{store.where}: manifest lists {len(layers)} layers but the config "
                           f"has {len(config.diff_ids)} diff_ids")
-    scans = []
-    with blob_files(options) as files:
-        plan = []
-        for i, desc in enumerate(layers):
-            if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
-                raise FormatError(f"{store.where}: layer {i} has no digest")
-            plan.append((i, store.locate(desc["digest"]),
-                         str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar"),
-                         desc["digest"], config.diff_ids[i] if config.diff_ids else None,
-                         store.where))
-        start_checks(files, plan)
-        budget = options.budget()  # the detectors load here, while the hashing runs
-        for i, blob, media_type, digest, diff_id, what in plan:
-            with contextlib.ExitStack() as stack:
-                raw = None if blob is not None else stack.enter_context(store.open(digest))
-                scans.append(read_layer(
-                    raw, index=i, options=options, budget=budget, media_type=media_type,
-                    blob_digest=digest, diff_id=diff_id, what=what, blob=blob, files=files))
+    blobs = []
+    for i, desc in enumerate(layers):
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise FormatError(f"{store.where}: layer {i} has no digest")
+        digest = desc["digest"]
+        blobs.append(LayerBlob(
+            i, store.locate(digest) or Opened(partial(store.open, digest)), store.where,
+            media_type=str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar"),
+            blob_digest=digest, diff_id=config.diff_ids[i] if config.diff_ids else None))
+    with layer_reader(options) as reader:
+        reader.start(blobs)
         image = Image(reference=reference or chosen.ref or store.where, id=config_digest,
-                      source=source, config=config, layers=tuple(scans))
-    return finish_checks(image, files, options)
+                      source=source, config=config,
+                      layers=tuple(reader.read(blob) for blob in blobs))
+    return finish_checks(image, reader, options)
 
 
 def open_oci_dir(path: str, wanted: str | None, options: ScanOptions, reference: str) -> Image:
@@ -260,6 +250,5 @@ def open_oci_dir(path: str, wanted: str | None, options: ScanOptions, reference:
 
 def open_oci_archive(path: str, wanted: str | None, options: ScanOptions,
                      reference: str) -> Image:
-    with open_outer_tar(path, "r:*") as tf:
-        return read_oci_layout(TarBlobStore(tf, path), wanted, options, reference,
-                               "oci-archive")
+    return read_oci_layout(TarBlobStore(OuterTar(path)), wanted, options, reference,
+                           "oci-archive")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from auditor.audit import read_tree
-from auditor.read.blobs import PrefetchReader
+from auditor.read.prefetch import PrefetchReader
 from tests.conftest import fixture_names
 
 pytestmark = pytest.mark.engine
