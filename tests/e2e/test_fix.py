@@ -129,7 +129,7 @@ def test_the_suggested_dockerfile_builds_runs_and_passes(
     out.write_text(fixed.text)
     tag = f"auditor-fix-e2e/{name}:{os.getpid()}"
     with built(engine, tag, out, FIXTURES / name):
-        output = engine.containers.run(tag, remove=True)
+        output = engine.containers.run(tag, remove=True, network_mode="none")
         assert output.decode() == expected_of(name)["run_output"]
         size = engine.images.get(tag).attrs["Size"]
         assert abs(size - fixed.expected_bytes) <= SIZE_TOLERANCE * fixed.expected_bytes, (
