@@ -19,7 +19,7 @@ from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, Sourc
 TIMEOUT = 120  # seconds without a byte from the engine before we give up
 MAX_INSPECT = 16 * 1024 * 1024
 # The SOURCE prefixes that name files, not engine images (auditor.sources.FILE_SOURCES).
-FILE_PREFIXES = ("docker-archive", "oci-dir", "oci", "oci-archive")
+FILE_PREFIXES = ("docker-archive", "oci-dir", "oci", "oci-archive", "registry")
 ENGINE_PREFIXES = ("docker", "docker-daemon")
 
 

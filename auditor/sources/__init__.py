@@ -3,6 +3,8 @@
 ``docker:REF`` (or a bare reference) asks the Docker Engine; ``docker-archive:PATH[:TAG]``,
 ``oci-dir:PATH[:REF]`` and ``oci-archive:PATH[:REF]`` read files; a bare path that exists is
 recognised by its content. ``docker-archive:-`` reads ``docker save`` from standard input.
+``registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`` reads a registry. A bare reference is asked of
+the NAMED_SOURCES in ORDER (``--image-src``), the next one tried when one has no such image.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import sys
 import tarfile
 from collections.abc import Callable
 
-from auditor.errors import FormatError, SourceError, UsageError
+from auditor.errors import EngineUnreachable, FormatError, ImageNotFound, SourceError, UsageError
 from auditor.model.image import Image
-from auditor.read.engine_wire import engine_reference
+from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
 from auditor.read.tarstream import BoundedTarInfo
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
 from auditor.sources.oci import open_oci_archive, open_oci_dir
+from auditor.sources.registry import open_registry_image
 
 FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
 
@@ -31,6 +34,46 @@ FILE_SOURCES: dict[str, FileOpener] = {
     "oci": open_oci_dir,  # skopeo's name for the same thing
     "oci-archive": open_oci_archive,
 }
+
+NamedOpener = Callable[[str, ScanOptions], Image]
+# The sources that know images by name: --image-src names them; a name here without an
+# entry (podman, until its source registers) is accepted and skipped.
+NAMED_SOURCES: dict[str, NamedOpener] = {
+    "engine": open_engine_image,
+    "registry": open_registry_image,
+}
+KNOWN_NAMED = ("engine", "podman", "registry")
+ORDER: list[str] = ["engine", "podman", "registry"]  # set by --image-src
+
+
+def set_order(names: str) -> None:
+    """``--image-src engine,registry``: which sources a bare reference is asked of."""
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in KNOWN_NAMED]
+    if unknown or not chosen:
+        raise UsageError(f"--image-src wants a list of {', '.join(KNOWN_NAMED)}; got {names!r}")
+    ORDER[:] = chosen
+
+
+def open_named(reference: str, options: ScanOptions) -> Image:
+    """The first source in ORDER that has ``reference`` (as Trivy falls back)."""
+    misses = []
+    for name in ORDER:
+        opener = NAMED_SOURCES.get(name)
+        if opener is None:
+            continue
+        try:
+            return opener(reference, options)
+        except (ImageNotFound, EngineUnreachable) as exc:
+            misses.append(f"{name}: {exc}")
+        except SourceError as exc:
+            if name == ORDER[-1]:
+                raise  # the last one's own reason (TLS, credentials) says most
+            misses.append(f"{name}: {exc}")
+    if len(misses) == 1:
+        raise ImageNotFound(misses[0].partition(": ")[2])
+    raise ImageNotFound(f"no image source has {reference!r} ({'; '.join(misses)})",
+                        tip="choose the sources with --image-src")
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:
@@ -95,9 +138,13 @@ def open_image(source: str, options: ScanOptions) -> Image:
         path, wanted = _split_path(rest)
         _announce_size(path, options)
         return FILE_SOURCES[prefix](path, wanted, options, source)
+    if sep and prefix == "registry":
+        return open_registry_image(rest, options)
     reference = engine_reference(source)
     if reference is not None:
-        return open_engine_image(reference, options)
+        if sep and prefix in ENGINE_PREFIXES:
+            return open_engine_image(reference, options)
+        return open_named(reference, options)
     if os.path.exists(source):
         kind = detect_kind(source)
         _announce_size(source, options)

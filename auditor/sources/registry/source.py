@@ -1,0 +1,165 @@
+"""An image read straight from a registry (OCI distribution spec v1.1, client side).
+
+The manifest by tag or digest (Docker v2 schema 2 or OCI); an index chooses by
+``--platform`` as an OCI layout's does (attestation manifests skipped). The config and
+each layer blob are streamed once, straight into the layer reader, and never written to
+disk; every blob is checked against its digest as it passes, the manifest too when the
+reference pins it: the registry is not trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import IO, Any
+
+from auditor.errors import DigestMismatch, FormatError, UnsupportedMediaType
+from auditor.model.image import Image, ImageConfig, LayerScan
+from auditor.read.blobs import FileRange, read_limited
+from auditor.read.layers import CaptureBudget
+from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json, read_layer
+from auditor.sources.oci import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    Candidate,
+    check_layer_count,
+    choose_candidate,
+    collect_candidates,
+    manifest_parts,
+)
+from auditor.sources.registry.client import RegistryClient, Settings
+from auditor.sources.registry.errors import UnknownImage
+from auditor.sources.registry.reference import Reference
+
+ACCEPT = ", ".join(sorted(MANIFEST_TYPES | INDEX_TYPES))
+_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v1+prettyjws")
+
+
+def _digest_of(raw: bytes, algorithm: str) -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, raw).hexdigest()}"
+
+
+class ManifestStore:
+    """The registry's manifests as :mod:`auditor.sources.oci` reads an index's entries:
+    ``open(digest)`` fetches ``/manifests/<digest>`` (the caller checks the digest)."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+        self.where = f"registry {client.ref.host}"
+
+    def open(self, digest: str) -> IO[bytes]:
+        raw, _media = fetch_manifest(self._client, digest)
+        return io.BytesIO(raw)
+
+    def locate(self, digest: str) -> FileRange | None:
+        return None
+
+    def read_file(self, name: str) -> bytes | None:
+        return None
+
+
+def fetch_manifest(client: RegistryClient, ref: str) -> tuple[bytes, str]:
+    """A manifest or index, its bytes and media type; checked when ``ref`` is a digest."""
+    what = f"manifest {client.ref.repository}" + ("@" if ":" in ref else ":") + ref
+    try:
+        resp = client.get(f"manifests/{ref}", what, accept=ACCEPT, stream=True)
+    except UnknownImage:
+        if ":" in ref:
+            raise
+        raise _missing_tag(client, ref) from None
+    try:
+        raw = read_limited(resp.raw, MAX_DOCUMENT, what)
+    finally:
+        resp.close()
+    media = resp.headers.get("Content-Type", "").split(";")[0].strip()
+    if ":" in ref:
+        algorithm = ref.partition(":")[0]
+        got = _digest_of(raw, algorithm)
+        if got != ref:
+            raise DigestMismatch(f"registry {client.ref.host}: {what} has digest {got}")
+    return raw, media
+
+
+def _missing_tag(client: RegistryClient, tag: str) -> UnknownImage:
+    """No such tag: say whether the repository exists, and which tags it has."""
+    where = f"registry {client.ref.host}"
+    resp = client.get("tags/list", "tag list")  # raises "no repository" when it has none
+    try:
+        tags = resp.json().get("tags") or [] if len(resp.content) < (1 << 20) else []
+    except (ValueError, AttributeError):
+        tags = []
+    finally:
+        resp.close()
+    shown = ", ".join(sorted(str(t) for t in tags)[:10]) + (", ..." if len(tags) > 10 else "")
+    return UnknownImage(f"{where}: {client.ref.repository} has no tag {tag!r}"
+                        + (f" (it has: {shown})" if shown else ""))
+
+
+def resolve(client: RegistryClient, platform: str | None) -> tuple[dict[str, Any], str]:
+    """The image manifest the reference names (through an index by platform) and its
+    digest."""
+    ref = client.ref
+    raw, media = fetch_manifest(client, ref.manifest_ref)
+    doc = parse_json(raw, f"the manifest of {ref}")
+    if not isinstance(doc, dict):
+        raise FormatError(f"the manifest of {ref} is not a JSON object")
+    media = str(doc.get("mediaType") or media)
+    if media in _SCHEMA1 or doc.get("schemaVersion") == 1:
+        raise UnsupportedMediaType(f"{ref} has a Docker schema 1 manifest, which auditor "
+                                   "does not read", tip="push it again with a current client")
+    digest = _digest_of(raw, "sha256")
+    if media in INDEX_TYPES or (not media and "manifests" in doc):
+        store = ManifestStore(client)
+        candidates: list[Candidate] = []
+        collect_candidates(store, doc, None, 0, candidates)
+        chosen = choose_candidate(candidates, None, platform, str(ref))
+        digest = str(chosen.descriptor["digest"])
+        raw, media = fetch_manifest(client, digest)
+        doc = parse_json(raw, f"the manifest {digest} of {ref}")
+    return doc, digest
+
+
+def open_registry_image(reference: Reference, source: str, options: ScanOptions,
+                        settings: Settings) -> Image:
+    options = options.verifies(True)  # the registry is not trusted
+    client = RegistryClient(reference, settings)
+    try:
+        return _read_image(client, source, options)
+    finally:
+        client.close()
+
+
+def _read_image(client: RegistryClient, source: str, options: ScanOptions) -> Image:
+    where = f"registry {client.ref.host}"
+    manifest, _digest = resolve(client, options.platform)
+    config_digest, layers = manifest_parts(manifest, where)
+    with client.blob_stream(config_digest, None, "image config") as fh:
+        raw = read_limited(fh, MAX_DOCUMENT, f"{where}: image config")
+    if _digest_of(raw, config_digest.partition(":")[0] or "sha256") != config_digest:
+        raise DigestMismatch(f"{where}: the image config does not match {config_digest}")
+    config = ImageConfig.from_json(raw)
+    check_layer_count(config, layers, where)
+    if options.progress is not None:
+        options.progress.set_total(sum(int(d.get("size") or 0) for d in layers
+                                       if isinstance(d, dict)))
+    budget = options.budget()
+    scans = []
+    for i, desc in enumerate(layers):
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise FormatError(f"{where}: layer {i} has no digest")
+        diff_id = config.diff_ids[i] if config.diff_ids else None
+        size = desc.get("size") if isinstance(desc.get("size"), int) else None
+        with client.blob_stream(desc["digest"], size, f"layer {i} ({desc['digest']})") as raw_blob:
+            scans.append(scan_blob(raw_blob, i, options, budget, desc, diff_id, where))
+    return Image(reference=str(client.ref), id=config_digest, source=source, config=config,
+                 layers=tuple(scans))
+
+
+def scan_blob(stream: IO[bytes], index: int, options: ScanOptions, budget: CaptureBudget,
+              desc: dict[str, Any], diff_id: str | None, where: str) -> LayerScan:
+    """The one call into the layer reader (re-point it when the reader's API changes)."""
+    media_type = str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar")
+    return read_layer(stream, index=index, options=options, budget=budget,
+                      media_type=media_type, blob_digest=str(desc["digest"]), diff_id=diff_id,
+                      what=where)
