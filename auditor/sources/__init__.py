@@ -14,7 +14,7 @@ import sys
 import tarfile
 from collections.abc import Callable
 
-from auditor.errors import EngineUnreachable, FormatError, ImageNotFound, SourceError, UsageError
+from auditor.errors import FormatError, ImageNotFound, SourceError, UsageError
 from auditor.model.image import Image
 from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
 from auditor.read.tarstream import BoundedTarInfo
@@ -57,23 +57,24 @@ def set_order(names: str) -> None:
 
 def open_named(reference: str, options: ScanOptions) -> Image:
     """The first source in ORDER that has ``reference`` (as Trivy falls back)."""
-    misses = []
+    misses: list[tuple[str, SourceError]] = []
     for name in ORDER:
         opener = NAMED_SOURCES.get(name)
         if opener is None:
             continue
         try:
             return opener(reference, options)
-        except (ImageNotFound, EngineUnreachable) as exc:
-            misses.append(f"{name}: {exc}")
         except SourceError as exc:
-            if name == ORDER[-1]:
-                raise  # the last one's own reason (TLS, credentials) says most
-            misses.append(f"{name}: {exc}")
+            misses.append((name, exc))
+    if not misses:
+        raise UsageError(f"--image-src {','.join(ORDER)} names no source that can read images")
     if len(misses) == 1:
-        raise ImageNotFound(misses[0].partition(": ")[2])
-    raise ImageNotFound(f"no image source has {reference!r} ({'; '.join(misses)})",
-                        tip="choose the sources with --image-src")
+        raise misses[0][1]
+    # the first source's own tip (start an engine, log in) is the likeliest fix
+    tip = next((exc.tip for _name, exc in misses if exc.tip), None)
+    raise ImageNotFound(f"no image source has {reference!r} ("
+                        + "; ".join(f"{name}: {exc}" for name, exc in misses) + ")",
+                        tip=(f"{tip}; " if tip else "") + "choose the sources with --image-src")
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:

@@ -27,35 +27,34 @@ def archive(request: pytest.FixtureRequest) -> Callable[[str], str]:
     return path
 
 
+def _registry(factory: pytest.TempPathFactory, mode: str,
+              first: str | None = None) -> Iterator[Registry]:
+    need_tools()
+    with running(factory.mktemp(f"registry-{mode}"), mode) as registry:
+        if first is not None:
+            registry.push(first, "busybox:v1")
+        yield registry
+
+
 @pytest.fixture(scope="session")
 def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    need_tools()
-    with running(tmp_path_factory.mktemp("registry-plain"), "plain") as registry:
-        yield registry
+    yield from _registry(tmp_path_factory, "plain")
 
 
 @pytest.fixture(scope="session")
 def zstd_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A second plain registry for zstd layers: skopeo, finding the gzip variant of a layer
     already in a registry, would reuse it whatever --dest-compress-format says."""
-    need_tools()
-    with running(tmp_path_factory.mktemp("registry-zstd"), "plain") as registry:
-        yield registry
+    yield from _registry(tmp_path_factory, "plain")
 
 
 @pytest.fixture(scope="session")
 def tls_registry(tmp_path_factory: pytest.TempPathFactory,
                  archive: Callable[[str], str]) -> Iterator[Registry]:
-    need_tools()
-    with running(tmp_path_factory.mktemp("registry-tls"), "tls-basic") as registry:
-        registry.push(archive("busybox-app"), "busybox:v1")
-        yield registry
+    yield from _registry(tmp_path_factory, "tls-basic", archive("busybox-app"))
 
 
 @pytest.fixture(scope="session")
 def token_registry(tmp_path_factory: pytest.TempPathFactory,
                    archive: Callable[[str], str]) -> Iterator[Registry]:
-    need_tools()
-    with running(tmp_path_factory.mktemp("registry-token"), "token") as registry:
-        registry.push(archive("busybox-app"), "busybox:v1")
-        yield registry
+    yield from _registry(tmp_path_factory, "token", archive("busybox-app"))

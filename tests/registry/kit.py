@@ -56,6 +56,18 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def serve_in_thread(handler: type[http.server.BaseHTTPRequestHandler]
+                    ) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop_server(server: http.server.ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
 # --- certificates and tokens ------------------------------------------------------------
 def make_ca(folder: Path) -> tuple[Path, Path, Path]:
     """A CA, and a server certificate for 127.0.0.1 it signed: (ca.crt, server.crt, key)."""
@@ -172,13 +184,11 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = serve_in_thread(Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
 
 # --- the registry ---------------------------------------------------------------------

@@ -5,12 +5,15 @@ records the headers that storage saw, ``busy`` answers 429 or 503 with Retry-Aft
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
-import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.registry.kit import Registry, serve_in_thread, stop_server
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
@@ -23,6 +26,7 @@ class Proxy:
     cut_after: int = 64 * 1024
     busy_answers: list[int] = field(default_factory=lambda: [429, 503])
     storage_headers: list[dict[str, str]] = field(default_factory=list)
+    registry_headers: list[dict[str, str]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     port: int = 0
 
@@ -42,13 +46,11 @@ class Proxy:
             def do_GET(self) -> None:
                 outer.handle(self)
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = serve_in_thread(Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
     def handle(self, req: http.server.BaseHTTPRequestHandler) -> None:
         self.seen.append(req.path)
@@ -74,6 +76,7 @@ class Proxy:
     def _forward(self, req: http.server.BaseHTTPRequestHandler, cut: bool) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
         headers = {k: v for k, v in req.headers.items() if k.lower() not in HOP | {"host"}}
+        self.registry_headers.append(headers)
         conn.request("GET", req.path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()
@@ -101,3 +104,14 @@ class Proxy:
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()
         req.wfile.write(body)
+
+
+@contextlib.contextmanager
+def proxied(registry: Registry, mode: str) -> Iterator[Proxy]:
+    """A proxy in ``mode`` in front of ``registry`` (plain HTTP ones)."""
+    proxy = Proxy(registry.port, registry.storage, mode)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -14,6 +14,7 @@ import pytest
 from auditor.cli import main
 from auditor.sources.registry import tls
 from tests.registry.kit import PASSWORD, SERVICE, USER, Registry
+from tests.registry.proxy import proxied
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str],
@@ -139,3 +140,19 @@ def test_bearer_without_credentials_is_refused(token_registry: Registry, no_cred
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "refused access" in errors[0]
     assert "no credentials found" in errors[0]
+
+
+def test_blob_redirects_do_not_carry_the_registry_authorization(
+        token_registry: Registry, no_credentials: Path, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blobs redirected to storage on another host (localhost, not 127.0.0.1) are fetched
+    without the registry's Bearer token, which the registry's own requests carry."""
+    with proxied(token_registry, "redirect") as proxy:
+        code, out, err = run(["ls", f"registry:{proxy.host}/busybox:v1", "--username", USER,
+                              "--password-stdin"], capsys, monkeypatch, stdin=PASSWORD)
+    assert code == 0, err
+    assert "/bin/busybox" in out
+    assert any(h.get("Authorization", "").startswith("Bearer ")
+               for h in proxy.registry_headers)
+    assert proxy.storage_headers, "no blob went through the redirect"
+    assert all("Authorization" not in h for h in proxy.storage_headers)

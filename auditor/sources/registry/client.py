@@ -135,7 +135,7 @@ class RegistryClient:
             except exceptions.SSLError as exc:
                 raise self._tls_error(exc) from None
             except (exceptions.ConnectionError, exceptions.Timeout) as exc:
-                if last:
+                if last or _why(exc) == "unknown host":
                     raise RegistryError(f"cannot reach registry {self.ref.host} "
                                         f"({_why(exc)})") from None
                 time.sleep(0.5 * 2 ** attempt)
@@ -238,7 +238,8 @@ def _why(exc: BaseException) -> str:
     for needle, words in (("Connection refused", "connection refused"),
                           ("timed out", "timed out"), ("Read timed out", "timed out"),
                           ("Name or service not known", "unknown host"),
-                          ("Failed to resolve", "unknown host")):
+                          ("Failed to resolve", "unknown host"),
+                          ("Temporary failure in name resolution", "unknown host")):
         if needle in text:
             return words
     return type(exc).__name__
