@@ -22,7 +22,7 @@ from auditor.sources.archive import open_docker_archive_file, read_docker_save_s
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
 from auditor.sources.oci import open_oci_archive, open_oci_dir
-from auditor.sources.registry import open_registry_image
+from auditor.sources.registry import announce, open_registry_image
 
 FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
 
@@ -63,9 +63,14 @@ def open_named(reference: str, options: ScanOptions) -> Image:
         if opener is None:
             continue
         try:
-            return opener(reference, options)
+            image = opener(reference, options)
         except SourceError as exc:
             misses.append((name, exc))
+            continue
+        if misses:  # the report's image.source says it too; a terminal user sees this
+            announce(f"{reference}: not in the {', '.join(n for n, _e in misses)}; "
+                     f"read from the {name}")
+        return image
     if not misses:
         raise UsageError(f"--image-src {','.join(ORDER)} names no source that can read images")
     if len(misses) == 1:

@@ -1,5 +1,6 @@
 """A small HTTP server in front of a plain test registry that misbehaves on purpose:
-``cut`` closes the connection partway through every layer blob, ``redirect`` sends blob
+``cut`` closes the connection partway through every layer blob (``stall`` goes
+silent there instead), ``redirect`` sends blob
 requests to "storage" on another host name (``localhost`` instead of ``127.0.0.1``) and
 records the headers that storage saw, ``busy`` answers 429 or 503 with Retry-After first."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import http.server
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ class Proxy:
     storage: Path  # the registry's storage root, for the redirect target
     mode: str  # "cut", "redirect", "busy"
     cut_after: int = 64 * 1024
+    stall_seconds: float = 4.0
     busy_answers: list[int] = field(default_factory=lambda: [429, 503])
     storage_headers: list[dict[str, str]] = field(default_factory=list)
     registry_headers: list[dict[str, str]] = field(default_factory=list)
@@ -71,7 +74,7 @@ class Proxy:
             req.send_header("Content-Length", "0")
             req.end_headers()
             return
-        self._forward(req, cut=self.mode == "cut" and is_blob)
+        self._forward(req, cut=self.mode in ("cut", "stall") and is_blob)
 
     def _forward(self, req: http.server.BaseHTTPRequestHandler, cut: bool) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
@@ -90,6 +93,8 @@ class Proxy:
         if cut and len(body) > self.cut_after:
             req.wfile.write(body[: self.cut_after])
             req.wfile.flush()
+            if self.mode == "stall":  # then silence, the connection open
+                time.sleep(self.stall_seconds)
             req.close_connection = True
             return
         req.wfile.write(body)

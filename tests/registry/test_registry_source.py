@@ -169,6 +169,40 @@ def test_a_registry_that_stops_mid_blob(plain_registry: Registry, archive: Any,
     assert code == 2 and "stopped mid-blob" in line, line
 
 
+def test_a_registry_silent_past_the_timeout(plain_registry: Registry, archive: Any,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    plain_registry.push(archive("busybox-app"), "busybox:v2s2-None")
+    with proxied(plain_registry, "stall") as proxy:
+        code, _out, err = run(["ls", f"registry:{proxy.host}/busybox:v2s2-None",
+                               "--timeout", "1"], capsys)
+    line = one_error_line(err)
+    assert code == 2 and "stopped mid-blob" in line and "timed out" in line, line
+
+
+class Bytes:
+    """A Progress that adds up what it is told."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.seen = 0
+
+    def __call__(self, nbytes: int) -> None:
+        self.seen += nbytes
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+
+
+def test_progress_counts_the_bytes_from_the_registry(plain_registry: Registry,
+                                                     archive: Any) -> None:
+    source = plain_registry.push(archive("busybox-app"), "busybox:v2s2-None")
+    raw, _digest = plain_registry.manifest("busybox", "v2s2-None")
+    sizes = sum(d["size"] for d in json.loads(raw)["layers"])
+    progress = Bytes()
+    read_tree(source, progress=progress)
+    assert progress.total == sizes and progress.seen == sizes
+
+
 def test_429_and_503_are_retried_after_retry_after(
         plain_registry: Registry, archive: Any, capsys: pytest.CaptureFixture[str]) -> None:
     plain_registry.push(archive("busybox-app"), "busybox:v2s2-None")
@@ -187,6 +221,7 @@ def test_a_bare_reference_no_engine_has_falls_back_to_the_registry(
     code, out, err = run(["scan", bare, "--format", "json"], capsys)
     assert code in (0, 1), err
     assert json.loads(out)["image"]["source"] == "registry"
+    assert f"{bare}: not in the engine; read from the registry" in err
     code, _out, err = run(["ls", bare, "--image-src", "engine"], capsys)
     assert code == 2 and "Docker Engine" in one_error_line(err)
     code, _out, err = run(["ls", bare, "--image-src", "podman,registry"], capsys)

@@ -20,6 +20,14 @@ def configure(settings: Settings) -> None:
     SETTINGS.append(settings)
 
 
+def announce(line: str) -> None:
+    """One line on stderr for the user, unless the command line said -q."""
+    if SETTINGS[-1].announce:
+        import sys
+
+        print(line, file=sys.stderr)
+
+
 def open_registry_image(name: str, options: ScanOptions) -> Image:
     """The image ``name`` (``HOST[:PORT]/REPO[:TAG|@DIGEST]``) names, from its registry."""
     from auditor.sources.registry.source import open_registry_image as read
@@ -27,4 +35,4 @@ def open_registry_image(name: str, options: ScanOptions) -> Image:
     return read(parse_reference(name), "registry", options, SETTINGS[-1])
 
 
-__all__ = ["Settings", "configure", "open_registry_image"]
+__all__ = ["Settings", "announce", "configure", "open_registry_image"]
