@@ -14,7 +14,7 @@ import struct
 import sys
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, cast
 
@@ -510,9 +510,19 @@ class _ZstdReader(io.RawIOBase):
         return len(data)
 
 
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
+try:  # ISA-L inflates about 2.7 times as fast as zlib (same bytes out, CRC checked too)
+    from isal import igzip, isal_zlib
+
+    _gzip_file: Callable[..., Any] = igzip.GzipFile
+    _INFLATE_ERRORS += (cast(type[BaseException], isal_zlib.error),)
+except ImportError:  # no wheel for this platform: the standard library's
+    _gzip_file = gzip.GzipFile
+
+
 class _GzipReader(io.RawIOBase):
     def __init__(self, raw: IO[bytes]) -> None:
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._gz = _gzip_file(fileobj=raw, mode="rb")
 
     def readable(self) -> bool:
         return True
@@ -520,7 +530,7 @@ class _GzipReader(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         try:
             data = self._gz.read(len(b))
-        except (OSError, EOFError, zlib.error) as exc:
+        except _INFLATE_ERRORS as exc:
             raise FormatError(f"corrupt gzip stream: {exc}") from None
         b[: len(data)] = data
         return len(data)
