@@ -10,6 +10,7 @@ registry's Authorization header never goes to another host (blob storage, a CDN)
 from __future__ import annotations
 
 import io
+import json
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ class RegistryClient:
         self._session = requests.Session()
         self._session.mount("https://", _Adapter())
         self._session.headers["User-Agent"] = "auditor"
+        # bodies as stored: digests, sizes and Content-Length all speak of the same bytes
+        self._session.headers["Accept-Encoding"] = "identity"
         if not trust.verify:
             import urllib3
 
@@ -101,13 +104,13 @@ class RegistryClient:
         """Ping /v2/ over HTTPS; a loopback registry (or --insecure) may answer in HTTP."""
         host = self.ref.api_host
         try:
-            resp = self._raw("GET", f"https://{host}/v2/", {}, False)
+            resp = self._raw("GET", f"https://{host}/v2/", {}, True)
             self._base = f"https://{host}"
         except TLSFailure as tls:
             if not (is_loopback(host) or self.settings.insecure):
                 raise
             try:
-                resp = self._raw("GET", f"http://{host}/v2/", {}, False)
+                resp = self._raw("GET", f"http://{host}/v2/", {}, True)
             except RegistryError:
                 raise tls from None
             if resp.status_code not in (200, 401):  # a TLS port answering plain HTTP: 400
@@ -152,29 +155,30 @@ class RegistryClient:
                      form: dict[str, str] | None) -> Any:
         headers = {"Authorization": f"Basic {basic}"} if basic else {}
         if form is not None:
-            resp = self._raw("POST", realm, headers, False, data=form)
+            resp = self._raw("POST", realm, headers, True, data=form)
         else:
-            resp = self._raw("GET", realm, headers, False, params=query)
+            resp = self._raw("GET", realm, headers, True, params=query)
         if resp.status_code in (401, 403):
             return None
         if resp.status_code != 200:
+            resp.close()
             raise RegistryError(f"the token server {urllib.parse.urlsplit(realm).netloc} "
                                 f"answered HTTP {resp.status_code}")
-        try:
-            return resp.json()
-        except ValueError:
-            raise RegistryError("the token server answered no JSON") from None
+        answer = small_json(resp)
+        if answer is None:
+            raise RegistryError("the token server answered no JSON")
+        return answer
 
     # --- requests to the registry ---------------------------------------------------
-    def get(self, path: str, what: str, accept: str | None = None,
-            stream: bool = False) -> Any:
-        """GET ``/v2/<repo>/<path>`` with auth, following redirects; 2xx or an error."""
+    def get(self, path: str, what: str, accept: str | None = None) -> Any:
+        """GET ``/v2/<repo>/<path>`` with auth, following redirects; a 2xx response whose
+        body is not read yet (the caller reads it, bounded), or an error."""
         if not self._base:
             self.connect()
         url = f"{self._base}/v2/{self.ref.repository}/{path}"
         registry = urllib.parse.urlsplit(url).netloc
         for _ in range(4):
-            resp = self._follow(url, registry, accept, stream)
+            resp = self._follow(url, registry, accept)
             if resp.status_code != 401:
                 break
             challenge = resp.headers.get("WWW-Authenticate")
@@ -186,12 +190,12 @@ class RegistryClient:
             return resp
         raise self._refusal(resp, what)
 
-    def _follow(self, url: str, registry: str, accept: str | None, stream: bool) -> Any:
+    def _follow(self, url: str, registry: str, accept: str | None) -> Any:
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"Accept": accept} if accept else {}
             if urllib.parse.urlsplit(url).netloc == registry:
                 headers.update(self.auth.headers())  # never to storage on another host
-            resp = self._raw("GET", url, headers, stream)
+            resp = self._raw("GET", url, headers, True)
             if resp.status_code not in (301, 302, 303, 307, 308) or \
                     "Location" not in resp.headers:
                 return resp
@@ -201,7 +205,6 @@ class RegistryClient:
 
     def _refusal(self, resp: Any, what: str) -> AuditorError:
         codes = _error_codes(resp)
-        resp.close()
         where = f"registry {self.ref.host}"
         if "NAME_UNKNOWN" in codes:
             return UnknownImage(f"{where} has no repository {self.ref.repository!r}")
@@ -213,7 +216,7 @@ class RegistryClient:
                              + (f" ({', '.join(sorted(codes))})" if codes else ""))
 
     def blob_stream(self, digest: str, size: int | None, what: str) -> IO[bytes]:
-        resp = self.get(f"blobs/{digest}", what, stream=True)
+        resp = self.get(f"blobs/{digest}", what)
         sent = resp.headers.get("Content-Length")
         if size is not None and sent is not None and sent.isdigit() and int(sent) != size:
             resp.close()
@@ -223,11 +226,20 @@ class RegistryClient:
                                             self._requests), 1 << 20)
 
 
-def _error_codes(resp: Any) -> set[str]:
+def small_json(resp: Any, limit: int = 1 << 20) -> Any:
+    """A small JSON body read at most ``limit`` bytes far (None if larger or not JSON):
+    a hostile registry's endless error page is never held in memory."""
     try:
-        doc = resp.json() if len(resp.content) < (1 << 16) else None
-    except (ValueError, RuntimeError):
-        return set()
+        raw = resp.raw.read(limit + 1, decode_content=True)
+        return json.loads(raw) if len(raw) <= limit else None
+    except (ValueError, OSError):
+        return None
+    finally:
+        resp.close()
+
+
+def _error_codes(resp: Any) -> set[str]:
+    doc = small_json(resp, 1 << 16)
     errors = doc.get("errors") if isinstance(doc, dict) else None
     return {str(e.get("code")) for e in errors if isinstance(e, dict)} if isinstance(
         errors, list) else set()

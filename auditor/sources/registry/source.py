@@ -27,7 +27,7 @@ from auditor.sources.oci import (
     collect_candidates,
     manifest_parts,
 )
-from auditor.sources.registry.client import RegistryClient, Settings
+from auditor.sources.registry.client import RegistryClient, Settings, small_json
 from auditor.sources.registry.errors import UnknownImage
 from auditor.sources.registry.reference import Reference
 
@@ -63,7 +63,7 @@ def fetch_manifest(client: RegistryClient, ref: str) -> tuple[bytes, str]:
     """A manifest or index, its bytes and media type; checked when ``ref`` is a digest."""
     what = f"manifest {client.ref.repository}" + ("@" if ":" in ref else ":") + ref
     try:
-        resp = client.get(f"manifests/{ref}", what, accept=ACCEPT, stream=True)
+        resp = client.get(f"manifests/{ref}", what, accept=ACCEPT)
     except UnknownImage:
         if ":" in ref:
             raise
@@ -84,13 +84,10 @@ def fetch_manifest(client: RegistryClient, ref: str) -> tuple[bytes, str]:
 def _missing_tag(client: RegistryClient, tag: str) -> UnknownImage:
     """No such tag: say whether the repository exists, and which tags it has."""
     where = f"registry {client.ref.host}"
-    resp = client.get("tags/list", "tag list")  # raises "no repository" when it has none
-    try:
-        tags = resp.json().get("tags") or [] if len(resp.content) < (1 << 20) else []
-    except (ValueError, AttributeError):
-        tags = []
-    finally:
-        resp.close()
+    # raises "no repository" when there is none
+    doc = small_json(client.get("tags/list", "tag list"))
+    tags = doc.get("tags") if isinstance(doc, dict) else None
+    tags = tags if isinstance(tags, list) else []
     shown = ", ".join(sorted(str(t) for t in tags)[:10]) + (", ..." if len(tags) > 10 else "")
     return UnknownImage(f"{where}: {client.ref.repository} has no tag {tag!r}"
                         + (f" (it has: {shown})" if shown else ""))

@@ -27,7 +27,7 @@ def _certs_d_files(host: str) -> tuple[list[str], list[tuple[str, str]]]:
     roots: list[str] = []
     clients: list[tuple[str, str]] = []
     for base in CERTS_DIRS:
-        folder = os.path.join(base, host.replace(":", ":"))
+        folder = os.path.join(base, host)  # HOST:PORT, as docker names the folder
         try:
             names = sorted(os.listdir(folder))
         except OSError:
