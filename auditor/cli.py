@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                             "stream are not by default)")
         checks.add_argument("--no-verify", dest="verify", action="store_const", const=False,
                             help="check no layer digest, not even an OCI layout's")
-        from auditor.sources.registry.options import add_registry_args
+        from auditor.source_flags import add_registry_args
 
         add_registry_args(sp)
 
@@ -377,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if hasattr(args, "source"):
-            from auditor.sources.registry.options import configure_sources
+            from auditor.source_flags import configure_sources
 
             configure_sources(args)
         with _no_cycle_collection():

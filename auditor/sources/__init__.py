@@ -3,8 +3,9 @@
 ``docker:REF`` (or a bare reference) asks the Docker Engine; ``docker-archive:PATH[:TAG]``,
 ``oci-dir:PATH[:REF]`` and ``oci-archive:PATH[:REF]`` read files; a bare path that exists is
 recognised by its content. ``docker-archive:-`` reads ``docker save`` from standard input.
-``registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`` reads a registry. A bare reference is asked of
-the NAMED_SOURCES in ORDER (``--image-src``), the next one tried when one has no such image.
+``registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`` reads a registry. A bare reference is asked
+of the NAMED_SOURCES in source_flags.ORDER (``--image-src``), the next one tried when one
+has no such image.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import tarfile
 from collections.abc import Callable
 
+from auditor import source_flags
 from auditor.errors import FormatError, ImageNotFound, SourceError, UsageError
 from auditor.model.image import Image
 from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
@@ -22,7 +24,7 @@ from auditor.sources.archive import open_docker_archive_file, read_docker_save_s
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
 from auditor.sources.oci import open_oci_archive, open_oci_dir
-from auditor.sources.registry import announce, open_registry_image
+from auditor.sources.registry import open_registry_image
 
 FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
 
@@ -36,29 +38,19 @@ FILE_SOURCES: dict[str, FileOpener] = {
 }
 
 NamedOpener = Callable[[str, ScanOptions], Image]
-# The sources that know images by name: --image-src names them; a name here without an
-# entry (podman, until its source registers) is accepted and skipped.
+# The sources that know images by name, by their --image-src names; a name that
+# source_flags.KNOWN_NAMED accepts without an entry here (podman, until its source
+# registers) is skipped.
 NAMED_SOURCES: dict[str, NamedOpener] = {
     "engine": open_engine_image,
     "registry": open_registry_image,
 }
-KNOWN_NAMED = ("engine", "podman", "registry")
-ORDER: list[str] = ["engine", "podman", "registry"]  # set by --image-src
-
-
-def set_order(names: str) -> None:
-    """``--image-src engine,registry``: which sources a bare reference is asked of."""
-    chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in KNOWN_NAMED]
-    if unknown or not chosen:
-        raise UsageError(f"--image-src wants a list of {', '.join(KNOWN_NAMED)}; got {names!r}")
-    ORDER[:] = chosen
 
 
 def open_named(reference: str, options: ScanOptions) -> Image:
-    """The first source in ORDER that has ``reference`` (as Trivy falls back)."""
+    """The first source in source_flags.ORDER that has ``reference`` (as Trivy falls back)."""
     misses: list[tuple[str, SourceError]] = []
-    for name in ORDER:
+    for name in source_flags.ORDER:
         opener = NAMED_SOURCES.get(name)
         if opener is None:
             continue
@@ -68,11 +60,12 @@ def open_named(reference: str, options: ScanOptions) -> Image:
             misses.append((name, exc))
             continue
         if misses:  # the report's image.source says it too; a terminal user sees this
-            announce(f"{reference}: not in the {', '.join(n for n, _e in misses)}; "
-                     f"read from the {name}")
+            tried = ", ".join(n for n, _e in misses)
+            source_flags.announce(f"{reference}: not in the {tried}; read from the {name}")
         return image
     if not misses:
-        raise UsageError(f"--image-src {','.join(ORDER)} names no source that can read images")
+        raise UsageError(f"--image-src {','.join(source_flags.ORDER)} names no source that "
+                         "can read images")
     if len(misses) == 1:
         raise misses[0][1]
     # the first source's own tip (start an engine, log in) is the likeliest fix

@@ -13,10 +13,11 @@ import io
 import json
 import time
 import urllib.parse
-from dataclasses import dataclass
 from typing import IO, Any
 
 from auditor.errors import AuditorError, DigestMismatch
+from auditor.source_flags import RegistrySettings as Settings
+from auditor.source_flags import announce
 from auditor.sources.registry.auth import Authenticator
 from auditor.sources.registry.credentials import find_credential
 from auditor.sources.registry.errors import RegistryError, TLSFailure, UnknownImage
@@ -27,18 +28,6 @@ ATTEMPTS = 4  # each request, on 429, 5xx or a refused connection
 MAX_RETRY_AFTER = 30.0  # seconds: a registry asking for longer is not waited for
 MAX_REDIRECTS = 5
 _RETRY_STATUS = {429, 500, 502, 503, 504}
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """What the command line says about registries."""
-
-    insecure: bool = False  # no certificate check, and plain HTTP allowed
-    ca_cert: str | None = None
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 60.0  # seconds without a byte before a request fails
-    announce: bool = True  # one line on stderr naming the credential source
 
 
 def _retry_after(resp: Any, attempt: int) -> float:
@@ -80,13 +69,7 @@ class RegistryClient:
         self.auth = Authenticator(
             ref.host, f"repository:{ref.repository}:pull",
             lambda: find_credential(ref.credential_key, settings.username, settings.password),
-            self._fetch_token, self._say)
-
-    def _say(self, line: str) -> None:
-        if self.settings.announce:
-            import sys
-
-            print(line, file=sys.stderr)
+            self._fetch_token, announce)
 
     def close(self) -> None:
         self._session.close()

@@ -17,6 +17,7 @@ from auditor.errors import DigestMismatch, FormatError, UnsupportedMediaType
 from auditor.model.image import Image, ImageConfig, LayerScan
 from auditor.read.blobs import FileRange, read_limited
 from auditor.read.layers import CaptureBudget
+from auditor.source_flags import RegistrySettings as Settings
 from auditor.sources.common import MAX_DOCUMENT, ScanOptions, parse_json, read_layer
 from auditor.sources.oci import (
     INDEX_TYPES,
@@ -27,7 +28,7 @@ from auditor.sources.oci import (
     collect_candidates,
     manifest_parts,
 )
-from auditor.sources.registry.client import RegistryClient, Settings, small_json
+from auditor.sources.registry.client import RegistryClient, small_json
 from auditor.sources.registry.errors import UnknownImage
 from auditor.sources.registry.reference import Reference
 

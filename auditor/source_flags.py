@@ -1,12 +1,51 @@
-"""The command line's registry flags, and handing them to the sources."""
+"""The command line's flags for the sources (registries, --image-src), and what they set.
+
+Kept apart from ``auditor.sources`` and light on imports: the command line builds its parser
+and reads these before it asks the engine for a save (``engine_wire.start_early``), and
+importing the sources package would load every source first.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
 from auditor.errors import UsageError
-from auditor.sources.registry.client import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    """What the command line says about registries."""
+
+    insecure: bool = False  # no certificate check, and plain HTTP allowed
+    ca_cert: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 60.0  # seconds without a byte before a request fails
+    announce: bool = True  # one line on stderr naming the credential source
+
+
+# The sources that know images by name, as --image-src names them (auditor.sources has the
+# table of those that exist); the order a bare reference is asked of them.
+KNOWN_NAMED = ("engine", "podman", "registry")
+ORDER: list[str] = ["engine", "podman", "registry"]
+REGISTRY: list[RegistrySettings] = [RegistrySettings()]  # the last one wins
+
+
+def set_order(names: str) -> None:
+    """``--image-src engine,registry``: which sources a bare reference is asked of."""
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in KNOWN_NAMED]
+    if unknown or not chosen:
+        raise UsageError(f"--image-src wants a list of {', '.join(KNOWN_NAMED)}; got {names!r}")
+    ORDER[:] = chosen
+
+
+def announce(line: str) -> None:
+    """One line on stderr for the user, unless the command line said -q."""
+    if REGISTRY[-1].announce:
+        print(line, file=sys.stderr)
 
 
 def add_registry_args(sp: argparse.ArgumentParser) -> None:
@@ -28,9 +67,6 @@ def add_registry_args(sp: argparse.ArgumentParser) -> None:
 
 
 def configure_sources(args: argparse.Namespace) -> None:
-    from auditor.sources import set_order
-    from auditor.sources.registry import configure
-
     set_order(args.image_src)
     password = None
     if args.password_stdin:
@@ -45,6 +81,6 @@ def configure_sources(args: argparse.Namespace) -> None:
                          "line would show in the process list)")
     if args.timeout <= 0:
         raise UsageError("--timeout wants a positive number of seconds")
-    configure(Settings(insecure=args.insecure, ca_cert=args.ca_cert, username=args.username,
-                       password=password, timeout=args.timeout,
-                       announce=not getattr(args, "quiet", False)))
+    REGISTRY.append(RegistrySettings(
+        insecure=args.insecure, ca_cert=args.ca_cert, username=args.username,
+        password=password, timeout=args.timeout, announce=not getattr(args, "quiet", False)))
