@@ -102,6 +102,9 @@ def test_an_index_picks_the_platform_and_skips_attestations(
     assert tree_listing(arm) == tree_listing(go)
     _i, pinned = read_tree(f"registry:{host}/multi@{index_digest}", platform="linux/arm64")
     assert tree_listing(pinned) == tree_listing(go)
+    code, _out, err = run(["ls", f"registry:{host}/multi:amd64", "--platform", "linux/arm64"],
+                          capsys)
+    assert code == 2 and "single-platform image for linux/amd64" in one_error_line(err)
     code, _out, err = run(["ls", f"registry:{host}/multi", "--platform", "linux/s390x"], capsys)
     line = one_error_line(err)
     assert code == 2 and "linux/s390x" in line and "linux/amd64" in line \

@@ -94,9 +94,9 @@ def _missing_tag(client: RegistryClient, tag: str) -> UnknownImage:
                         + (f" (it has: {shown})" if shown else ""))
 
 
-def resolve(client: RegistryClient, platform: str | None) -> tuple[dict[str, Any], str]:
-    """The image manifest the reference names (through an index by platform) and its
-    digest."""
+def resolve(client: RegistryClient, platform: str | None) -> tuple[dict[str, Any], bool]:
+    """The image manifest the reference names (through an index by platform), and whether
+    an index chose it."""
     ref = client.ref
     raw, media = fetch_manifest(client, ref.manifest_ref)
     doc = parse_json(raw, f"the manifest of {ref}")
@@ -106,7 +106,6 @@ def resolve(client: RegistryClient, platform: str | None) -> tuple[dict[str, Any
     if media in _SCHEMA1 or doc.get("schemaVersion") == 1:
         raise UnsupportedMediaType(f"{ref} has a Docker schema 1 manifest, which auditor "
                                    "does not read", tip="push it again with a current client")
-    digest = _digest_of(raw, "sha256")
     if media in INDEX_TYPES or (not media and "manifests" in doc):
         store = ManifestStore(client)
         candidates: list[Candidate] = []
@@ -115,7 +114,8 @@ def resolve(client: RegistryClient, platform: str | None) -> tuple[dict[str, Any
         digest = str(chosen.descriptor["digest"])
         raw, media = fetch_manifest(client, digest)
         doc = parse_json(raw, f"the manifest {digest} of {ref}")
-    return doc, digest
+        return doc, True
+    return doc, False
 
 
 def open_registry_image(reference: Reference, source: str, options: ScanOptions,
@@ -130,7 +130,7 @@ def open_registry_image(reference: Reference, source: str, options: ScanOptions,
 
 def _read_image(client: RegistryClient, source: str, options: ScanOptions) -> Image:
     where = f"registry {client.ref.host}"
-    manifest, _digest = resolve(client, options.platform)
+    manifest, from_index = resolve(client, options.platform)
     config_digest, layers = manifest_parts(manifest, where)
     with client.blob_stream(config_digest, None, "image config") as fh:
         raw = read_limited(fh, MAX_DOCUMENT, f"{where}: image config")
@@ -138,6 +138,8 @@ def _read_image(client: RegistryClient, source: str, options: ScanOptions) -> Im
         raise DigestMismatch(f"{where}: the image config does not match {config_digest}")
     config = ImageConfig.from_json(raw)
     check_layer_count(config, layers, where)
+    if options.platform and not from_index:
+        _check_platform(config, options.platform, str(client.ref))
     if options.progress is not None:
         options.progress.set_total(sum(int(d.get("size") or 0) for d in layers
                                        if isinstance(d, dict)))
@@ -152,6 +154,14 @@ def _read_image(client: RegistryClient, source: str, options: ScanOptions) -> Im
             scans.append(scan_blob(raw_blob, i, options, budget, desc, diff_id, where))
     return Image(reference=str(client.ref), id=config_digest, source=source, config=config,
                  layers=tuple(scans))
+
+
+def _check_platform(config: ImageConfig, platform: str, ref: str) -> None:
+    """A single-platform image asked for another platform: refused, as docker pull does."""
+    has = f"{config.os}/{config.architecture}"
+    if config.os and config.architecture and platform.split("/")[:2] != has.split("/"):
+        raise UnknownImage(f"{ref} is a single-platform image for {has}, not {platform}",
+                           tip="drop --platform, or name the image built for it")
 
 
 def scan_blob(stream: IO[bytes], index: int, options: ScanOptions, budget: CaptureBudget,
