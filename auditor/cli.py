@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     def source_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("source", help="an image: NAME[:TAG] in the Docker Engine, "
                         "docker-archive:PATH[:TAG], oci-dir:PATH[:REF], oci-archive:PATH[:REF], "
-                        "or a path to any of those")
+                        "registry:HOST[:PORT]/REPO[:TAG|@DIGEST], or a path to any of those")
         sp.add_argument("--platform", help="os/arch[/variant] of a multi-platform image "
                         "(default linux/amd64, or the only one)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                             "stream are not by default)")
         checks.add_argument("--no-verify", dest="verify", action="store_const", const=False,
                             help="check no layer digest, not even an OCI layout's")
+        from auditor.source_flags import add_registry_args
+
+        add_registry_args(sp)
 
     scan = sub.add_parser("scan", help="audit an image and report what it should not carry")
     source_args(scan)
@@ -329,6 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                else "backslashreplace")
     try:
         args = _parser().parse_args(argv)
+        if hasattr(args, "source"):
+            from auditor.source_flags import configure_sources
+
+            configure_sources(args)
         with _process_settings():
             return COMMANDS[args.command](args)
     except AuditorError as exc:

@@ -77,6 +77,22 @@ class _ZstdReader(io.RawIOBase):
         return len(data)
 
 
+def _gzip_opener() -> tuple[Any, tuple[type[BaseException], ...]]:
+    """ISA-L's GzipFile where its wheel exists: it inflates about 2.5 times as fast as zlib
+    (the same bytes, CRC checked), and inflating is the whole cost of reading gzip layers
+    (registries, the containerd store's save); else the standard library's."""
+    try:
+        from isal import igzip, isal_zlib
+    except ImportError:  # pragma: no cover - a declared dependency, with wheels for x86/arm
+        return gzip.GzipFile, ()
+    return igzip.GzipFile, (cast(type[BaseException], isal_zlib.error),)
+
+
+_GZIP_FILE, _GZIP_ERRORS = _gzip_opener()
+_CORRUPT: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError,
+                                             *_GZIP_ERRORS)
+
+
 class _StdlibReader(io.RawIOBase):
     """A standard library decompressor whose errors become FormatError."""
 
@@ -90,7 +106,7 @@ class _StdlibReader(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         try:
             data = self._stream.read(len(b))
-        except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        except _CORRUPT as exc:
             raise FormatError(f"corrupt {self._name} stream: {exc}") from None
         b[: len(data)] = data
         return len(data)
@@ -101,7 +117,7 @@ def decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
     if compression == "none":
         return raw
     if compression == "gzip":
-        gz = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+        gz = cast(IO[bytes], _GZIP_FILE(fileobj=raw, mode="rb"))
         return io.BufferedReader(_StdlibReader(gz, "gzip"), BUFFER)
     if compression == "zstd":
         return io.BufferedReader(_ZstdReader(raw), BUFFER)

@@ -20,6 +20,7 @@ TIMEOUT = 120  # seconds without a byte from the engine before we give up
 MAX_INSPECT = 16 * 1024 * 1024
 # The SOURCE prefixes that name files, not engine images (auditor.sources.FILE_SOURCES).
 FILE_PREFIXES = ("docker-archive", "oci-dir", "oci", "oci-archive")
+REGISTRY_PREFIXES = ("registry",)  # auditor.sources.registry: never the engine's
 ENGINE_PREFIXES = ("docker", "docker-daemon")
 
 
@@ -30,7 +31,7 @@ def docker_host() -> str:
 def engine_reference(source: str) -> str | None:
     """The engine image that SOURCE names, or None when it names a file or nothing."""
     prefix, sep, rest = source.partition(":")
-    if sep and prefix in FILE_PREFIXES:
+    if sep and prefix in FILE_PREFIXES + REGISTRY_PREFIXES:
         return None
     if sep and prefix in ENGINE_PREFIXES and rest:
         return rest

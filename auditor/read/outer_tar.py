@@ -60,7 +60,7 @@ def _open(path: str) -> tuple[str, IO[bytes]]:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head:
         f.close()
-        raise FormatError(f"{path} is not an image archive (an empty file)")
+        raise FormatError(f"{path} is not a tar archive (an empty file)")
     return sniff_archive_compression(head), f
 
 
@@ -80,7 +80,7 @@ def walk_members(path: str) -> Iterator[Member]:
             seen += 1
             yield Member(member_name(name), type_, tar.content_start, size, linkname)
     except FormatError as exc:
-        what = "is a corrupt or truncated tar archive" if seen else "is not an image archive: not a readable tar"
+        what = "is a corrupt or truncated tar archive" if seen else "is not a tar archive"
         raise FormatError(f"{path} {what} ({exc})") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None

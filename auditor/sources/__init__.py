@@ -3,6 +3,9 @@
 ``docker:REF`` (or a bare reference) asks the Docker Engine; ``docker-archive:PATH[:TAG]``,
 ``oci-dir:PATH[:REF]`` and ``oci-archive:PATH[:REF]`` read files; a bare path that exists is
 recognised by its content. ``docker-archive:-`` reads ``docker save`` from standard input.
+``registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`` reads a registry. A bare reference is asked
+of the NAMED_SOURCES in source_flags.ORDER (``--image-src``), the next one tried when one
+has no such image.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ import os
 import sys
 from collections.abc import Callable
 
-from auditor.errors import FormatError, SourceError, UsageError
+from auditor import source_flags
+from auditor.errors import FormatError, ImageNotFound, SourceError, UsageError
 from auditor.model.image import Image
-from auditor.read.engine_wire import engine_reference
+from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
 from auditor.read.outer_tar import walk_members
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
 from auditor.sources.oci import open_oci_archive, open_oci_dir
+from auditor.sources.registry import open_registry_image
 
 FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
 
@@ -30,6 +35,43 @@ FILE_SOURCES: dict[str, FileOpener] = {
     "oci": open_oci_dir,  # skopeo's name for the same thing
     "oci-archive": open_oci_archive,
 }
+
+NamedOpener = Callable[[str, ScanOptions], Image]
+# The sources that know images by name, by their --image-src names; a name that
+# source_flags.KNOWN_NAMED accepts without an entry here (podman, until its source
+# registers) is skipped.
+NAMED_SOURCES: dict[str, NamedOpener] = {
+    "engine": open_engine_image,
+    "registry": open_registry_image,
+}
+
+
+def open_named(reference: str, options: ScanOptions) -> Image:
+    """The first source in source_flags.ORDER that has ``reference`` (as Trivy falls back)."""
+    misses: list[tuple[str, SourceError]] = []
+    for name in source_flags.ORDER:
+        opener = NAMED_SOURCES.get(name)
+        if opener is None:
+            continue
+        try:
+            image = opener(reference, options)
+        except SourceError as exc:
+            misses.append((name, exc))
+            continue
+        if misses:  # the report's image.source says it too; a terminal user sees this
+            tried = ", ".join(n for n, _e in misses)
+            source_flags.announce(f"{reference}: not in the {tried}; read from the {name}")
+        return image
+    if not misses:
+        raise UsageError(f"--image-src {','.join(source_flags.ORDER)} names no source that "
+                         "can read images")
+    if len(misses) == 1:
+        raise misses[0][1]
+    # the first source's own tip (start an engine, log in) is the likeliest fix
+    tip = next((exc.tip for _name, exc in misses if exc.tip), None)
+    raise ImageNotFound(f"no image source has {reference!r} ("
+                        + "; ".join(f"{name}: {exc}" for name, exc in misses) + ")",
+                        tip=(f"{tip}; " if tip else "") + "choose the sources with --image-src")
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:
@@ -85,9 +127,13 @@ def open_image(source: str, options: ScanOptions) -> Image:
         path, wanted = _split_path(rest)
         _announce_size(path, options)
         return FILE_SOURCES[prefix](path, wanted, options, source)
+    if sep and prefix == "registry":
+        return open_registry_image(rest, options)
     reference = engine_reference(source)
     if reference is not None:
-        return open_engine_image(reference, options)
+        if sep and prefix in ENGINE_PREFIXES:
+            return open_engine_image(reference, options)
+        return open_named(reference, options)
     if os.path.exists(source):
         kind = detect_kind(source)
         _announce_size(source, options)

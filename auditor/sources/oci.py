@@ -41,6 +41,7 @@ MANIFEST_TYPES = {
     "application/vnd.docker.distribution.manifest.v2+json",
 }
 REF_NAME = "org.opencontainers.image.ref.name"
+ATTESTATION_TYPE = "vnd.docker.reference.type"
 
 
 class BlobStore(Protocol):
@@ -122,7 +123,7 @@ def _read_document(store: BlobStore, digest: str, what: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class Candidate:
     descriptor: dict[str, Any]
     ref: str | None
     platform: str | None
@@ -138,8 +139,8 @@ def _platform_of(desc: dict[str, Any]) -> str | None:
     return "/".join(parts)
 
 
-def _collect(store: BlobStore, doc: dict[str, Any], ref: str | None, depth: int,
-             out: list[_Candidate]) -> None:
+def collect_candidates(store: BlobStore, doc: dict[str, Any], ref: str | None, depth: int,
+             out: list[Candidate]) -> None:
     if depth > 4:
         raise FormatError(f"{store.where}: image indexes nest too deeply")
     manifests = doc.get("manifests")
@@ -148,19 +149,22 @@ def _collect(store: BlobStore, doc: dict[str, Any], ref: str | None, depth: int,
     for desc in manifests:
         if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
             raise FormatError(f"{store.where}: an index entry has no digest")
-        annotations = desc.get("annotations") or {}
-        name = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+        annotations = desc.get("annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
+        name = annotations.get(REF_NAME)
         media = desc.get("mediaType", "")
         if media in INDEX_TYPES:
             nested = parse_json(_read_document(store, desc["digest"], "index"), "index")
-            _collect(store, nested, name or ref, depth + 1, out)
+            collect_candidates(store, nested, name or ref, depth + 1, out)
+        elif ATTESTATION_TYPE in annotations:
+            continue  # BuildKit's attestation manifests: not an image to scan
         elif media in MANIFEST_TYPES or not media:
-            out.append(_Candidate(desc, name or ref, _platform_of(desc)))
+            out.append(Candidate(desc, name or ref, _platform_of(desc)))
         # other artifacts (signatures, attestations with their own types) are not images
 
 
-def _choose(candidates: list[_Candidate], wanted: str | None, platform: str | None,
-            where: str) -> _Candidate:
+def choose_candidate(candidates: list[Candidate], wanted: str | None, platform: str | None,
+            where: str) -> Candidate:
     if wanted:
         candidates = [c for c in candidates if c.ref == wanted
                       or (c.ref or "").rsplit(":", 1)[-1] == wanted]
@@ -189,6 +193,25 @@ def _choose(candidates: list[_Candidate], wanted: str | None, platform: str | No
                         "choose one with --platform")
 
 
+def manifest_parts(manifest: Any, where: str) -> tuple[str, list[Any]]:
+    """An image manifest's config digest and layer descriptors, its config type checked."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or \
+            not isinstance(manifest.get("layers"), list):
+        raise FormatError(f"{where}: the image manifest has no config or layers")
+    config_desc = manifest["config"]
+    config_type = str(config_desc.get("mediaType", ""))
+    if config_type and not config_type.endswith(("config.v1+json", "container.image.v1+json")):
+        raise UnsupportedMediaType(f"{where}: config media type {config_type!r} is not an "
+                                   "image config")
+    return str(config_desc.get("digest", "")), manifest["layers"]
+
+
+def check_layer_count(config: ImageConfig, layers: list[Any], where: str) -> None:
+    if config.diff_ids and len(config.diff_ids) != len(layers):
+        raise FormatError(f"{where}: manifest lists {len(layers)} layers but the config "
+                          f"has {len(config.diff_ids)} diff_ids")
+
+
 def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
                     reference: str, source: str) -> Image:
     # An OCI layout is content-addressed: every blob is checked against its name unless
@@ -206,25 +229,14 @@ def read_oci_layout(store: BlobStore, wanted: str | None, options: ScanOptions,
     index = parse_json(index_raw, "index.json")
     if not isinstance(index, dict):
         raise FormatError(f"{store.where}: index.json is not an object")
-    candidates: list[_Candidate] = []
-    _collect(store, index, None, 0, candidates)
-    chosen = _choose(candidates, wanted, options.platform, store.where)
+    candidates: list[Candidate] = []
+    collect_candidates(store, index, None, 0, candidates)
+    chosen = choose_candidate(candidates, wanted, options.platform, store.where)
     manifest = parse_json(_read_document(store, chosen.descriptor["digest"], "manifest"),
                           "manifest")
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or \
-            not isinstance(manifest.get("layers"), list):
-        raise FormatError(f"{store.where}: the image manifest has no config or layers")
-    config_desc = manifest["config"]
-    config_type = str(config_desc.get("mediaType", ""))
-    if config_type and not config_type.endswith(("config.v1+json", "container.image.v1+json")):
-        raise UnsupportedMediaType(f"{store.where}: config media type {config_type!r} is not an "
-                                   "image config")
-    config_digest = str(config_desc.get("digest", ""))
+    config_digest, layers = manifest_parts(manifest, store.where)
     config = ImageConfig.from_json(_read_document(store, config_digest, "image config"))
-    layers = manifest["layers"]
-    if config.diff_ids and len(config.diff_ids) != len(layers):
-        raise FormatError(f"{store.where}: manifest lists {len(layers)} layers but the config "
-                          f"has {len(config.diff_ids)} diff_ids")
+    check_layer_count(config, layers, store.where)
     blobs = []
     for i, desc in enumerate(layers):
         if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
