@@ -26,6 +26,14 @@ _LINKS = (b"1", b"2")
 _MAX_LINKS = 8  # a chain of links longer than this is not followed
 
 
+class NotATar(FormatError):
+    """An archive our tar walk cannot read; ``reason`` says why, without the path."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """One member of an outer archive; ``offset`` is where its content starts (in the
@@ -60,7 +68,7 @@ def _open(path: str) -> tuple[str, IO[bytes]]:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head:
         f.close()
-        raise FormatError(f"{path} is not a tar archive (an empty file)")
+        raise NotATar(f"{path} is not a tar archive (an empty file)", "an empty file")
     return sniff_archive_compression(head), f
 
 
@@ -81,7 +89,7 @@ def walk_members(path: str) -> Iterator[Member]:
             yield Member(member_name(name), type_, tar.content_start, size, linkname)
     except FormatError as exc:
         what = "is a corrupt or truncated tar archive" if seen else "is not a tar archive"
-        raise FormatError(f"{path} {what} ({exc})") from None
+        raise NotATar(f"{path} {what} ({exc})", str(exc)) from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     finally:

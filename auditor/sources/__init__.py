@@ -18,7 +18,7 @@ from auditor import source_flags
 from auditor.errors import FormatError, ImageNotFound, SourceError, UsageError
 from auditor.model.image import Image
 from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
-from auditor.read.outer_tar import walk_members
+from auditor.read.outer_tar import NotATar, walk_members
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image
@@ -93,11 +93,15 @@ def detect_kind(path: str) -> str:
             return "oci-dir"
         raise FormatError(f"{path} is a directory but not an OCI image layout (no oci-layout)")
     oci_layout = False
-    for member in walk_members(path):  # its errors say the file is not a readable tar
-        if member.name == "manifest.json":
-            return "docker-archive"
-        # Docker 25+ save writes both; its manifest.json may come later
-        oci_layout = oci_layout or member.name == "oci-layout"
+    try:
+        for member in walk_members(path):
+            if member.name == "manifest.json":
+                return "docker-archive"
+            # Docker 25+ save writes both; its manifest.json may come later
+            oci_layout = oci_layout or member.name == "oci-layout"
+    except NotATar as exc:
+        raise FormatError(f"{path} is not an image archive (not a readable tar: "
+                          f"{exc.reason})") from None
     if oci_layout:
         return "oci-archive"
     raise FormatError(f"{path} is a tar archive but holds no image "

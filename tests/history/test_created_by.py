@@ -98,7 +98,8 @@ def test_created_by_text_shows_the_instruction(created_by, shown):
 ], ids=["build-args", "buildkit-build-arg-with-space", "exec-form-build-args",
         "env-quoted", "env-unquoted-legacy", "env-legacy-name-value", "env-two",
         "env-custom-shell", "env-operators-are-characters", "buildkit-arg", "arg-no-default",
-        "arg-bare-word-is-another-arg", "nop-with-build-args", "run-words-are-not-settings", "user-records-nothing"])
+        "arg-bare-word-is-another-arg", "nop-with-build-args", "run-words-are-not-settings",
+        "user-records-nothing"])
 def test_recorded_settings(created_by, expected):
     assert recorded_settings(created_by) == expected
 
