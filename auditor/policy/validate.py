@@ -64,7 +64,7 @@ class Checker:
     def number(self, value: Any, key: str, low: float, high: float | None = None) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, not {kind_of(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int is always finite
             raise self.fail(key, f"must be a finite number, not {value}")
         if value < low or (high is not None and value > high):
             bound = (f"from {_show(low)} to {_show(high)}" if high is not None

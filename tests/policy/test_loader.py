@@ -259,6 +259,8 @@ MALFORMED = [
      "must be from 0 to 1000000"),
     ("huge-weight", '[categories.shell]\nweight = 1e7\n', "categories.shell.weight", 2,
      "must be from 0 to 1000000"),
+    ("weight-of-400-digits", '[categories.shell]\nweight = ' + "9" * 400 + "\n",
+     "categories.shell.weight", 2, "must be from 0 to 1000000"),
     ("nan-scale", '[score]\nscale = nan\n', "score.scale", 2, "must be a finite number"),
     ("nan-percent", '[thresholds]\nmax_wasted_percent = nan\n',
      "thresholds.max_wasted_percent", 2, "must be a finite number"),
