@@ -95,3 +95,24 @@ def test_1500_nested_substitutions_are_one_sentence(where: str) -> None:
     text = where.format(nested(1500))
     with pytest.raises(UsageError, match=r"nests \$\{\.\.\.\} substitutions more than 32 deep"):
         attribute(text, [HistoryEntry("ENV B=x", True)], 0)
+
+
+@pytest.mark.parametrize("user", ["²", "1²", "²:0"])
+def test_fix_keeps_a_user_that_only_looks_numeric(tmp_path, capsys, user: str) -> None:
+    # "²".isdigit() is True and int("²") fails: the image's USER is text, not a uid
+    import json
+
+    from auditor.cli import main
+    from tests.imagekit import config_for, docker_save
+    from tests.layerkit import F, layer
+
+    lays = [layer(F("/etc/passwd", "root:x:0:0::/:/bin/sh\n²:x:²:0::/:/bin/sh\n"),
+                  F("/app/run", "#!/bin/sh\n", mode=0o755))]
+    cfg = json.loads(config_for(lays, user=user, cmd=["/app/run"]))
+    archive = docker_save(tmp_path / "img.tar", lays, config=json.dumps(cfg).encode())
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY run /app/run\n")
+    code = main(["fix", str(archive), "--dockerfile", str(tmp_path / "Dockerfile"),
+                 "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"USER {user}" in out
