@@ -42,6 +42,9 @@ UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 # The most a weight, a severity's points or the score's scale can be: enough to make any
 # one finding sink the score, and small enough that no sum of costs overflows a float.
 MAX_SCORE_NUMBER = 1_000_000
+# The most files an extends chain can have: far more than anyone writes, far fewer than
+# would exhaust the stack that follows the chain.
+MAX_EXTENDS = 32
 # The most max_image_bytes can be: the largest size a file can have.
 MAX_IMAGE_BYTES = 2**63 - 1
 
@@ -94,6 +97,9 @@ def _resolve(source: str, text: str, chain: tuple[str, ...]) -> Policy:
         except PolicyError as exc:
             raise Checker(source, text).fail("extends", f"cannot be followed: {exc}") from None
         seen = (*chain, key)
+        if len(seen) >= MAX_EXTENDS:
+            raise Checker(source, text).fail("extends", f"makes a chain of more than "
+                                             f"{MAX_EXTENDS} policies")
         parent = _identity(parent_source)
         if parent in seen:
             cycle = " -> ".join((*seen[seen.index(parent):], parent))

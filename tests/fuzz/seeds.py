@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from tests.imagekit import OCI_CONFIG, OCI_MANIFEST, OciLayout, compress, docker_save, sha
+from tests.imagekit import OciLayout, docker_save, sha
 from tests.layerkit import D, F, H, L, Opaque, W, layer
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
@@ -58,17 +58,9 @@ def docker_archive(path: Path, lays: list[bytes], cfg: dict[str, Any] | bytes) -
 
 
 def oci_layout(root: Path, lays: list[bytes], cfg: bytes, compression: str) -> Path:
-    """A layout whose index, manifest and config are whatever bytes they are given."""
+    """A layout of one image whose config is whatever bytes it is given."""
     out = OciLayout(root)
-    descs = []
-    for raw in lays:
-        data, media = compress(raw, compression)
-        descs.append({"mediaType": media, **out.blob(data)})
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, **out.blob(cfg)}, "layers": descs}
-    desc = {"mediaType": OCI_MANIFEST, **out.blob(json.dumps(manifest).encode()),
-            "annotations": {"org.opencontainers.image.ref.name": "latest"}}
-    out.index([desc])
+    out.index([out.image(lays, compression, config=cfg, ref="latest")])
     return root
 
 

@@ -196,34 +196,21 @@ def test_docker_archive_with_mutated_json(seed_archive: bytes) -> None:
     target.finish()
 
 
-def test_docker_archive_with_mutated_bytes_or_outer_headers(seed_archive: bytes) -> None:
-    target = Target("archive")
+@pytest.mark.parametrize("way", ["file", "stdin"])
+def test_docker_archive_with_mutated_bytes_or_outer_headers(seed_archive: bytes,
+                                                            way: str) -> None:
+    """The archive's own bytes and tar headers, read from a file or streamed on stdin."""
+    target = Target("archive" if way == "file" else "stream")
 
     @budget(15)
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
         raw = data.draw(mutated_bytes(seed_archive, within=1 << 16) | mutated_tar(seed_archive))
         with workdir() as tmp:
-            path = tmp / "image.tar"
-            path.write_bytes(raw)
-            argv, report = scan_argv(data.draw, f"docker-archive:{path}", tmp)
-            target.check(run_cli(argv), tmp, report)
-
-    run()
-    target.finish()
-
-
-def test_docker_archive_stream_on_stdin(seed_archive: bytes) -> None:
-    target = Target("stream")
-
-    @budget(15)
-    @given(data=st.data())
-    def run(data: st.DataObject) -> None:
-        raw = data.draw(mutated_bytes(seed_archive, within=1 << 16) | mutated_tar(seed_archive))
-        with workdir() as tmp:
-            (tmp / "stdin").write_bytes(raw)
-            argv, report = scan_argv(data.draw, "docker-archive:-", tmp)
-            target.check(run_cli(argv, stdin=raw), tmp, report)
+            (tmp / "image.tar").write_bytes(raw)
+            source = f"docker-archive:{tmp / 'image.tar'}" if way == "file" else "docker-archive:-"
+            argv, report = scan_argv(data.draw, source, tmp)
+            target.check(run_cli(argv, stdin=raw if way == "stdin" else b""), tmp, report)
 
     run()
     target.finish()

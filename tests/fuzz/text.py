@@ -3,6 +3,8 @@ with the values that broke them before (issue 11) and the shapes people get wron
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import strategies as st
 
 from tests.fuzz.mutate import Blob
@@ -22,27 +24,38 @@ TABLES = ["[thresholds]", "[score]", "[score.points]", "[allow]", "[categories.s
           "[categories.shell.packaged]", "[" * 40 + "x" + "]" * 40]
 
 
-@st.composite
-def mutated_policy(draw: st.DrawFn, seed: str) -> bytes:
+def _mutate_lines(draw: st.DrawFn, seed: str, change: Callable[[st.DrawFn, list[str], int],
+                                                                None]) -> list[str]:
+    """One to four edits of ``seed``'s lines: ``change`` edits line i in place, or the
+    line is deleted or doubled."""
     lines = seed.splitlines()
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(lines) - 1))
-        op = draw(st.sampled_from(["value", "value", "insert", "table", "delete", "dup"]))
-        if op == "value" and "=" in lines[i]:
-            key = lines[i].split("=", 1)[0]
-            lines[i] = f"{key}= {draw(st.sampled_from(TOML_VALUES))}"
-        elif op == "insert":
-            key, value = draw(st.sampled_from(TOML_KEYS)), draw(st.sampled_from(TOML_VALUES))
-            lines.insert(i, f"{key} = {value}")
-        elif op == "table":
-            lines.insert(i, draw(st.sampled_from(TABLES)))
-        elif op == "delete":
+        op = draw(st.sampled_from(["change", "change", "change", "change", "delete", "dup"]))
+        if op == "change":
+            change(draw, lines, i)
+        elif op == "delete" and len(lines) > 1:
             del lines[i]
         else:
             lines.insert(i, lines[i])
-        if not lines:
-            lines = [""]
-    text = "\n".join(lines) + "\n"
+    return lines
+
+
+def _policy_line(draw: st.DrawFn, lines: list[str], i: int) -> None:
+    op = draw(st.sampled_from(["value", "value", "insert", "table"]))
+    if op == "value" and "=" in lines[i]:
+        key = lines[i].split("=", 1)[0]
+        lines[i] = f"{key}= {draw(st.sampled_from(TOML_VALUES))}"
+    elif op == "insert":
+        key, value = draw(st.sampled_from(TOML_KEYS)), draw(st.sampled_from(TOML_VALUES))
+        lines.insert(i, f"{key} = {value}")
+    elif op == "table":
+        lines.insert(i, draw(st.sampled_from(TABLES)))
+
+
+@st.composite
+def mutated_policy(draw: st.DrawFn, seed: str) -> bytes:
+    text = "\n".join(_mutate_lines(draw, seed, _policy_line)) + "\n"
     if draw(st.integers(0, 9)) == 0:
         text += draw(st.text(max_size=40))
     raw = text.encode("utf-8", "surrogatepass")
@@ -58,25 +71,21 @@ KEYWORDS = ["FROM", "RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "ENV", "ARG", "LA
             "MAINTAINER", "FROBNICATE", "# escape=`", "# syntax=x"]
 
 
+def _dockerfile_line(draw: st.DrawFn, lines: list[str], i: int) -> None:
+    op = draw(st.sampled_from(["word", "word", "insert", "bare"]))
+    words = lines[i].split(" ")
+    if op == "word" and len(words) > 1:
+        words[draw(st.integers(1, len(words) - 1))] = draw(st.sampled_from(WORDS))
+        lines[i] = " ".join(words)
+    elif op == "insert":
+        args = draw(st.lists(st.sampled_from(WORDS), max_size=3))
+        lines.insert(i, " ".join([draw(st.sampled_from(KEYWORDS)), *args]))
+    elif op == "bare":
+        lines[i] = words[0]
+
+
 @st.composite
 def mutated_dockerfile(draw: st.DrawFn, seed: str) -> bytes:
-    lines = seed.splitlines()
-    for _ in range(draw(st.integers(1, 4))):
-        i = draw(st.integers(0, len(lines) - 1))
-        op = draw(st.sampled_from(["word", "word", "insert", "delete", "dup", "bare"]))
-        words = lines[i].split(" ")
-        if op == "word" and len(words) > 1:
-            words[draw(st.integers(1, len(words) - 1))] = draw(st.sampled_from(WORDS))
-            lines[i] = " ".join(words)
-        elif op == "insert":
-            args = draw(st.lists(st.sampled_from(WORDS), max_size=3))
-            lines.insert(i, " ".join([draw(st.sampled_from(KEYWORDS)), *args]))
-        elif op == "delete" and len(lines) > 1:
-            del lines[i]
-        elif op == "dup":
-            lines.insert(i, lines[i])
-        elif op == "bare":
-            lines[i] = words[0]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(_mutate_lines(draw, seed, _dockerfile_line)) + "\n"
     raw = text.encode("utf-8", "surrogatepass")
     return Blob(raw if draw(st.integers(0, 19)) else b"\xff" + raw)

@@ -329,3 +329,12 @@ def test_the_biggest_weights_and_points_allowed_still_score(tmp_path: Path) -> N
     found = [finding("shell", "high", f"/bin/sh{i}", size=1 << 40) for i in range(1000)]
     verdict = evaluate(policy, found, image_size=0, wasted_bytes=0, packages=())
     assert verdict.score == 0 and verdict.grade == "F"
+
+
+def test_an_extends_chain_is_bounded(tmp_path: Path) -> None:
+    for i in range(1200):
+        policy_file(tmp_path, f'extends = "p{i + 1}.toml"\n', f"p{i}.toml")
+    policy_file(tmp_path, 'name = "end"\n', "p1200.toml")
+    with pytest.raises(PolicyError, match="makes a chain of more than 32 policies"):
+        load_policy(str(tmp_path / "p0.toml"))
+    assert load_policy(str(tmp_path / "p1170.toml")).name == "p1170"  # 31 files: fine
