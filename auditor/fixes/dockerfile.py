@@ -126,6 +126,9 @@ def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> 
     # The package is a compiled extension with no type information; imported here, as only
     # a run given a Dockerfile needs it.
     parser: Any = importlib.import_module("dockerfile")
+    if "\x00" in text:  # the wrapper hands Go a C string: it would end there, silently
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UsageError(f"the Dockerfile cannot be parsed: line {line} holds a NUL byte")
     try:
         commands = parser.parse_string(text)
     except Exception as exc:  # the Go parser's error; its text names the line

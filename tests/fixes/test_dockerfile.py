@@ -116,3 +116,8 @@ def test_fix_keeps_a_user_that_only_looks_numeric(tmp_path, capsys, user: str) -
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"USER {user}" in out
+
+
+def test_a_nul_byte_is_refused_rather_than_the_rest_of_the_file_dropped() -> None:
+    with pytest.raises(UsageError, match="line 2 holds a NUL byte"):
+        parse_dockerfile("FROM a\nRUN x\x00y\nUSER root\n")

@@ -64,7 +64,7 @@ def mutated_policy(draw: st.DrawFn, seed: str) -> bytes:
 
 WORDS = ["", "²", "٣", "\x1b[2J", "$A", "${A}", "${A:-" * 1500 + "x" + "}" * 1500,
          "${A:-${B:+${C}}}", "${", "}", "\\", "'", '"', "AS", "as", "--from=²", "--from=0",
-         "--from=9", "--chown=a:b", "[]", '["a"', '["a", 1]', "<<EOF", "CMD", "NONE", "/",
+         "--from=9", "--chown=a:b", "\x00", "[]", '["a"', '["a", 1]', "<<EOF", "CMD", "NONE", "/",
          "../../x", "a\\\nb", "x" * 5000, "scratch", "build", "final", "0", "-", "SIGKILL"]
 KEYWORDS = ["FROM", "RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "ENV", "ARG", "LABEL", "USER",
             "WORKDIR", "EXPOSE", "VOLUME", "HEALTHCHECK", "STOPSIGNAL", "SHELL", "ONBUILD",
