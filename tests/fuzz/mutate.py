@@ -29,12 +29,16 @@ PAX_KEYS = ["path", "linkpath", "size", "uid", "gid", "mtime", "uname", "gname",
 PAX_VALUES = ["nan", "1e999", "-5", "x", "", "99999999999999999999999", "/" * 3000,
               "a/" * 2000 + "f", "\udcff", "0.5", "/bin/sh"]
 
+# Strings an image may hold where text is shown or parsed: control sequences, rich markup,
+# digits that are not ASCII, digests, media types, paths.
+HOSTILE_TEXT = ["", "sha256:" + "0" * 64, "sha256:../x", "/", "../x", "\x1b]0;t\x07", "[/x]",
+                "[link=https://e.x]y[/link]", "²", "0:²", "\udcff", "a\nRUN touch /tmp/x",
+                "application/vnd.oci.image.index.v1+json", "x" * 5000]
 JSON_LEAVES = (st.none() | st.booleans() | st.integers(-2**70, 2**70)
-               | st.floats(allow_nan=False) | st.text(max_size=20)
-               | st.sampled_from(["", "sha256:" + "0" * 64, "/", "../x", "\x1b]0;t\x07", "[/x]",
-                                  "²", "0:²", "application/vnd.oci.image.index.v1+json"]))
-JSON_VALUES = st.recursive(JSON_LEAVES, lambda c: st.lists(c, max_size=3)
-                           | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=6)
+               | st.floats(allow_nan=False) | st.text(max_size=20))
+JSON_VALUES = st.sampled_from(HOSTILE_TEXT) | st.recursive(
+    JSON_LEAVES, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c,
+                                                                      max_size=3), max_leaves=6)
 DEEP = "\x00DEEP\x00"  # a placeholder a serialized document swaps for deep nesting
 
 
@@ -128,15 +132,33 @@ def mutated_json(draw: st.DrawFn, doc: Any) -> bytes:
     return Blob(data)
 
 
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every node's path (keys and indexes from the root), the root included."""
+    out, stack = [], [(prefix, doc)]
+    while stack:
+        path, node = stack.pop()
+        out.append(path)
+        if isinstance(node, dict):
+            stack.extend(((*path, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(node))
+    return out
+
+
 def _replace_somewhere(draw: st.DrawFn, doc: Any) -> Any:
-    if not isinstance(doc, dict | list) or not doc or draw(st.integers(0, 3)) == 0:
-        return draw(JSON_VALUES | st.just(DEEP) | st.just("9" * 5000))
-    keys = list(doc) if isinstance(doc, dict) else list(range(len(doc)))
-    key = draw(st.sampled_from(keys))
+    """One node, each as likely as any other, replaced (by a value of any type, deep
+    nesting or a 5,000-digit number) or deleted."""
+    path = draw(st.sampled_from(sorted(_paths(doc), key=repr)))
+    value = draw(JSON_VALUES | st.just(DEEP) | st.just("9" * 5000))
+    if not path:
+        return value
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
     if draw(st.integers(0, 5)) == 0:
-        del doc[key]
-        return doc
-    doc[key] = _replace_somewhere(draw, doc[key])
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
     return doc
 
 
