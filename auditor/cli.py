@@ -186,14 +186,9 @@ def _build_args(items: Sequence[str]) -> dict[str, str]:
 
 
 def _read_dockerfile(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read Dockerfile {path}: "
-                         f"{getattr(exc, 'strerror', None) or exc}") from None
+    from auditor.inputs import DOCKERFILE, read_text
+
+    return None if path is None else read_text(path, DOCKERFILE)
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:

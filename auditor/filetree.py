@@ -132,15 +132,19 @@ class FileTree:
 
     def _ensure_dir(self, path: str, layer: int) -> None:
         """Make every ancestor up to ``path`` a directory (implicitly, as unpackers do)."""
-        if path == "/":
-            return
-        node = self.nodes.get(path)
-        if node is not None and node.kind == DIR:
-            return
-        self._ensure_dir(_parent(path), layer)
-        if node is not None:
-            self._remove(path, layer, removed=False)
-        self._insert(Node(path, DIR, 0o755, 0, 0, 0, None, layer))
+        # A loop, not recursion: an image may name a path thousands of components deep.
+        nodes = self.nodes
+        missing: list[str] = []  # path and its ancestors that are not directories, deepest first
+        while path != "/":
+            node = nodes.get(path)
+            if node is not None and node.kind == DIR:
+                break
+            missing.append(path)
+            path = _parent(path)
+        for path in reversed(missing):
+            if path in nodes:
+                self._remove(path, layer, removed=False)
+            self._insert(Node(path, DIR, 0o755, 0, 0, 0, None, layer))
 
     def _insert(self, node: Node, parent: str | None = None) -> None:
         self.nodes[node.path] = node

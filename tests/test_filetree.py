@@ -206,3 +206,13 @@ def test_resolve_answers_the_same_without_walking_a_path_of_directories():
     assert tree.resolve("/usr/lib/libc.so/x") is None  # a file is no directory
     assert tree.resolve("/usr//lib/./libc.so") == "/usr/lib/libc.so"
     assert tree.resolve("/usr/lib/../lib") == "/usr/lib"
+
+
+def test_a_path_thousands_of_components_deep_gets_every_parent_directory():
+    # the parents are made in a loop: an image controls how deep its paths go
+    deep = "/d" * 3000
+    tree = tree_of([F("/d", "a file where the first directory must go"), F(deep + "/f", "x")])
+    assert tree.get(deep + "/f").size == 1
+    assert tree.get("/d").kind == "dir" and tree.get(deep).kind == "dir"
+    assert len(tree) == 3000 + 2
+    assert tree.wasted_bytes == len("a file where the first directory must go")

@@ -47,6 +47,9 @@ def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> 
     # The package is a compiled extension with no type information; imported here, as only
     # a run given a Dockerfile needs it.
     parser: Any = importlib.import_module("dockerfile")
+    if "\x00" in text:  # the wrapper hands Go a C string: it would end there, silently
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UsageError(f"the Dockerfile cannot be parsed: line {line} holds a NUL byte")
     try:
         commands = parser.parse_string(text)
     except Exception as exc:  # the Go parser's error; its text names the line
@@ -59,6 +62,9 @@ def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> 
     global_vars: dict[str, str] = {}
     for cmd in commands:
         ins = _instruction(cmd)
+        problem = argument_problem(ins)
+        if problem is not None:
+            raise UsageError(f"the Dockerfile cannot be parsed: line {ins.line}: {problem}")
         if ins.keyword == "FROM":
             if head is not None:
                 stages.append(_stage(len(stages), head, current, global_vars, escape))
@@ -76,6 +82,54 @@ def parse_dockerfile(text: str, build_args: Mapping[str, str] | None = None) -> 
         raise UsageError("the Dockerfile has no FROM instruction")
     stages.append(_stage(len(stages), head, current, global_vars, escape))
     return Dockerfile(text, tuple(stages), tuple(global_args), dict(global_vars), escape)
+
+
+_EXACTLY_ONE = frozenset({"MAINTAINER", "STOPSIGNAL", "USER", "WORKDIR"})
+_AT_LEAST_ONE = frozenset({"ARG", "ENV", "EXPOSE", "LABEL", "VOLUME"})
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9_.-]*\Z")
+
+
+def argument_problem(ins: Instruction) -> str | None:
+    """What the builder says of an instruction whose arguments it rejects (the parser
+    accepts them: the builder checks them after), or None. A file the builder rejects
+    built no image, and the code after this may rely on every instruction being whole."""
+    kw, args = ins.keyword, ins.args
+    if kw in _EXACTLY_ONE and len(args) != 1:
+        return f"{kw} requires exactly one argument"
+    if kw in _AT_LEAST_ONE and not args:
+        return f"{kw} requires at least one argument"
+    if kw in ("ENV", "LABEL") and any(not key for key in args[::2]):
+        return f"{kw} names can not be blank"
+    if kw == "ARG" and any(word.startswith("=") or not word for word in args):
+        return "ARG names can not be blank"
+    if kw in ("ADD", "COPY") and len(args) < 2:
+        return f"{kw} requires at least two arguments: the sources and the destination"
+    if kw == "FROM":
+        if len(args) == 3 and args[1].upper() == "AS":
+            if not _STAGE_NAME.match(args[2].lower()):
+                return f"invalid name for build stage: {args[2]!r}"
+        elif len(args) != 1:
+            return "FROM requires either one or three arguments"
+    if kw == "SHELL" and not (ins.json and args):
+        return "SHELL requires at least one argument, in JSON form"
+    if kw == "ONBUILD" and ins.sub_keyword in (None, "ONBUILD", "FROM", "MAINTAINER"):
+        return f"{ins.sub_keyword or 'nothing'} is not allowed as an ONBUILD trigger"
+    if kw == "HEALTHCHECK":
+        return _healthcheck_problem(ins)
+    return None
+
+
+def _healthcheck_problem(ins: Instruction) -> str | None:
+    kind = ins.args[0].upper() if ins.args else ""
+    if not kind:
+        return "HEALTHCHECK requires at least one argument"
+    if kind == "NONE":
+        return "HEALTHCHECK NONE takes no arguments" if len(ins.args) > 1 else None
+    if kind != "CMD":
+        return f"unknown type {ins.args[0]!r} in HEALTHCHECK (try CMD)"
+    if len(ins.args) < 2 or (not ins.json and not ins.args[1].strip()):
+        return "missing command after HEALTHCHECK CMD"
+    return None
 
 
 def _stage(index: int, head: Instruction, body: list[Instruction], global_vars: Mapping[str, str],
@@ -115,10 +169,23 @@ def env_pairs(ins: Instruction, scope: Mapping[str, str], escape: str = "\\"
 _NAME_RX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+# How deep ``${A:-${B:-...}}`` may nest: far more than any real Dockerfile, and few enough
+# that expanding a word never exhausts the stack or takes time quadratic in its length.
+MAX_SUBSTITUTION_DEPTH = 32
+
+
 def expand(word: str, scope: Mapping[str, str], escape: str = "\\") -> tuple[str, bool]:
     """Expand ``$VAR``, ``${VAR}``, ``${VAR:-x}``, ``${VAR:+x}`` and remove quotes, as the
     builder does for one Dockerfile word. The flag is False when a variable was not in
-    ``scope`` (the builder would know it; we do not, so callers must not trust the text)."""
+    ``scope`` (the builder would know it; we do not, so callers must not trust the text).
+    UsageError when substitutions nest deeper than MAX_SUBSTITUTION_DEPTH."""
+    return _expand(word, scope, escape, 0)
+
+
+def _expand(word: str, scope: Mapping[str, str], escape: str, depth: int) -> tuple[str, bool]:
+    if depth > MAX_SUBSTITUTION_DEPTH:
+        raise UsageError(f"the Dockerfile nests ${{...}} substitutions more than "
+                         f"{MAX_SUBSTITUTION_DEPTH} deep")
     out: list[str] = []
     known = True
     i, n = 0, len(word)
@@ -132,7 +199,7 @@ def expand(word: str, scope: Mapping[str, str], escape: str = "\\") -> tuple[str
             quote = None if quote == c else c
             i += 1
         elif c == "$" and quote != "'" and i + 1 < n:
-            value, ok, i = _variable(word, i + 1, scope, escape)
+            value, ok, i = _variable(word, i + 1, scope, escape, depth)
             out.append(value)
             known = known and ok
         else:
@@ -141,7 +208,8 @@ def expand(word: str, scope: Mapping[str, str], escape: str = "\\") -> tuple[str
     return "".join(out), known
 
 
-def _variable(word: str, i: int, scope: Mapping[str, str], escape: str) -> tuple[str, bool, int]:
+def _variable(word: str, i: int, scope: Mapping[str, str], escape: str, depth: int
+              ) -> tuple[str, bool, int]:
     if word[i] != "{":
         m = _NAME_RX.match(word, i)
         if m is None:
@@ -158,7 +226,7 @@ def _variable(word: str, i: int, scope: Mapping[str, str], escape: str) -> tuple
     if not rest:
         return value or "", value is not None, end + 1
     op = rest[:2] if rest[:2] in (":-", ":+") else rest[:1]
-    alt, alt_known = expand(rest[len(op):], scope, escape)
+    alt, alt_known = _expand(rest[len(op):], scope, escape, depth + 1)
     if op in (":-", "-"):
         empty = value is None or (op == ":-" and value == "")
         return (alt, alt_known, end + 1) if empty else (value or "", True, end + 1)

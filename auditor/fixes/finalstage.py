@@ -139,12 +139,13 @@ def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
     spec = image_user.strip()
     name, _, group = spec.partition(":")
     passwd = tree.read_prefix(PASSWD, 1 << 20) if tree is not None else None
-    uid: int | None = int(name) if name.isdigit() else None
+    uid: int | None = int(name) if name.isascii() and name.isdigit() else None  # not "²"
     gid: str | None = group or None
     if name and uid is None:
         for line in (passwd or b"").decode("utf-8", "replace").splitlines():
             fields = line.split(":")
-            if len(fields) > 3 and fields[0] == name and fields[2].isdigit():
+            if len(fields) > 3 and fields[0] == name and fields[2].isascii() \
+                    and fields[2].isdigit():
                 uid, gid = int(fields[2]), group or fields[3]
                 break
         if uid is None and passwd is not None:

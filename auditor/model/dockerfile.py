@@ -60,7 +60,7 @@ class Dockerfile:
         for stage in self.stages:
             if stage.name is not None and stage.name == ref.lower():
                 return stage
-        if ref.isdigit() and int(ref) < len(self.stages):
+        if ref.isascii() and ref.isdigit() and int(ref) < len(self.stages):  # not "²"
             return self.stages[int(ref)]
         return None
 

@@ -11,11 +11,13 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.errors import PolicyError
+from auditor.inputs import POLICY_FILE, read_text
 from auditor.model.findings import CATEGORIES, SEVERITIES
 from auditor.model.verdict import Waiver
 from auditor.policy.model import (
@@ -36,6 +38,15 @@ FINGERPRINT = re.compile(r"[0-9a-f]{16,64}\Z")
 SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*\Z", re.IGNORECASE)
 UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+# The most a weight, a severity's points or the score's scale can be: enough to make any
+# one finding sink the score, and small enough that no sum of costs overflows a float.
+MAX_SCORE_NUMBER = 1_000_000
+# The most files an extends chain can have: far more than anyone writes, far fewer than
+# would exhaust the stack that follows the chain.
+MAX_EXTENDS = 32
+# The most max_image_bytes can be: the largest size a file can have.
+MAX_IMAGE_BYTES = 2**63 - 1
 
 T = TypeVar("T")
 
@@ -70,12 +81,7 @@ def _read(ref: str, relative_to: Path | None) -> tuple[str, str]:
     path = Path(ref).expanduser()
     if relative_to is not None and not path.is_absolute():
         path = relative_to / path
-    try:
-        return str(path), path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"policy file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc}") from None
+    return str(path), read_text(path, POLICY_FILE)
 
 
 def _resolve(source: str, text: str, chain: tuple[str, ...]) -> Policy:
@@ -91,6 +97,9 @@ def _resolve(source: str, text: str, chain: tuple[str, ...]) -> Policy:
         except PolicyError as exc:
             raise Checker(source, text).fail("extends", f"cannot be followed: {exc}") from None
         seen = (*chain, key)
+        if len(seen) >= MAX_EXTENDS:
+            raise Checker(source, text).fail("extends", f"makes a chain of more than "
+                                             f"{MAX_EXTENDS} policies")
         parent = _identity(parent_source)
         if parent in seen:
             cycle = " -> ".join((*seen[seen.index(parent):], parent))
@@ -170,7 +179,7 @@ def _override_fields(c: Checker, t: dict[str, Any], key: str
                      ) -> tuple[str | None, str | None, float | None]:
     return (_opt(t, "action", lambda v: c.word(v, f"{key}.action", ACTIONS)),
             _opt(t, "severity", lambda v: c.word(v, f"{key}.severity", SEVERITIES)),
-            _opt(t, "weight", lambda v: c.number(v, f"{key}.weight", 0)))
+            _opt(t, "weight", lambda v: c.number(v, f"{key}.weight", 0, MAX_SCORE_NUMBER)))
 
 
 def _opt(table: dict[str, Any], key: str, read: Callable[[Any], T]) -> T | None:
@@ -202,18 +211,28 @@ def _size(c: Checker, value: Any, key: str) -> int:
         m = SIZE.match(value)
         if m is None:
             raise c.fail(key, f"must be a number of bytes or a size like \"150 MB\", not {value!r}")
-        return int(float(m[1]) * UNITS[(m[2] or "b").lower()])
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        # Decimal, not float: exact, and a long run of digits is not infinity
+        try:
+            amount = Decimal(m[1]) * UNITS[(m[2] or "b").lower()]
+        except ArithmeticError:  # beyond even Decimal's exponent
+            amount = Decimal(MAX_IMAGE_BYTES + 1)
+        size = int(amount) if amount <= MAX_IMAGE_BYTES else MAX_IMAGE_BYTES + 1
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise c.fail(key, f"must be a number of bytes or a size like \"150 MB\", not {value!r}")
-    return value
+    else:
+        size = value
+    if size > MAX_IMAGE_BYTES:
+        raise c.fail(key, f"must be at most {MAX_IMAGE_BYTES} bytes (8 EiB)")
+    return size
 
 
 def _score(c: Checker, value: Any) -> ScoreParams:
     t = c.table(value, "score", ("scale", "points"))
     points = c.table(t.get("points", {}), "score.points", SEVERITIES)
     return ScoreParams(
-        scale=_opt(t, "scale", lambda v: c.number(v, "score.scale", 1)),
-        points={s: c.number(v, f"score.points.{s}", 0) for s, v in points.items()},
+        scale=_opt(t, "scale", lambda v: c.number(v, "score.scale", 1, MAX_SCORE_NUMBER)),
+        points={s: c.number(v, f"score.points.{s}", 0, MAX_SCORE_NUMBER)
+                for s, v in points.items()},
     )
 
 
@@ -271,8 +290,13 @@ TOP_KEYS = ("name", "description", "extends", "thresholds", "score", "allow", "c
 def _parse(source: str, text: str) -> _Layer:
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise PolicyError(f"policy {source} nests tables or arrays too deeply to be a "
+                          "policy") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy {source} is not valid TOML: {exc}") from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise PolicyError(f"policy {source} holds a number too long to read") from None
     c = Checker(source, text)
     c.table(data, "", TOP_KEYS)
     allow = c.table(data.get("allow", {}), "allow", ("paths", "packages"))

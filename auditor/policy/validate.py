@@ -9,6 +9,7 @@ files (tables and dotted keys), and says nothing rather than something wrong oth
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -63,8 +64,11 @@ class Checker:
     def number(self, value: Any, key: str, low: float, high: float | None = None) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, not {kind_of(value)}")
+        if isinstance(value, float) and not math.isfinite(value):  # an int is always finite
+            raise self.fail(key, f"must be a finite number, not {value}")
         if value < low or (high is not None and value > high):
-            bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            bound = (f"from {_show(low)} to {_show(high)}" if high is not None
+                     else f"at least {_show(low)}")
             raise self.fail(key, f"must be {bound}, not {value}")
         return value
 
@@ -115,6 +119,10 @@ def kind_of(value: Any) -> str:
     names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
              list: "a list", dict: "a table", date: "a date", datetime: "a date-time"}
     return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+
+
+def _show(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
 def _short(value: Any) -> str:

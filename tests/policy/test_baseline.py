@@ -64,8 +64,21 @@ def test_a_json_report_without_fingerprints_still_matches(tmp_path: Path) -> Non
     ('{"findings": [3]}', "findings[0] is not an object"),
     ('{"findings": [{"path": "/x"}]}', "has neither `fingerprint` nor `rule_id`"),
     ('{"runs": [{"results": 3}]}', "runs[0].results is not a list"),
+    ('{"findings": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests arrays or objects too deeply"),
+    ('{"findings": [], "n": ' + "9" * 5000 + "}", "holds a number too long to read"),
+    ('{"findings": [{"rule_id": "AUD-SHELL", "package": [1]}]}',
+     "findings[0].package is not what a report holds"),
+    ('{"findings": [{"rule_id": "AUD-SHELL", "path": "\\ud800"}]}',
+     "findings[0].path is not what a report holds"),
+    ('{"findings": [{"rule_id": "AUD-SHELL", "path": 7}]}',
+     "findings[0].path is not what a report holds"),
+    ('{"findings": [{"rule_id": "AUD-\\udfff"}]}', "findings[0].rule_id is not what a report"),
+    ('{"findings": [{"rule_id": "AUD-X", "evidence": {"subject": {"a": [1]}}}]}',
+     "findings[0].evidence.subject is not what a report holds"),
 ], ids=["missing", "not-json", "not-a-report", "finding-not-object", "finding-without-rule",
-        "sarif-results-not-list"])
+        "sarif-results-not-list", "nested-100000-deep", "integer-of-5000-digits",
+        "package-a-list", "path-a-lone-surrogate", "path-a-number", "rule-a-lone-surrogate",
+        "subject-an-object"])
 def test_a_bad_baseline_is_one_sentence(tmp_path: Path, content: str | None,
                                         fragment: str) -> None:
     path = tmp_path / "base.json"
@@ -75,3 +88,12 @@ def test_a_bad_baseline_is_one_sentence(tmp_path: Path, content: str | None,
         Baseline.load(path)
     assert str(info.value).startswith(f"baseline {path}")
     assert fragment in str(info.value)
+
+
+def test_a_name_that_is_not_utf8_in_the_image_still_matches_its_baseline(tmp_path: Path) -> None:
+    # undecodable bytes of an image's names travel as U+DC80..U+DCFF in reports
+    odd = finding("shell", path="/bin/odd\udcffname")
+    data = json_report([odd])
+    del data["findings"][0]["fingerprint"]
+    baseline = Baseline.load(write(tmp_path, data))
+    assert baseline.contains(odd)

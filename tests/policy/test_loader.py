@@ -179,7 +179,7 @@ MALFORMED = [
     ("wrong-type-bool-weight", '[categories.shell]\nweight = true\n',
      "categories.shell.weight", 2, "must be a number, not a boolean"),
     ("negative-weight", '[categories.shell]\nweight = -1\n', "categories.shell.weight", 2,
-     "must be at least 0"),
+     "must be from 0 to 1000000"),
     ("wrong-type-enabled", '[categories.shell]\nenabled = "no"\n', "categories.shell.enabled",
      2, "must be true or false"),
     ("wrong-type-table", 'categories = "all"\n', "categories", 1, "must be a table"),
@@ -242,6 +242,37 @@ MALFORMED = [
     ("extends-unknown-builtin", 'extends = "defualt"\n', "extends", 1,
      "no built-in policy named 'defualt'"),
     ("extends-self", 'extends = "policy.toml"\n', "extends", 1, "makes a cycle"),
+    # hostile files (issue 11): each one sentence, never a traceback or a later failure
+    ("nested-inline-tables", "a = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", None, None,
+     "nests tables or arrays too deeply"),
+    ("nested-arrays", "a = " + "[" * 3000 + "]" * 3000 + "\n", None, None,
+     "nests tables or arrays too deeply"),
+    ("integer-of-5000-digits", "name = " + "9" * 5000 + "\n", None, None,
+     "holds a number too long to read"),
+    ("nan-weight", '[categories.shell]\nweight = nan\n', "categories.shell.weight", 2,
+     "must be a finite number, not nan"),
+    ("inf-weight", '[rules.AUD-TEST-SHELL]\nweight = inf\n', "rules.AUD-TEST-SHELL.weight", 2,
+     "must be a finite number, not inf"),
+    ("nan-points", '[score.points]\nhigh = nan\n', "score.points.high", 2,
+     "must be a finite number"),
+    ("huge-points", '[score.points]\nhigh = 1e308\n', "score.points.high", 2,
+     "must be from 0 to 1000000"),
+    ("huge-weight", '[categories.shell]\nweight = 1e7\n', "categories.shell.weight", 2,
+     "must be from 0 to 1000000"),
+    ("weight-of-400-digits", '[categories.shell]\nweight = ' + "9" * 400 + "\n",
+     "categories.shell.weight", 2, "must be from 0 to 1000000"),
+    ("nan-scale", '[score]\nscale = nan\n', "score.scale", 2, "must be a finite number"),
+    ("nan-percent", '[thresholds]\nmax_wasted_percent = nan\n',
+     "thresholds.max_wasted_percent", 2, "must be a finite number"),
+    ("nan-fail-under", '[thresholds]\nfail_under = nan\n', "thresholds.fail_under", 2,
+     "must be a finite number"),
+    ("size-of-400-digits", '[thresholds]\nmax_image_bytes = "' + "9" * 400 + ' GB"\n',
+     "thresholds.max_image_bytes", 2, "must be at most"),
+    ("size-of-a-million-digits",
+     '[thresholds]\nmax_image_bytes = "' + "9" * 1_000_000 + ' KB"\n',
+     "thresholds.max_image_bytes", 2, "must be at most"),
+    ("integer-size-over-8-eib", '[thresholds]\nmax_image_bytes = ' + "9" * 400 + "\n",
+     "thresholds.max_image_bytes", 2, "must be at most"),
 ]
 
 
@@ -277,3 +308,33 @@ def test_an_error_in_an_extended_file_names_that_file(tmp_path: Path) -> None:
     policy_file(tmp_path, '[categories.shell]\naction = "nope"\n', "base.toml")
     with pytest.raises(PolicyError, match=r"base\.toml: key `categories\.shell\.action`"):
         policy_of(tmp_path, 'extends = "base.toml"\n')
+
+
+def test_sizes_with_a_fraction_are_exact() -> None:
+    from auditor.policy.loader import _size
+    from auditor.policy.validate import Checker
+
+    c = Checker("p.toml", "")
+    assert _size(c, "4.35 KB", "k") == 4350  # float arithmetic says 4349
+    assert _size(c, "1.5GiB", "k") == 3 << 29
+    assert _size(c, "8 TiB", "k") == 8 << 40
+
+
+def test_the_biggest_weights_and_points_allowed_still_score(tmp_path: Path) -> None:
+    from auditor.policy import evaluate
+    from tests.policy.helpers import finding
+
+    policy = policy_of(tmp_path, "[score]\nscale = 1\npoints = { high = 1e6 }\n"
+                                 "[categories.shell]\nweight = 1e6\n")
+    found = [finding("shell", "high", f"/bin/sh{i}", size=1 << 40) for i in range(1000)]
+    verdict = evaluate(policy, found, image_size=0, wasted_bytes=0, packages=())
+    assert verdict.score == 0 and verdict.grade == "F"
+
+
+def test_an_extends_chain_is_bounded(tmp_path: Path) -> None:
+    for i in range(1200):
+        policy_file(tmp_path, f'extends = "p{i + 1}.toml"\n', f"p{i}.toml")
+    policy_file(tmp_path, 'name = "end"\n', "p1200.toml")
+    with pytest.raises(PolicyError, match="makes a chain of more than 32 policies"):
+        load_policy(str(tmp_path / "p0.toml"))
+    assert load_policy(str(tmp_path / "p1170.toml")).name == "p1170"  # 31 files: fine
