@@ -57,19 +57,22 @@ def _distro(report: Report, ecosystem: str) -> str | None:
 
 
 def purl(package: Package, distro: str | None) -> PackageURL:
-    qualifiers = {"arch": package.arch} if package.arch else {}
+    """The package URL; a name that is not UTF-8 (hostile or broken metadata) keeps its
+    odd bytes as ``\\xff`` escapes, as every other report shows them."""
+    version = printable(package.version) or None
+    qualifiers = {"arch": printable(package.arch)} if package.arch else {}
     if package.ecosystem in DISTRO_MARKERS:
         if distro:
             qualifiers["distro"] = distro
-        return PackageURL(type=package.purl_type, namespace=distro, name=package.name,
-                          version=package.version or None, qualifiers=qualifiers or None)
-    namespace, name = None, package.name
+        return PackageURL(type=package.purl_type, namespace=distro,
+                          name=printable(package.name), version=version,
+                          qualifiers=qualifiers or None)
+    namespace, name = None, printable(package.name)
     if package.ecosystem == "npm" and name.startswith("@") and "/" in name:
         namespace, name = name.split("/", 1)
     if package.ecosystem == "python":
         name = name.lower().replace("_", "-")
-    return PackageURL(type=package.purl_type, namespace=namespace, name=name,
-                      version=package.version or None)
+    return PackageURL(type=package.purl_type, namespace=namespace, name=name, version=version)
 
 
 def _properties(report: Report, package: Package) -> list[Property]:
@@ -88,21 +91,27 @@ def _properties(report: Report, package: Package) -> list[Property]:
     return props
 
 
-def _tag(reference: str) -> str | None:
-    """The tag of an engine or registry reference (``app:1.4``); None for a file source."""
+def _repository_and_tag(reference: str) -> tuple[str | None, str | None]:
+    """The repository and tag of an engine or registry reference (``reg:5000/app:1.4``);
+    None for a file source."""
     ref = reference.removeprefix("docker:")
-    if ref.startswith(("/", ".", "docker-archive:", "oci-dir:", "oci-archive:")) or "@" in ref:
-        return None
-    last = ref.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else None
+    if ref.startswith(("/", ".", "docker-archive:", "oci-dir:", "oci-archive:")) \
+            or ref.endswith(".tar") or ref.startswith("sha256:"):
+        return None, None
+    ref = ref.split("@", 1)[0]
+    head, sep, last = ref.rpartition("/")
+    name, colon, tag = last.partition(":")
+    return printable(head + sep + name), (printable(tag) if colon else None)
 
 
 def _image_component(report: Report) -> Component:
     facts = view.image(report)
     digest = facts.id.removeprefix("sha256:")
     name = image_slug(facts.reference)
-    tag = _tag(facts.reference)
-    qualifiers = {"tag": tag} if tag else {}
+    repository, tag = _repository_and_tag(facts.reference)
+    qualifiers = {"repository_url": repository} if repository else {}
+    if tag:
+        qualifiers["tag"] = tag
     if facts.architecture:
         qualifiers["arch"] = facts.architecture
     props = [Property(name="auditor:reference", value=printable(facts.reference)),
