@@ -238,11 +238,7 @@ def _suppressed(report: Report) -> str:
 def _suggestions(report: Report) -> str:
     items = []
     for s in view.suggestions(report):
-        facts = [f"saves {human_bytes(s.saves_bytes)}"] if s.saves_bytes else []
-        if s.layer is not None:
-            facts.append(f"layer {s.layer}")
-        if s.dockerfile_line is not None:
-            facts.append(f"Dockerfile line {s.dockerfile_line}")
+        facts = view.suggestion_facts(s)
         tail = f' <span class="muted">({e(", ".join(facts))})</span>' if facts else ""
         items.append(f"<li><b>{e(s.title)}</b>{tail}<pre>{e(s.text.strip())}</pre></li>")
     if not items:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.model.findings import SEVERITY_RANK, Finding
 from auditor.model.image import FILE, Skipped
+from auditor.model.text import human_bytes
 from auditor.reports import Report, Suggestion
 
 if TYPE_CHECKING:
@@ -119,6 +120,16 @@ def files(report: Report) -> list[tuple[str, int, int]]:
 
 def suggestions(report: Report) -> list[Suggestion]:
     return list(report.suggestions)
+
+
+def suggestion_facts(s: Suggestion) -> list[str]:
+    """What a suggestion says besides its text: bytes saved, its layer, its Dockerfile line."""
+    facts = [f"saves {human_bytes(s.saves_bytes)}"] if s.saves_bytes else []
+    if s.layer is not None:
+        facts.append(f"layer {s.layer}")
+    if s.dockerfile_line is not None:
+        facts.append(f"Dockerfile line {s.dockerfile_line}")
+    return facts
 
 
 def skipped(report: Report) -> list[Skipped]:
