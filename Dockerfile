@@ -7,6 +7,8 @@
 
 # -- build: Python, the venv from the wheels, and the files the runtime needs ------------
 FROM debian:bookworm AS build
+# .ci/self-image.sh removes this stage's image (the legacy builder keeps it) by this label
+LABEL org.auditor.self-image.stage=build
 RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates binutils \
  && rm -rf /var/lib/apt/lists/*

@@ -4,7 +4,8 @@
 # reaches only the Debian mirror of its base image), for the Python of that base (3.11).
 #
 #   DOCKER_HOST=... bash .ci/self-image.sh            # exits non-zero when strict fails it
-#   AUDITOR_SELF_IMAGE=auditor:dev KEEP=1 bash .ci/self-image.sh   # keep the image
+#   AUDITOR_SELF_IMAGE=auditor:dev KEEP=1 bash .ci/self-image.sh   # keep the image and
+#                                                                 # the build stage (cache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image=${AUDITOR_SELF_IMAGE:-auditor-self:ci}
@@ -30,7 +31,11 @@ step "build $image"
 docker build --quiet --network host --tag "$image" . >/dev/null
 cleanup() {
   rm -rf wheels
-  if [ "${KEEP:-0}" != 1 ]; then docker image rm "$image" >/dev/null 2>&1 || true; fi
+  if [ "${KEEP:-0}" != 1 ]; then
+    docker image rm "$image" >/dev/null 2>&1 || true
+    # the build stage, and its apt layer with it: the next build starts cold (about 2 min)
+    docker image prune --force --filter label=org.auditor.self-image.stage=build >/dev/null
+  fi
 }
 trap cleanup EXIT
 docker image inspect --format 'size {{.Size}} bytes, user {{.Config.User}}' "$image" >&2
