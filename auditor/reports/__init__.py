@@ -28,7 +28,8 @@ Writer = Callable[[Report, TextIO, WriteOptions], None]
 
 # Each format's module (auditor.reports.NAME) is imported only when that format is written:
 # the terminal report needs rich and SARIF needs sarif-om, which a JSON report does not.
-FORMATS = ("terminal", "json", "sarif", "markdown")
+FORMATS = ("terminal", "json", "sarif", "markdown", "codequality", "junit", "cyclonedx",
+           "html")
 
 
 def writer(name: str) -> Writer:

@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
 from auditor.model.text import printable
 from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, shorten
+from auditor.reports.view import suggestion_facts
 
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body
 MAX_REASONS = 20
@@ -142,11 +143,7 @@ def _suppressed(report: Report) -> str:
 
 
 def _suggestion(s: Suggestion, number: int) -> str:
-    facts = [f"saves {human_bytes(s.saves_bytes)}"] if s.saves_bytes else []
-    if s.layer is not None:
-        facts.append(f"layer {s.layer}")
-    if s.dockerfile_line is not None:
-        facts.append(f"Dockerfile line {s.dockerfile_line}")
+    facts = suggestion_facts(s)
     tail = f" ({', '.join(facts)})" if facts else ""
     text = s.text.strip()
     if len(text) > MAX_SUGGESTION_CHARS:

@@ -136,18 +136,23 @@ def _config_line(report: Report, rule_id: str) -> int | None:
     return lines.pop() if len(lines) == 1 else None
 
 
-def _location(report: Report, f: Finding) -> sarif.Location:
+def finding_location(report: Report, f: Finding) -> tuple[str, int]:
+    """Where an alert about ``f`` points: the Dockerfile line that brought it in, or the
+    image's stable pseudo-path (line 1) without a Dockerfile. A relative URI, and a line."""
     if report.dockerfile:
-        uri = dockerfile_uri(report.dockerfile)
         line = (report.dockerfile_lines.get(f.layer) if f.layer is not None
                 else _config_line(report, f.rule_id)) or 1
-    else:
-        uri, line = image_uri(report, f), 1
+        return dockerfile_uri(report.dockerfile), max(1, line)
+    return image_uri(report, f), 1
+
+
+def _location(report: Report, f: Finding) -> sarif.Location:
+    uri, line = finding_location(report, f)
     subject = f.path or f.evidence.subject or "image configuration"
     return sarif.Location(
         physical_location=sarif.PhysicalLocation(
             artifact_location=sarif.ArtifactLocation(uri=uri),
-            region=sarif.Region(start_line=max(1, line))),
+            region=sarif.Region(start_line=line)),
         logical_locations=[sarif.LogicalLocation(
             name=printable(subject), kind="resource" if f.path else "object")],
     )

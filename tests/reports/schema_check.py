@@ -159,3 +159,47 @@ def check_every_json_report(monkeypatch: Any) -> None:
         return doc
 
     monkeypatch.setattr(json_report, "report_json", validated)
+
+
+# -- the CI, SBOM and HTML formats -------------------------------------------------------
+
+JUNIT_XSD = Path(__file__).resolve().parent / "schemas" / "junit-10.xsd"
+CODE_QUALITY_SCHEMA = Path(__file__).resolve().parent / "schemas" / \
+    "gitlab-codequality.schema.json"
+
+
+def code_quality_problems(doc: Any) -> list[str]:
+    """Schema errors of a Code Quality report, and the duplicate fingerprints GitLab would
+    collapse into one issue."""
+    problems = _problems(CODE_QUALITY_SCHEMA, doc)
+    prints = [issue.get("fingerprint") for issue in doc] if isinstance(doc, list) else []
+    problems += [f"fingerprint {p} appears twice" for p in {p for p in prints
+                                                            if prints.count(p) > 1}]
+    return problems
+
+
+def assert_valid_code_quality(doc: Any) -> None:
+    problems = code_quality_problems(doc)
+    assert not problems, "Code Quality report is not valid:\n" + "\n".join(problems[:20])
+
+
+@cache
+def _junit_schema() -> Any:
+    import xmlschema
+
+    return xmlschema.XMLSchema(str(JUNIT_XSD))
+
+
+def assert_valid_junit(text: str) -> None:
+    """``text`` is well-formed XML 1.0 and valid under Jenkins' junit-10.xsd."""
+    problems = [str(e)[:500] for e in _junit_schema().iter_errors(text)]
+    assert not problems, "JUnit report is not valid:\n" + "\n".join(problems[:10])
+
+
+def assert_valid_cyclonedx(text: str) -> None:
+    """``text`` is CycloneDX 1.6 JSON, by cyclonedx-python-lib's own strict validator."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    assert error is None, f"CycloneDX SBOM is not valid: {str(error)[:2000]}"

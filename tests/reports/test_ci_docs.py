@@ -3,15 +3,10 @@ one our CLI accepts, and (with the engine) does what the pipeline expects of it.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +16,11 @@ import yaml
 from auditor.cli import _parser, main
 from auditor.model.findings import SEVERITIES
 from auditor.policy import load_policy
-from auditor.reports import WriteOptions, formats
-from auditor.reports import sarif as sarif_report
-from tests.reports import samples
-from tests.reports.schema_check import ROOT
+from auditor.reports import formats
+from tests.reports.schema_check import ROOT, assert_valid_code_quality, assert_valid_junit
 
 DOCS = ROOT / "docs"
+ACTION_EXAMPLE = DOCS / "examples" / "github-action.yml"
 GITHUB = DOCS / "examples" / "github-workflow.yml"
 GITLAB = DOCS / "examples" / "gitlab-ci.yml"
 SHELL_OPERATORS = {"||", "&&", ";", "|", ">", ">>", "2>&1"}
@@ -75,13 +69,14 @@ def all_commands() -> list[tuple[str, list[str]]]:
 def test_ci_md_shows_the_example_files_as_they_are() -> None:
     text = (DOCS / "ci.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    assert blocks == [GITHUB.read_text(encoding="utf-8"), GITLAB.read_text(encoding="utf-8")]
+    assert blocks == [p.read_text(encoding="utf-8") for p in (ACTION_EXAMPLE, GITHUB, GITLAB)]
 
 
 def test_github_workflow_scans_uploads_and_gates() -> None:
     data = load(GITHUB)
     assert data[True] == {"push": {"branches": ["main"]}, "pull_request": None}  # YAML 1.1 on
     assert data["permissions"]["security-events"] == "write"
+    assert data["permissions"]["actions"] == "read"  # private repositories
     steps = data["jobs"]["audit"]["steps"]
     upload = next(s for s in steps if str(s.get("uses", "")).startswith(
         "github/codeql-action/upload-sarif@"))
@@ -94,11 +89,34 @@ def test_github_workflow_scans_uploads_and_gates() -> None:
 
 
 def test_gitlab_job_scans_keeps_reports_and_gates() -> None:
-    job = load(GITLAB)["image-audit"]
+    jobs = load(GITLAB)
+    build, job = jobs["build-image"], jobs["image-audit"]
+    assert "docker save --output image.tar \"app:$CI_COMMIT_SHORT_SHA\"" in build["script"]
+    assert build["artifacts"]["paths"] == ["image.tar"] and job["needs"] == ["build-image"]
     assert job["artifacts"]["when"] == "always"
-    assert job["artifacts"]["reports"]["codequality"] == "gl-code-quality-report.json"
+    assert job["artifacts"]["reports"] == {"codequality": "gl-code-quality-report.json",
+                                           "junit": "auditor-junit.xml"}
     assert {"auditor.json", "auditor.sarif", "auditor.md"} <= set(job["artifacts"]["paths"])
     assert job["script"][-1] == 'exit "$status"'
+    [argv] = [c for s in shell_snippets(GITLAB) for c in auditor_commands(s)]
+    outputs = dict(o.split("=", 1) for o in _parser().parse_args(argv).output)
+    assert outputs["codequality"] == "gl-code-quality-report.json"
+    assert outputs["junit"] == "auditor-junit.xml"
+
+
+def test_gitlab_audit_job_installs_as_the_readme_does_on_debian() -> None:
+    """The audit job runs on Debian 12 (where pip finds manylinux wheels; Alpine has no
+    musllinux wheel of `dockerfile`) and installs as the README does, which
+    tests/test_readme.py runs on Debian 12's own Python."""
+    job = load(GITLAB)["image-audit"]
+    assert job["image"] == "debian:bookworm-slim"
+    before = job["before_script"]
+    assert any("apt-get install" in line and "python3-venv" in line for line in before)
+    assert "python3 -m venv /opt/auditor" in before
+    assert 'export PATH="/opt/auditor/bin:$PATH"' in before
+    assert before.index('export PATH="/opt/auditor/bin:$PATH"') < next(
+        i for i, line in enumerate(before) if line.startswith("pip install"))
+    assert not any("apk " in line for line in before)
 
 
 def test_every_auditor_command_is_one_the_cli_accepts() -> None:
@@ -115,46 +133,12 @@ def test_every_auditor_command_is_one_the_cli_accepts() -> None:
         assert args.fail_on in (None, *SEVERITIES), name
 
 
-def gitlab_code_quality_script() -> str:
-    snippet = next(s for s in shell_snippets(GITLAB) if "<<'EOF'" in s)
-    body = snippet.split("<<'EOF'\n", 1)[1]
-    return body[: body.rindex("EOF")]
-
-
-def run_code_quality(folder: Path) -> list[dict[str, Any]]:
-    subprocess.run([sys.executable, "-"], input=gitlab_code_quality_script(), text=True,
-                   cwd=folder, check=True, timeout=60)
-    issues: list[dict[str, Any]] = json.loads(
-        (folder / "gl-code-quality-report.json").read_text(encoding="utf-8"))
-    return issues
-
-
-def test_gitlab_code_quality_conversion(tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sarif_report, "rule_catalogue", lambda: dict(samples.CATALOGUE))
-    report = samples.sample_report()
-    report = replace(report, dockerfile="Dockerfile", dockerfile_lines={0: 1, 1: 4, 2: 9})
-    out = io.StringIO()
-    sarif_report.write(report, out, WriteOptions())
-    (tmp_path / "auditor.sarif").write_text(out.getvalue(), encoding="utf-8")
-    issues = run_code_quality(tmp_path)
-    assert len(issues) == len(samples.FINDINGS)  # the waived one is left out
-    assert {i["fingerprint"] for i in issues} == {f.fingerprint for f in samples.FINDINGS}
-    for issue in issues:
-        assert set(issue) == {"description", "check_name", "fingerprint", "severity",
-                              "location"}
-        assert issue["severity"] in {"info", "minor", "major", "critical", "blocker"}
-        assert issue["location"]["path"] == "Dockerfile"
-        assert issue["location"]["lines"]["begin"] in {1, 4, 9}
-    compiler = next(i for i in issues if i["check_name"] == "AUD-COMPILER")
-    assert compiler["severity"] == "critical" and compiler["location"]["lines"]["begin"] == 4
-
-
 @pytest.mark.engine
-def test_the_pipeline_command_on_a_real_image(engine: Any, tmp_path: Path,
+def test_the_pipeline_command_on_a_real_image(engine: Any, saved_images: Any, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The GitHub workflow's scan, as written, on the planted-trouble fixture: it writes
-    the three reports and exits 1; the GitLab conversion then reads its SARIF."""
+    the three reports and exits 1; the GitLab job's scan of the saved image writes a valid
+    Code Quality and JUnit report pointing at the Dockerfile."""
     [argv] = [c for s in shell_snippets(GITHUB) for c in auditor_commands(s)]
     shutil.copy(ROOT / "fixtures" / "trouble" / "Dockerfile", tmp_path / "Dockerfile")
     monkeypatch.chdir(tmp_path)
@@ -163,6 +147,10 @@ def test_the_pipeline_command_on_a_real_image(engine: Any, tmp_path: Path,
     assert code == 1
     for name in ("auditor.sarif", "auditor.json", "auditor.md"):
         assert (tmp_path / name).stat().st_size > 0
-    issues = run_code_quality(tmp_path)
+    [gitlab] = [c for s in shell_snippets(GITLAB) for c in auditor_commands(s)]
+    shutil.copy(saved_images(f"{image}:latest"), tmp_path / "image.tar")
+    assert main(gitlab) == 1
+    issues = json.loads((tmp_path / "gl-code-quality-report.json").read_text("utf-8"))
+    assert_valid_code_quality(issues)
     assert issues and {i["location"]["path"] for i in issues} == {"Dockerfile"}
-    assert os.path.exists(tmp_path / "gl-code-quality-report.json")
+    assert_valid_junit((tmp_path / "auditor-junit.xml").read_text("utf-8"))
