@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from auditor.read import engine_wire as wire
 from auditor.errors import SourceError
+from auditor.read import engine_wire as wire
 
 
 class Trickle:
