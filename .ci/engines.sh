@@ -55,15 +55,6 @@ make_chroot() {
     --no-install-recommends $packages >"$D/apt.log" 2>&1 || fail "apt-get failed" "$D/apt.log"
   chroot "$R" apt-get clean
   mkdir -p "$R$IN" "$R/etc/containers/containers.conf.d"
-  # crun refuses this machine's hybrid cgroups; journald is not there to take events.
-  cat >"$R/etc/containers/containers.conf.d/auditor.conf" <<'EOF'
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-[containers]
-default_ulimits = ["nofile=65536:65536", "nproc=65536:65536"]
-EOF
   touch "$R/.auditor-complete"
 }
 
@@ -106,6 +97,16 @@ start_podman() {
   if docker -H "unix://$sock" version >/dev/null 2>&1; then return 0; fi
   pid_alive "$D/podman.pid" && kill "$(cat "$D/podman.pid")" && sleep 2
   rm -f "$sock" "$D/podman.pid"
+  # crun refuses this machine's hybrid cgroups; journald is not there to take events;
+  # podman's default limits for builds are above what this process may grant.
+  cat >"$R/etc/containers/containers.conf.d/auditor.conf" <<EOF
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(ulimit -Hu)"]
+EOF
   # setsid, unshare, sh and chroot all exec: the background job's pid is podman's.
   in_chroot podman system service --time=0 "unix://$IN/podman.sock" >"$D/podman.log" 2>&1 &
   echo $! >"$D/podman.pid"
