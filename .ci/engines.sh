@@ -127,12 +127,7 @@ case ${1:-} in
   # .ci/engines.sh cli NAME CMD...: the chroot's CMD (docker, buildx, skopeo) against the
   # engine NAME (DOCKER_HOST set); a build context comes in on standard input as a tar.
   cli) name=$2; shift 2
-       exec unshare -m --propagation private sh -ec '
-         R=$1; D=$2; IN=$3; shift 3
-         mount --bind "$R" "$R"; for fs in proc sys dev; do mount --rbind "/$fs" "$R/$fs"; done
-         mount --bind "$D" "$R$IN"
-         exec chroot "$R" "$@"' sh "$R" "$D" "$IN" \
-         env DOCKER_HOST="unix://$IN/$name.sock" HOME=/root "$@" ;;
+       in_chroot env DOCKER_HOST="unix://$IN/$name.sock" HOME=/root "$@"; exit ;;
 esac
 
 start=$(date +%s)

@@ -35,12 +35,14 @@ from auditor.sources.common import (
 )
 
 _ZERO_BLOCK = bytes(512)
-# Layer digests of a docker save archive are checked only when asked (--verify): hashing
-# every byte costs more than the rest of the scan, and the archive carries no signature,
-# so the check finds corruption, never tampering (whoever can change a layer can change
-# the config's diff_ids too). Its structure is always checked (tar header checksums,
-# truncation, limits), and so is the config's digest, the image id.
-VERIFY_BY_DEFAULT = False
+# Uncompressed layer digests of a docker save archive are checked only when asked
+# (--verify): hashing every byte costs more than the rest of the scan, and the archive
+# carries no signature, so the check finds corruption, never tampering (whoever can change
+# a layer can change the config's diff_ids too). A compressed blob (the containerd store's
+# save) is checked against its name unless --no-verify: it is hashed as it passes to be
+# inflated, which costs several times more (common.read_layer). Its structure is always
+# checked (tar header checksums, truncation, limits), and so is the config's digest.
+VERIFY_BY_DEFAULT = None
 
 
 def _member_name(name: str) -> str:
@@ -257,9 +259,7 @@ def read_docker_save_stream(stream: IO[bytes] | Cursor, wanted: str | None,
             if member in parts.broken:
                 raise parts.broken[member]
             raise FormatError(f"{reference}: layer {name!r} is missing from the saved image")
-        # A compressed layer was hashed as it was inflated: its check costs nothing more.
-        checked = options.verify or scan.media_type.endswith((".gzip", ".zstd"))
-        if checked and diff_ids and scan.digest != diff_ids[index]:
+        if options.verify and diff_ids and scan.digest != diff_ids[index]:
             raise DigestMismatch(f"{reference}: layer {index} content digest {scan.digest} "
                                  f"does not match {diff_ids[index]}")
         ordered.append(dataclasses.replace(scan, index=index, digest=diff_ids[index]

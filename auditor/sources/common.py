@@ -62,9 +62,9 @@ class ScanOptions:
             self._resolved.append(self.wants() if callable(self.wants) else self.wants)
         return self._resolved[0]
 
-    def verifies(self, by_default: bool) -> ScanOptions:
+    def verifies(self, by_default: bool | None) -> ScanOptions:
         """These options with ``verify`` decided for a source that checks layer digests
-        ``by_default`` or not."""
+        ``by_default`` or not (None: compressed blobs only, see read_layer)."""
         return dataclasses.replace(self, verify=by_default if self.verify is None
                                    else self.verify)
 
@@ -104,17 +104,14 @@ def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptio
             raw = io.BufferedReader(RangeReader(blob.path, blob.offset, blob.size), CHUNK)
     if raw is None:
         raise FormatError(f"{what}: layer {index} has no content")
-    if not options.verify and media_type is None and isinstance(raw, Cursor):
-        if sniff_compression(raw.peek(4)) == "none":
-            # Nothing to check (the engine made these digests itself): walk the stream in
-            # place, no hashing and no copy but the one into the stream's buffer.
-            entries, skipped = scan_layer_tar(raw, index, options.content_wants(), budget)
-            return LayerScan(index=index, digest=diff_id or "", blob_digest=blob_digest or "",
-                             media_type=_DOCKER_LAYER, blob_size=0, tar_size=0,
-                             entries=entries, skipped=skipped)
-        # A compressed layer (the containerd store's save) is hashed as it is inflated,
-        # and checked: the inflating costs far more than the hashing.
-        options = dataclasses.replace(options, verify=True)
+    if (not options.verify and media_type is None and isinstance(raw, Cursor)
+            and sniff_compression(raw.peek(4)) == "none"):
+        # Nothing to check (the engine made these digests itself): walk the stream in
+        # place, no hashing and no copy but the one into the stream's buffer.
+        entries, skipped = scan_layer_tar(raw, index, options.content_wants(), budget)
+        return LayerScan(index=index, digest=diff_id or "", blob_digest=blob_digest or "",
+                         media_type=_DOCKER_LAYER, blob_size=0, tar_size=0,
+                         entries=entries, skipped=skipped)
     stream = cast(IO[bytes], CursorReader(raw)) if isinstance(raw, Cursor) else raw
     outer = HashingReader(stream, options.progress)
     buffered = io.BufferedReader(outer, CHUNK)
@@ -123,10 +120,14 @@ def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptio
         media_type = _DOCKER_LAYER + ("" if compression == "none" else "." + compression)
     else:
         compression = compression_of(media_type)
+    # A compressed blob (the containerd store's save) is hashed as it passes to be inflated
+    # and checked against its digest unless told not to (--no-verify): inflating costs
+    # several times the hashing. Its tar is hashed only to be checked (--verify).
+    check_blob = bool(options.verify) or (options.verify is None and compression != "none")
     inner: HashingReader | None = None
     source: IO[bytes] = buffered
     if compression != "none":
-        inner = HashingReader(decompressed(buffered, compression))
+        inner = HashingReader(decompressed(buffered, compression), hashing=bool(options.verify))
         source = io.BufferedReader(inner, CHUNK)
     # Reading, hashing and decompressing run in a second thread (they release the GIL),
     # parsing headers in this one: two cores, and the scan runs at hashing speed.
@@ -140,11 +141,10 @@ def read_layer(raw: IO[bytes] | Cursor | None, *, index: int, options: ScanOptio
         pump.close()
     outer.drain()
     uncompressed = inner if inner is not None else outer
-    if options.verify:
-        if blob_digest:
-            check_digest(blob_digest, outer, f"{what} (layer {index})")
-        if diff_id:
-            check_digest(diff_id, uncompressed, f"{what} (layer {index}, uncompressed)")
+    if check_blob and blob_digest:
+        check_digest(blob_digest, outer, f"{what} (layer {index})")
+    if options.verify and diff_id:
+        check_digest(diff_id, uncompressed, f"{what} (layer {index}, uncompressed)")
     return LayerScan(index=index, digest=diff_id or uncompressed.digest(),
                      blob_digest=blob_digest or outer.digest(), media_type=media_type,
                      blob_size=outer.count, tar_size=uncompressed.count, entries=entries,

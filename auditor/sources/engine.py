@@ -138,11 +138,12 @@ def _read_save(cursor: StreamCursor, info: dict[str, Any], reference: str,
     # A save by tag names the tag in manifest.json; a save by id or digest names none.
     wanted = reference if _has_tag(info, reference) else None
     # The engine computed every digest in this stream itself and sends it over a local
-    # socket: checking them again would cost a core for nothing, unless asked (--verify).
+    # socket: hashing its tars again would cost a core for nothing, unless asked
+    # (--verify); compressed blobs are checked as they inflate (archive.VERIFY_BY_DEFAULT).
     # The inspected Id is checked against the stream: the config's digest, or (the
     # containerd store) the digest of the index that names it.
-    return read_docker_save_stream(cursor, wanted, options.verifies(False), reference,
-                                   "docker", expected_id=str(info.get("Id", "")) or None)
+    return read_docker_save_stream(cursor, wanted, options, reference, "docker",
+                                   expected_id=str(info.get("Id", "")) or None)
 
 
 def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:
