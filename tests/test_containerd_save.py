@@ -118,5 +118,5 @@ def test_a_corrupt_gzip_layer_is_a_format_error(tmp_path):
     start = data.index(b"\x1f\x8b\x08") + 12
     data[start:start + 64] = bytes(range(64))  # garbage inside the deflate stream
     path.write_bytes(bytes(data))
-    with pytest.raises(FormatError, match="gzip|does not match|tar"):
+    with pytest.raises(FormatError, match=r"gzip|tar"):
         stream_tree(path, verify=False)
