@@ -3,8 +3,8 @@
 #   docker26   Docker 26 with the classic (graphdriver) image store
 #   docker26c  Docker 26 with the containerd image store (its own containerd)
 #   podman     podman's Docker-compatible API (`podman system service`)
-# Each runs chrooted in a private mount namespace, on its own data and exec roots, with no
-# bridge and no iptables, so none of them touches the host engine or its docker0.
+# Each runs chrooted in private mount and network namespaces, on its own data and exec
+# roots, with no bridge and no iptables, so none of them touches the host engine or docker0.
 # Idempotent: the chroot is reused when it is complete, an engine that answers is kept,
 # the base images are loaded only when missing. Prints one `name=socket` line per engine.
 #   AUDITOR_ENGINES_DIR  where the chroot, the data and the sockets live (/tmp/auditor-engines)
@@ -58,13 +58,18 @@ make_chroot() {
   touch "$R/.auditor-complete"
 }
 
-# Run "$@" chrooted in $R inside a private mount namespace, with $D at $IN.
+# Run "$@" chrooted in $R inside a private mount namespace and a private network namespace
+# (only lo), with $D at $IN. The network namespace matters: dockerd started with
+# --bridge=none deletes any link named docker0, and in the host's namespace that is the
+# 20.10 engine's bridge. The engines need no network: their clients come over the sockets,
+# their builds use the base images already loaded.
 in_chroot() {
-  setsid unshare -m --propagation private sh -ec '
+  setsid unshare -m -n --propagation private sh -ec '
     R=$1; D=$2; IN=$3; shift 3
     mount --bind "$R" "$R"          # the new root must be a mount point, or / cannot be rslave
     for fs in proc sys dev; do mount --rbind "/$fs" "$R/$fs"; done
     mount --bind "$D" "$R$IN"
+    ip link set lo up 2>/dev/null || true
     exec chroot "$R" "$@"' sh "$R" "$D" "$IN" "$@"
 }
 
