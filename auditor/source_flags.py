@@ -52,7 +52,7 @@ def add_registry_args(sp: argparse.ArgumentParser) -> None:
     group = sp.add_argument_group("registries")
     group.add_argument("--image-src", metavar="LIST", default="engine,podman,registry",
                        help="where a bare NAME[:TAG] is looked for, in order (default "
-                       "engine,podman,registry; podman is skipped until it is supported)")
+                       "engine,podman,registry)")
     group.add_argument("--username", metavar="USER", help="registry user name (the password "
                        "comes from --password-stdin)")
     group.add_argument("--password-stdin", action="store_true",

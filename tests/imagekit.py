@@ -124,3 +124,38 @@ class OciLayout:
                     full = Path(dirpath) / name
                     tf.add(full, arcname=str(full.relative_to(self.root)))
         return path
+
+
+def containerd_save(path: Path, layers: Sequence[bytes], compression: str = "gzip", *,
+                    tag: str = "test:latest", junk: bytes | None = None) -> tuple[Path, str]:
+    """What ``docker save`` writes from the containerd image store: compressed blobs in an
+    OCI layout, the image's own index (its platform manifest and an ``unknown/unknown``
+    attestation manifest) nested in index.json, and a manifest.json naming the blobs.
+    Members come in the engine's order (blobs first). ``junk`` is an extra blob no
+    manifest names. Returns the archive and the image Id the engine would report (the
+    digest of the image's index)."""
+    root = path.parent / (path.name + ".layout")
+    layout = OciLayout(root)
+    desc = layout.image(layers, compression, platform="linux/amd64")
+    manifest = json.loads((root / "blobs" / "sha256" / desc["digest"][7:]).read_bytes())
+    statement = layout.blob(b'{"_type": "https://in-toto.io/Statement/v0.1"}')
+    attestation = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                   "config": {"mediaType": OCI_CONFIG, **layout.blob(b"{}")},
+                   "layers": [{"mediaType": "application/vnd.in-toto+json", **statement}]}
+    att_desc = {"mediaType": OCI_MANIFEST, **layout.blob(json.dumps(attestation).encode()),
+                "platform": {"os": "unknown", "architecture": "unknown"},
+                "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                                "vnd.docker.reference.digest": desc["digest"]}}
+    layout.index([desc, att_desc], nested=True, ref=tag.rpartition(":")[2])
+    if junk is not None:
+        layout.blob(junk)
+    image_id = json.loads((root / "index.json").read_text())["manifests"][0]["digest"]
+    (root / "manifest.json").write_text(json.dumps([{
+        "Config": "blobs/sha256/" + manifest["config"]["digest"][7:], "RepoTags": [tag],
+        "Layers": ["blobs/sha256/" + d["digest"][7:] for d in manifest["layers"]]}]))
+    with tarfile.open(path, "w") as tf:
+        for name in sorted(os.listdir(root / "blobs" / "sha256")):
+            tf.add(root / "blobs" / "sha256" / name, arcname=f"blobs/sha256/{name}")
+        for name in ("index.json", "manifest.json", "oci-layout"):
+            tf.add(root / name, arcname=name)
+    return path, image_id

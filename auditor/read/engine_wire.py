@@ -22,16 +22,61 @@ MAX_INSPECT = 16 * 1024 * 1024
 FILE_PREFIXES = ("docker-archive", "oci-dir", "oci", "oci-archive")
 REGISTRY_PREFIXES = ("registry",)  # auditor.sources.registry: never the engine's
 ENGINE_PREFIXES = ("docker", "docker-daemon")
+# Engines other than the one DOCKER_HOST names (auditor.sources.ENGINE_SOURCES).
+OTHER_ENGINE_PREFIXES = ("podman",)
+
+
+DOCKER_DEFAULT = "/var/run/docker.sock"
+PODMAN_ROOTFUL = "/run/podman/podman.sock"
+PODMAN_TIP = ("start podman's API: `podman system service --time=0` (as root it listens on "
+              f"{PODMAN_ROOTFUL}, rootless on $XDG_RUNTIME_DIR/podman/podman.sock), or set "
+              "CONTAINER_HOST=unix:///path/podman.sock")
+# The hosts that podman_host() chose: errors about them name podman, not Docker.
+_PODMAN_HOSTS: set[str] = set()
+
+
+def podman_host() -> str:
+    """Podman's Docker-compatible API: CONTAINER_HOST, else the rootless socket (not as
+    root) or the rootful one, the first that exists."""
+    host = os.environ.get("CONTAINER_HOST")
+    if not host:
+        paths = [PODMAN_ROOTFUL]
+        if os.getuid() != 0:
+            runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+            paths.insert(0, os.path.join(runtime, "podman", "podman.sock"))
+        host = "unix://" + next((p for p in paths if os.path.exists(p)), paths[0])
+    _PODMAN_HOSTS.add(host)
+    return host
 
 
 def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    """DOCKER_HOST, else Docker's socket; podman's when Docker has none and podman has."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host
+    if not os.path.exists(DOCKER_DEFAULT):
+        podman = podman_host()
+        if podman.startswith("unix://") and os.path.exists(podman[len("unix://"):]):
+            return podman
+    return "unix://" + DOCKER_DEFAULT
+
+
+def engine_name(host: str) -> str:
+    """How errors name the engine at ``host``."""
+    return "podman" if host in _PODMAN_HOSTS else "the Docker Engine"
+
+
+def unreachable(host: str, exc: BaseException) -> EngineUnreachable:
+    if host in _PODMAN_HOSTS:
+        return EngineUnreachable(f"cannot reach podman's API at {host} ({why(exc)})",
+                                 tip=PODMAN_TIP)
+    return EngineUnreachable(f"cannot reach a Docker Engine at {host} ({why(exc)})")
 
 
 def engine_reference(source: str) -> str | None:
     """The engine image that SOURCE names, or None when it names a file or nothing."""
     prefix, sep, rest = source.partition(":")
-    if sep and prefix in FILE_PREFIXES + REGISTRY_PREFIXES:
+    if sep and prefix in FILE_PREFIXES + REGISTRY_PREFIXES + OTHER_ENGINE_PREFIXES:
         return None
     if sep and prefix in ENGINE_PREFIXES and rest:
         return rest
@@ -62,9 +107,11 @@ def why(exc: BaseException) -> str:
     return line if len(line) <= 120 else line[:117] + "..."
 
 
-def not_found(reference: str) -> ImageNotFound:
-    return ImageNotFound(f"the Docker Engine has no image {reference!r}",
-                         tip=f"build or pull it first, or check `docker images {reference}`")
+def not_found(reference: str, host: str | None = None) -> ImageNotFound:
+    engine = engine_name(host or docker_host())
+    tool = "podman" if engine == "podman" else "docker"
+    return ImageNotFound(f"{engine} has no image {reference!r}",
+                         tip=f"build or pull it first, or check `{tool} images {reference}`")
 
 
 class Requested:
@@ -104,22 +151,22 @@ def request_save(host: str, reference: str) -> Requested:
     with stream:
         body = read_body(stream, MAX_INSPECT)
     if status == 404:
-        raise not_found(reference)
+        raise not_found(reference, host)
     if status != 200:
-        raise SourceError(f"the Docker Engine refused to inspect {reference!r}: "
+        raise SourceError(f"{engine_name(host)} refused to inspect {reference!r}: "
                           f"{error_message(body)}")
     try:
         info = json.loads(body)
     except ValueError:
         info = None
     if not isinstance(info, dict):
-        raise SourceError(f"the Docker Engine's inspection of {reference!r} is not an object")
+        raise SourceError(f"{engine_name(host)}'s inspection of {reference!r} is not an object")
     sock = connect(host, path)
     try:
         sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
     except OSError as exc:
         sock.close()
-        raise EngineUnreachable(f"lost the Docker Engine at {host} ({why(exc)})") from None
+        raise EngineUnreachable(f"lost {engine_name(host)} at {host} ({why(exc)})") from None
     return Requested(info, sock)
 
 
@@ -130,8 +177,7 @@ def connect(host: str, path: str, timeout: float = TIMEOUT) -> socket.socket:
         sock.connect(path)
     except OSError as exc:
         sock.close()
-        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({why(exc)})"
-                                ) from None
+        raise unreachable(host, exc) from None
     return sock
 
 
@@ -143,8 +189,7 @@ def request(host: str, path: str, url: str, timeout: float = TIMEOUT) -> tuple[i
         stream = sock.makefile("rb", buffering=0)
         return read_status(stream), stream
     except OSError as exc:
-        raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({why(exc)})"
-                                ) from None
+        raise unreachable(host, exc) from None
     finally:
         sock.close()
 

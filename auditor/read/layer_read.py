@@ -43,7 +43,9 @@ class ReadSettings:
 
     wants: Callable[[], ContentWants]
     progress: Progress | None = None
-    verify: bool = True
+    # True: every digest; False: none; None: a compressed blob's digest only, checked as
+    # it passes to be inflated (inflating costs several times the hashing), its tar not
+    verify: bool | None = True
 
 
 class LayerReader:
@@ -53,7 +55,7 @@ class LayerReader:
         self._settings = settings
         self._maps = FileMaps()
         self.digests = FileDigests(settings.progress if settings.verify else None,
-                                   settings.verify)
+                                   bool(settings.verify))
         self._budget: CaptureBudget | None = None
 
     def unmap(self) -> None:
@@ -137,7 +139,8 @@ class LayerReader:
         inner: HashingReader | None = None
         source: IO[bytes] = buffered
         if compression != "none":
-            inner = HashingReader(decompressed(buffered, compression))
+            inner = HashingReader(decompressed(buffered, compression),
+                                  hashing=bool(self._settings.verify))
             source = io.BufferedReader(inner, CHUNK)
         wants, budget = self._wants()
         # Reading, hashing and decompressing run in a second thread (they release the
@@ -151,11 +154,11 @@ class LayerReader:
             pump.close()
         outer.drain()
         uncompressed = inner if inner is not None else outer
-        if self._settings.verify:
-            if blob.blob_digest:
-                check_digest(blob.blob_digest, outer, blob.label())
-            if blob.diff_id:
-                check_digest(blob.diff_id, uncompressed, blob.label(uncompressed=True))
+        verify = self._settings.verify
+        if blob.blob_digest and (verify or (verify is None and compression != "none")):
+            check_digest(blob.blob_digest, outer, blob.label())
+        if verify and blob.diff_id:
+            check_digest(blob.diff_id, uncompressed, blob.label(uncompressed=True))
         return LayerScan(index=blob.index, digest=blob.diff_id or uncompressed.digest(),
                          blob_digest=blob.blob_digest or outer.digest(), media_type=media_type,
                          blob_size=outer.count, tar_size=uncompressed.count, entries=entries,

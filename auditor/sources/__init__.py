@@ -1,11 +1,12 @@
 """Ways in: where an image can be read from, by the prefix of the SOURCE argument.
 
-``docker:REF`` (or a bare reference) asks the Docker Engine; ``docker-archive:PATH[:TAG]``,
-``oci-dir:PATH[:REF]`` and ``oci-archive:PATH[:REF]`` read files; a bare path that exists is
-recognised by its content. ``docker-archive:-`` reads ``docker save`` from standard input.
-``registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`` reads a registry. A bare reference is asked
-of the NAMED_SOURCES in source_flags.ORDER (``--image-src``), the next one tried when one
-has no such image.
+``docker:REF`` (or a bare reference) asks the Docker Engine (or podman's API when no Docker
+Engine socket is there), ``podman:REF`` asks podman's Docker-compatible API;
+``docker-archive:PATH[:TAG]``, ``oci-dir:PATH[:REF]`` and ``oci-archive:PATH[:REF]`` read
+files; a bare path that exists is recognised by its content. ``docker-archive:-`` reads
+``docker save`` from standard input. ``registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`` reads a
+registry. A bare reference is asked of the NAMED_SOURCES in source_flags.ORDER
+(``--image-src``), the next one tried when one has no such image.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
 from auditor.read.outer_tar import NotATar, walk_members
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
-from auditor.sources.engine import open_engine_image
+from auditor.sources.engine import open_engine_image, open_podman_image
 from auditor.sources.oci import open_oci_archive, open_oci_dir
 from auditor.sources.registry import open_registry_image
 
 FileOpener = Callable[[str, "str | None", ScanOptions, str], Image]
+EngineOpener = Callable[[str, ScanOptions], Image]
+
+# Engines named by a prefix (a bare reference asks DOCKER_HOST's engine, or podman's
+# socket when no Docker Engine has one); engine_wire.OTHER_ENGINE_PREFIXES names them too.
+ENGINE_SOURCES: dict[str, EngineOpener] = {
+    "podman": open_podman_image,
+}
 
 # The closed set of file-backed sources: prefix -> opener(path, wanted, options, reference).
 # engine_wire.FILE_PREFIXES names the same prefixes (it must not import this package).
@@ -42,6 +50,7 @@ NamedOpener = Callable[[str, ScanOptions], Image]
 # registers) is skipped.
 NAMED_SOURCES: dict[str, NamedOpener] = {
     "engine": open_engine_image,
+    "podman": open_podman_image,
     "registry": open_registry_image,
 }
 
@@ -133,6 +142,8 @@ def open_image(source: str, options: ScanOptions) -> Image:
         return FILE_SOURCES[prefix](path, wanted, options, source)
     if sep and prefix == "registry":
         return open_registry_image(rest, options)
+    if sep and prefix in ENGINE_SOURCES and rest:
+        return ENGINE_SOURCES[prefix](rest, options)
     reference = engine_reference(source)
     if reference is not None:
         if sep and prefix in ENGINE_PREFIXES:

@@ -43,9 +43,9 @@ class ScanOptions:
             self._resolved.append(self.wants() if callable(self.wants) else self.wants)
         return self._resolved[0]
 
-    def verifies(self, by_default: bool) -> ScanOptions:
+    def verifies(self, by_default: bool | None) -> ScanOptions:
         """These options with ``verify`` decided for a source that checks layer digests
-        ``by_default`` or not."""
+        ``by_default`` or not (None: compressed blobs only, see ReadSettings)."""
         return dataclasses.replace(self, verify=by_default if self.verify is None
                                    else self.verify)
 
@@ -61,7 +61,7 @@ def parse_json(raw: bytes, what: str) -> Any:
 def layer_reader(options: ScanOptions) -> Iterator[LayerReader]:
     """The reader of one image's layers (see :func:`auditor.read.layer_read.reading_layers`),
     with these options."""
-    settings = ReadSettings(options.content_wants, options.progress, bool(options.verify))
+    settings = ReadSettings(options.content_wants, options.progress, options.verify)
     with reading_layers(settings) as reader:
         yield reader
 

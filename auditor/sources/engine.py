@@ -9,10 +9,11 @@ parsed as it arrives.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any
 
-from auditor.errors import EngineUnreachable, SourceError
+from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
 from auditor.model.image import Image
 from auditor.read import engine_wire as wire
 from auditor.read.prefetch import PrefetchReader, SocketPrefetch
@@ -38,13 +39,60 @@ def _client() -> Any:
     return client
 
 
-def open_engine_image(reference: str, options: ScanOptions) -> Image:
-    host = wire.docker_host()
+def open_engine_image(reference: str, options: ScanOptions, host: str | None = None
+                      ) -> Image:
+    """The image ``reference`` from the engine at ``host`` (DOCKER_HOST's by default)."""
+    host = host or wire.docker_host()
     if host.startswith("unix://"):
-        image = _open_over_unix_socket(host, reference, options)
+        try:
+            image = _open_over_unix_socket(host, reference, options)
+        except ImageNotFound as exc:
+            raise ImageNotFound(f"{exc} ({describe_engine(host)})", tip=_store_tip(host, exc)
+                                ) from None
+    elif wire.engine_name(host) == "podman":
+        raise EngineUnreachable(f"podman at {host}: only a unix socket is supported",
+                                tip=wire.PODMAN_TIP)
     else:
         image = _open_with_docker_package(reference, options)
-    return dataclasses.replace(image, reference=reference)
+    source = "podman" if wire.engine_name(host) == "podman" else image.source
+    return dataclasses.replace(image, reference=reference, source=source)
+
+
+def open_podman_image(reference: str, options: ScanOptions) -> Image:
+    """``podman:IMG``: podman's Docker-compatible API (``podman system service``)."""
+    return open_engine_image(reference, options, wire.podman_host())
+
+
+def describe_engine(host: str) -> str:
+    """Which engine and which image store answered at ``host``, in a few words."""
+    path = host[len("unix://"):]
+    facts: dict[str, Any] = {}
+    for url in ("/version", "/info"):
+        try:
+            status, stream = wire.request(host, path, url)
+            with stream:
+                doc = json.loads(wire.read_body(stream, wire.MAX_INSPECT))
+        except (AuditorError, OSError, ValueError):
+            continue
+        if status == 200 and isinstance(doc, dict):
+            facts.update(doc)
+    name = "podman" if wire.engine_name(host) == "podman" else "Docker Engine"
+    version = str(facts.get("Version") or facts.get("ServerVersion") or "")
+    status_pairs = facts.get("DriverStatus") or []
+    containerd = any(isinstance(p, list) and p[-1:] == ["io.containerd.snapshotter.v1"]
+                     for p in status_pairs)
+    store = ("containerd image store" if containerd
+             else f"{facts.get('Driver') or 'unknown'} storage")
+    return f"{name} {version} at {host}, {store}".replace("  ", " ")
+
+
+def _store_tip(host: str, exc: AuditorError) -> str | None:
+    if wire.engine_name(host) == "podman":
+        return ("rootful and rootless podman keep separate images: check `podman images` as "
+                "the user who built it, or set CONTAINER_HOST to that user's socket")
+    return ((exc.tip + "; ") if exc.tip else "") + (
+        "an engine's classic and containerd image stores hold different images: "
+        "images made before the store was switched are in the other one")
 
 
 def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> Image:
@@ -67,14 +115,14 @@ def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> I
             options.content_wants()  # while the engine prepares the stream
             status = wire.read_status(head)
             if status != 200:
-                raise SourceError(f"the Docker Engine could not save {reference!r}: "
+                raise SourceError(f"{wire.engine_name(host)} could not save {reference!r}: "
                                   f"{wire.error_message(wire.read_body(head, 1 << 16))}")
         # The body is read ahead by a thread, straight into the buffers parsed here.
         prefetch = SocketPrefetch(sock, options.progress, idle_timeout=TIMEOUT)
         image = _read_save(StreamCursor(None, next_chunk=prefetch.next_chunk), info,
                            reference, options)
     except OSError as exc:
-        raise EngineUnreachable(f"lost the Docker Engine while reading {reference!r} "
+        raise EngineUnreachable(f"lost {wire.engine_name(host)} while reading {reference!r} "
                                 f"({wire.why(exc)})") from None
     finally:
         if prefetch is not None:
@@ -90,9 +138,12 @@ def _read_save(cursor: StreamCursor, info: dict[str, Any], reference: str,
     # A save by tag names the tag in manifest.json; a save by id or digest names none.
     wanted = reference if _has_tag(info, reference) else None
     # The engine computed every digest in this stream itself and sends it over a local
-    # socket: checking them again would cost a core for nothing, unless asked (--verify).
-    return read_docker_save_stream(cursor, wanted, options.verifies(False), reference,
-                                   "docker")
+    # socket: hashing its tars again would cost a core for nothing, unless asked
+    # (--verify); compressed blobs are checked as they inflate (archive.VERIFY_BY_DEFAULT).
+    # The inspected Id is checked against the stream: the config's digest, or (the
+    # containerd store) the digest of the index that names it.
+    return read_docker_save_stream(cursor, wanted, options, reference, "docker",
+                                   expected_id=str(info.get("Id", "")) or None)
 
 
 def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:

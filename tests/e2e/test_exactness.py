@@ -37,7 +37,7 @@ def tree_listing(tree: Any) -> dict[str, tuple[Any, ...]]:
 
 
 def export_listing(engine: Any, image: str) -> dict[str, tuple[Any, ...]]:
-    container = engine.containers.create(image)
+    container = engine.containers.create(image, network_mode="none")
     try:
         reader = PrefetchReader(iter(container.export(chunk_size=1 << 20)))
         out: dict[str, tuple[Any, ...]] = {}
