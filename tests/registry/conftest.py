@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from tests.registry.kit import Registry, need_tools, running
 
-SNAP = Path("/work/snap")
+# A developer may point AUDITOR_SNAPSHOTS at saved fixture archives to skip docker save.
+SNAP = Path(os.environ.get("AUDITOR_SNAPSHOTS") or "/nonexistent")
 
 
 @pytest.fixture(scope="session")

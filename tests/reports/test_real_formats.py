@@ -3,7 +3,7 @@ would: each valid under its schema (Code Quality: GitLab's documented fields; JU
 JUnit XSD; CycloneDX: the library's validator) and consistent with the JSON report of the
 same scan; the HTML renders in a real browser without a console error.
 
-The images are read from saved archives: those in AUDITOR_SNAPSHOTS (default /work/snap)
+The images are read from saved archives: those in AUDITOR_SNAPSHOTS when set
 when they are there, else ``docker save`` of the fixture images from the engine (which
 skips without an engine, and fails under AUDITOR_REQUIRE_ENGINE=1)."""
 
@@ -27,7 +27,7 @@ from tests.reports.schema_check import (
     assert_valid_junit,
 )
 
-SNAPSHOTS = Path(os.environ.get("AUDITOR_SNAPSHOTS", "/work/snap"))
+SNAPSHOTS = Path(os.environ.get("AUDITOR_SNAPSHOTS") or "/nonexistent")
 IMAGES = fixture_names()
 FORMATS = {"json": "report.json", "codequality": "gl-code-quality.json",
            "junit": "junit.xml", "cyclonedx": "sbom.cdx.json", "html": "report.html"}
