@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from auditor.audit import audit, read_tree
+from auditor.audit import read_tree, scan
 from tests.conftest import ROOT, expected_of
 from tests.e2e.test_exactness import ENGINE_ADDED, export_listing, tree_listing
 from tests.e2e.test_fixture_findings import _covers, _names
@@ -189,7 +189,7 @@ def test_the_fixture_findings_hold_on_every_engine(engine_under_test, monkeypatc
     for key, value in engine.env().items():
         monkeypatch.setenv(key, value)
     expected = expected_of("busybox-app")
-    result = audit(engine.prefix + BUSYBOX_APP)
+    result = scan(engine.prefix + BUSYBOX_APP)
     categories = {f.category for f in result.findings}
     for category, listed in expected["present"].items():
         assert category in categories, (engine.name, category)
