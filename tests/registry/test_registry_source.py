@@ -220,11 +220,12 @@ def test_a_bare_reference_no_engine_has_falls_back_to_the_registry(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     plain_registry.push(archive("busybox-app"), "busybox:v2s2-None")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path}/no-podman.sock")
     bare = f"{plain_registry.host}/busybox:v2s2-None"
     code, out, err = run(["scan", bare, "--format", "json"], capsys)
     assert code in (0, 1), err
     assert json.loads(out)["image"]["source"] == "registry"
-    assert f"{bare}: not in the engine; read from the registry" in err
+    assert f"{bare}: not in the engine, podman; read from the registry" in err
     code, _out, err = run(["ls", bare, "--image-src", "engine"], capsys)
     assert code == 2 and "Docker Engine" in one_error_line(err)
     code, _out, err = run(["ls", bare, "--image-src", "podman,registry"], capsys)
