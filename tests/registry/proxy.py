@@ -26,7 +26,7 @@ class Proxy:
     storage: Path  # the registry's storage root, for the redirect target
     mode: str  # "cut", "redirect", "busy"
     cut_after: int = 64 * 1024
-    stall_seconds: float = 4.0
+    stall_seconds: float = 12.0  # well past the --timeout the test gives
     busy_answers: list[int] = field(default_factory=lambda: [429, 503])
     storage_headers: list[dict[str, str]] = field(default_factory=list)
     registry_headers: list[dict[str, str]] = field(default_factory=list)

@@ -177,7 +177,7 @@ def test_a_registry_silent_past_the_timeout(plain_registry: Registry, archive: A
     plain_registry.push(archive("busybox-app"), "busybox:v2s2-None")
     with proxied(plain_registry, "stall") as proxy:
         code, _out, err = run(["ls", f"registry:{proxy.host}/busybox:v2s2-None",
-                               "--timeout", "1"], capsys)
+                               "--timeout", "4"], capsys)  # ample for the manifest, loaded or not
     line = one_error_line(err)
     assert code == 2 and "stopped mid-blob" in line and "timed out" in line, line
 
