@@ -191,10 +191,11 @@ def detect_instructions(ctx: ScanContext) -> Iterator[Finding]:
     The content is fetched unverified at build time and can change under the same URL;
     `ADD --checksum=` (BuildKit) pins it and is not reported. `ADD` of a local directory,
     or of a single file that was not unpacked (its layer holds that one file and no link,
-    at the destination or directly inside it), where `COPY` says what happens (`low`; Dockle CIS-DI-0009, Trivy). `ADD` that unpacked an
-    archive, such as a base image's root filesystem, is the one good use and is not
-    reported. A relative `WORKDIR` (visible only in BuildKit's history; the legacy
-    builder records the resolved path) and the deprecated `MAINTAINER` are `info`.
+    at the destination or directly inside it), where `COPY` says what happens (`low`;
+    Dockle CIS-DI-0009, Trivy). `ADD` that unpacked an archive, such as a base image's
+    root filesystem, is the one good use and is not reported. A relative `WORKDIR`
+    (visible only in BuildKit's history; the legacy builder records the resolved path)
+    and the deprecated `MAINTAINER` are `info`.
 
     Fix: `COPY` for local files, a checksummed download for remote ones.
     """
