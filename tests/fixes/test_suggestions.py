@@ -226,3 +226,19 @@ def test_a_stage_fix_never_claims_to_remove_what_it_copies() -> None:
     assert "multi-call binary" in kept.text and kept.saves_bytes == 0
     assert set(kept.rule_ids) == {"AUD-NET-MULTICALL", "AUD-PKG-MANAGER-MULTICALL",
                                   "AUD-SHELL-MULTICALL"}
+
+
+def test_fix_on_an_image_it_cannot_improve_writes_the_dockerfile_unchanged() -> None:
+    # busybox-app (default.tar) needs its busybox shell: a new stage would remove nothing
+    from pathlib import Path
+
+    from auditor.audit import AuditRequest, fix
+    from auditor.policy import load_policy
+
+    root = Path(__file__).resolve().parents[2] / "fixtures"
+    text = (root / "busybox-app" / "Dockerfile").read_text()
+    done = fix(AuditRequest(str(root / "default.tar"), policy=load_policy("default"),
+                            dockerfile_text=text, bases=lambda: ()))
+    assert done.rewrite.text == text
+    assert done.rewrite.notes[0].startswith("nothing to fix:")
+    assert done.expected == done.report.verdict
