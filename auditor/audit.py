@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from auditor.filetree import FileTree, squash_layers
 from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
+from auditor.model.findings import Finding
 from auditor.model.image import Image, Skipped
 from auditor.model.result import AuditResult, Report
 from auditor.model.suggestion import Suggestion
@@ -109,11 +110,39 @@ def fix(request: AuditRequest, runtime_base: str | None = None) -> FixResult:
                     runtime_base=runtime_base, image_user=result.image.config.user,
                     result=result, available_bases=bases)
     remaining = expected_findings(result, fixed)
+    unchanged = _nothing_to_fix(request.dockerfile_text, report, fixed, remaining)
+    if unchanged is not None:
+        return FixResult(report, unchanged, report.verdict)
     expected = None
     if remaining is not None and request.policy is not None:
         expected = evaluate(request.policy, remaining, image_size=fixed.expected_bytes,
                             wasted_bytes=0, packages=())
     return FixResult(report, fixed, expected)
+
+
+NOTHING_TO_FIX_SHARE = 0.9  # a rewrite that keeps this much of the image and no finding less
+
+
+def _nothing_to_fix(text: str, report: Report, fixed: Rewrite,
+                    remaining: Sequence[Finding] | None) -> Rewrite | None:
+    """The Dockerfile unchanged, with a note saying why, when the rewrite would remove no
+    finding and save little: adding a stage to an image that is already clean only adds
+    a build step. None when the rewrite is worth writing."""
+    from auditor.fixes.rewrite import Rewrite
+
+    result = report.result
+    if remaining is None:
+        return None
+    gone = [f for f in result.findings if f not in remaining]
+    image_bytes = sum(s.added_bytes for s in result.tree.layers)
+    if gone or fixed.expected_bytes < NOTHING_TO_FIX_SHARE * image_bytes:
+        return None
+    kept = sorted({f.rule_id for f in result.findings if f.severity != "info"})
+    why = ("nothing to fix: the rewrite would remove no finding"
+           + (f" (the program needs what {', '.join(kept)} found)" if kept else "")
+           + " and save little; the Dockerfile is written unchanged")
+    base = report.attribution.base_image if report.attribution is not None else ""
+    return Rewrite(text, [why], image_bytes, base or "")
 
 
 def _once(bases: ListBases) -> ListBases:

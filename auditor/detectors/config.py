@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from auditor.detectors import ScanContext, detector
@@ -13,7 +13,7 @@ from auditor.detectors.permissions import under
 from auditor.history import Step, build_steps
 from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
-from auditor.model.image import FILE
+from auditor.model.image import DIR, FILE, RawEntry
 from auditor.read.wants import Want
 
 NO_HEALTHCHECK = Rule(
@@ -190,11 +190,12 @@ def detect_instructions(ctx: ScanContext) -> Iterator[Finding]:
     /dest`, a bare hash where a local file has `file:<sha256>`; BuildKit keeps the URL).
     The content is fetched unverified at build time and can change under the same URL;
     `ADD --checksum=` (BuildKit) pins it and is not reported. `ADD` of a local directory,
-    or of a single file that was not unpacked (its layer holds exactly one file), where
-    `COPY` says what happens (`low`; Dockle CIS-DI-0009, Trivy). `ADD` that unpacked an
-    archive, such as a base image's root filesystem, is the one good use and is not
-    reported. A relative `WORKDIR` (visible only in BuildKit's history; the legacy
-    builder records the resolved path) and the deprecated `MAINTAINER` are `info`.
+    or of a single file that was not unpacked (its layer holds that one file and no link,
+    at the destination or directly inside it), where `COPY` says what happens (`low`;
+    Dockle CIS-DI-0009, Trivy). `ADD` that unpacked an archive, such as a base image's
+    root filesystem, is the one good use and is not reported. A relative `WORKDIR`
+    (visible only in BuildKit's history; the legacy builder records the resolved path)
+    and the deprecated `MAINTAINER` are `info`.
 
     Fix: `COPY` for local files, a checksummed download for remote ones.
     """
@@ -215,6 +216,19 @@ def detect_instructions(ctx: ScanContext) -> Iterator[Finding]:
             yield _with_step(finding, step)
 
 
+def _plain_file_copy(entries: Iterable[RawEntry], dest: str) -> bool:
+    """Whether a legacy ``ADD file:<sha> in DEST`` layer is one file put where a plain copy
+    puts it (at DEST, or directly inside it); anything else is an unpacked archive: more
+    than one non-directory entry (``busybox.tar``: the binary and its applet links), or a
+    lone file deeper than DEST (an archive of ``opt/tools/bb`` added to ``/``)."""
+    placed = [e for e in entries if e.kind != DIR]
+    if len(placed) != 1 or placed[0].kind != FILE:
+        return False
+    target = posixpath.normpath(dest) if dest else "/"
+    path = placed[0].path
+    return path == target or posixpath.dirname(path) == target
+
+
 def _check_add(ctx: ScanContext, step: Step) -> Finding | None:
     evidence: dict[str, JsonValue] = {"instruction": step.args, "history_index": step.index}
     legacy_remote = _LEGACY_REMOTE_RX.match(step.args)
@@ -228,8 +242,9 @@ def _check_add(ctx: ScanContext, step: Step) -> Finding | None:
         kind, dest = legacy.group(1), legacy.group(3).strip()
         if kind == "multi" or step.layer is None:
             return None  # several sources, or no layer to look at: cannot tell an archive
-        files = sum(1 for e in ctx.image.layers[step.layer].entries if e.kind == FILE)
-        if kind == "file" and files != 1:
+        entries = ctx.image.layers[step.layer].entries
+        files = sum(1 for e in entries if e.kind == FILE)
+        if kind == "file" and not _plain_file_copy(entries, dest):
             return None  # an unpacked archive
         return ctx.finding(
             ADD_LOCAL, f"ADD copied a local {'directory' if kind == 'dir' else 'file'} into "

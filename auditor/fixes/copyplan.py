@@ -196,3 +196,22 @@ def _names(tree: FileTree, reals: dict[str, Node], links: dict[str, Node]) -> di
 
 def _under(path: str, dirs: Iterable[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def keeper(tree: FileTree, plan: CopyPlan, base_has: Callable[[Node], bool] | None = None
+           ) -> Callable[[str], bool]:
+    """Whether an image path is still in the final stage that ``plan`` fills: copied (a
+    COPY dereferences its source; gathered entries are the files and links as they are),
+    under a copied directory, or provided by the new base (``base_has``)."""
+    files = {r for p in plan.copies if (r := trace(tree, p)[1]) is not None} | set(plan.staged)
+    dirs = [*plan.staged_dirs, *(f for f in files if (n := tree.get(f)) is not None
+                                 and n.kind == "dir")]
+
+    def kept(path: str) -> bool:
+        real = trace(tree, path)[1] or path
+        node = tree.get(real)
+        return (node is not None and base_has is not None and base_has(node)) \
+            or real in files or any(real.startswith(d.rstrip("/") + "/") for d in dirs)
+
+    return kept
+

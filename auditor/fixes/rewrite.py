@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from auditor.detectors.secrets import ENV_RULE, HISTORY_RULE
 from auditor.filetree import Node
 from auditor.fixes.bases import Bases, LocalBase
-from auditor.fixes.copyplan import CopyPlan, trace
+from auditor.fixes.copyplan import CopyPlan, keeper
 from auditor.fixes.dockerfile import parse_dockerfile
 from auditor.fixes.finalstage import (
     builder_alias,
@@ -102,19 +102,7 @@ def expected_findings(result: AuditResult, fixed: Rewrite) -> list[Finding] | No
     change. None when the new base's contents are unknown."""
     if fixed.base_has is None or fixed.plan is None:
         return None
-    tree, plan = result.tree, fixed.plan
-    # A COPY dereferences its source; the gathered entries are the files and links as they are.
-    files = {r for p in plan.copies if (r := trace(tree, p)[1]) is not None} | set(plan.staged)
-    dirs = [*plan.staged_dirs, *(f for f in files if (n := tree.get(f)) is not None
-                                 and n.kind == "dir")]
-    base_has = fixed.base_has
-
-    def kept(path: str) -> bool:
-        real = trace(tree, path)[1] or path
-        node = tree.get(real)
-        return (node is not None and base_has(node)) or real in files or any(
-            real.startswith(d.rstrip("/") + "/") for d in dirs)
-
+    kept = keeper(result.tree, fixed.plan, fixed.base_has)
     out = []
     for f in result.findings:
         paths = f.paths or ((f.path,) if f.path else ())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from auditor.detectors import history as layer_rules
 from auditor.detectors.secrets import ENV_RULE
 from auditor.fixes.bases import Bases
+from auditor.fixes.copyplan import keeper
 from auditor.fixes.finalstage import (
     FinalStage,
     builder_alias,
@@ -134,7 +135,10 @@ def _multi_stage(ctx: _Ctx) -> Suggestion | None:
     toolchain = [f for c in TOOLCHAIN for f in ctx.by_category[c]]
     if final is None or closure is None or not toolchain:
         return None
-    dropped = [f for c in DROPPED_BY_STAGE for f in ctx.by_category[c]]
+    dropped, stays = _split_kept(ctx, final)
+    toolchain = [f for f in toolchain if f in dropped]
+    if not toolchain:  # the program needs the toolchain itself: a stage removes none of it
+        return _nothing_to_drop(closure, stays)
     culprit = max(toolchain, key=lambda f: f.bytes)
     origin, step = ctx.origin(culprit)
     saves = max(ctx.image_bytes - final.expected_bytes, 0)
@@ -151,15 +155,52 @@ def _multi_stage(ctx: _Ctx) -> Suggestion | None:
                                             "toolchain into the shipped image.")
     else:
         title, line, why = "Use a multi-stage build: ship only the runtime files", None, ""
-    removes = "; ".join(f"{c} ({_names(ctx.by_category[c])})" for c in DROPPED_BY_STAGE
-                        if ctx.by_category[c])
+    removes = "; ".join(f"{c} ({_names(fs)})" for c in DROPPED_BY_STAGE
+                        if (fs := [f for f in dropped if f.category == c]))
     text = (f"{why} The program ({closure.entry}, {closure.kind}) needs "
             f"{human_bytes(final.expected_bytes)} of the image's {human_bytes(ctx.image_bytes)}"
             f". Building in a builder stage and copying only that into {final.base} removes: "
-            f"{removes} [{_rules(dropped)}].\nName the build stage `AS {stage_name}`. "
+            f"{removes} [{_rules(dropped)}].{_kept_text(stays)}\n"
+            f"Name the build stage `AS {stage_name}`. "
             f"{_stage_text(ctx, final)}\n`auditor fix IMAGE --dockerfile Dockerfile` writes "
             "the whole Dockerfile.")
     return Suggestion(title, text.strip(), saves, culprit.layer, line, _ids(dropped))
+
+
+def _split_kept(ctx: _Ctx, final: FinalStage) -> tuple[list[Finding], list[Finding]]:
+    """The findings a stage fix drops, and those it keeps because the final stage still
+    holds one of their paths (the program needs the file, or the new base has it). A
+    multi-call binary the program runs as its shell keeps every applet with it."""
+    found = [f for c in DROPPED_BY_STAGE for f in ctx.by_category[c]]
+    if final.plan is None:
+        return found, []
+    kept = keeper(ctx.result.tree, final.plan, final.base_has)
+    stays = [f for f in found if any(kept(p) for p in (f.paths or (f.path,) if f.path else ()))]
+    return [f for f in found if f not in stays], stays
+
+
+def _nothing_to_drop(closure: Closure, stays: Sequence[Finding]) -> Suggestion | None:
+    if not stays:
+        return None
+    text = (f"A multi-stage build would not remove the tools found here: the program "
+            f"({closure.entry}, {closure.kind}) needs the files they are.{_kept_text(stays)}")
+    first = stays[0]
+    return Suggestion(f"The program needs {_names(stays[:1])}: a stage fix removes nothing",
+                      text, 0, first.layer, None, _ids(stays))
+
+
+def _kept_text(stays: Sequence[Finding]) -> str:
+    if not stays:
+        return ""
+    multicall = sorted({f.path for f in stays if f.path and f.rule_id.endswith("-MULTICALL")})
+    text = (" It keeps what the program itself needs: " + "; ".join(
+        f"{c} ({_names(fs)})" for c in DROPPED_BY_STAGE
+        if (fs := [f for f in stays if f.category == c])) + f" [{_rules(stays)}].")
+    if multicall:
+        text += (f" {', '.join(multicall)} is a multi-call binary: copied for its shell, it "
+                 "brings every applet it was built with (wget, nc, ... where listed above); "
+                 "a program that needs no shell (exec form, a static binary) would drop it.")
+    return text
 
 
 def _smaller_base(ctx: _Ctx) -> Suggestion | None:

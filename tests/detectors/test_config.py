@@ -139,7 +139,11 @@ def test_buildkit_remote_add_with_checksum_is_pinned():
     ("/bin/sh -c #(nop) ADD dir:" + "2" * 64 + " in /app ", [D("/app"), F("/app/a", b"x"),
                                                             F("/app/b", b"x")]),
     ("ADD app.py /app/ # buildkit", [D("/app"), F("/app/app.py", b"x")]),
-], ids=["legacy-single-file", "legacy-directory", "buildkit-plain-file"])
+    ("/bin/sh -c #(nop) ADD file:" + "8" * 64 + " in /app/run ", [D("/app"),
+                                                                F("/app/run", b"x")]),
+    ("/bin/sh -c #(nop) ADD file:" + "9" * 64 + " in / ", [F("/run.sh", b"x")]),
+], ids=["legacy-single-file", "legacy-directory", "buildkit-plain-file",
+        "legacy-file-to-its-name", "legacy-file-into-root"])
 def test_add_where_copy_would_do(created_by, layer):
     [f] = instruction_findings([layer], [created_by])
     assert (f.rule_id, f.severity) == ("AUD-ADD-LOCAL", "low")
@@ -151,7 +155,15 @@ def test_add_where_copy_would_do(created_by, layer):
     ("ADD rootfs.tar.xz / # buildkit", [F("/etc/os-release", b"x")]),
     ("/bin/sh -c #(nop) ADD multi:" + "4" * 64 + " in /app/ ", [D("/app"), F("/app/a", b"x")]),
     ("/bin/sh -c #(nop) COPY file:" + "5" * 64 + " in /app/a ", [D("/app"), F("/app/a", b"x")]),
-], ids=["base-rootfs-unpacked", "buildkit-archive", "legacy-multi-cannot-tell", "copy"])
+    # `ADD busybox.tar /`: one regular file, its applet links and directories unpacked
+    ("/bin/sh -c #(nop) ADD file:" + "6" * 64 + " in / ",
+     [D("/bin"), F("/bin/busybox", ELF, mode=0o755), L("/bin/sh", "busybox"),
+      L("/bin/ls", "busybox")]),
+    # an archive holding one file in a directory: a plain ADD would put the file at /name
+    ("/bin/sh -c #(nop) ADD file:" + "7" * 64 + " in / ",
+     [D("/opt"), D("/opt/tools"), F("/opt/tools/bb", ELF, mode=0o755)]),
+], ids=["base-rootfs-unpacked", "buildkit-archive", "legacy-multi-cannot-tell", "copy",
+        "legacy-archive-of-one-file-and-links", "legacy-archive-of-one-nested-file"])
 def test_add_that_is_fine(created_by, layer):
     assert instruction_findings([layer], [created_by]) == []
 

@@ -206,3 +206,39 @@ def test_without_a_dockerfile_suggestions_have_no_lines():
 
 def test_a_clean_image_gets_nothing():
     assert suggestions(audit_with(user="1000")) == []
+
+
+def test_a_stage_fix_never_claims_to_remove_what_it_copies() -> None:
+    # default.tar runs `sh app.sh`, and /bin/sh is busybox: copying the shell keeps the
+    # multi-call binary, so its network and dpkg applets stay with it.
+    from pathlib import Path
+
+    from auditor.audit import AuditRequest, audit
+
+    archive = Path(__file__).resolve().parents[2] / "fixtures" / "default.tar"
+    report = audit(AuditRequest(str(archive), bases=lambda: ()))
+    assert report.closure is not None and "/bin/busybox" in report.closure.files
+    for s in report.suggestions:
+        removes = s.text.split(" removes: ", 1)[1].split("]", 1)[0] if " removes: " in s.text \
+            else ""
+        assert "/bin/busybox" not in removes, s.text
+    [kept] = [s for s in report.suggestions if "removes nothing" in s.title]
+    assert "multi-call binary" in kept.text and kept.saves_bytes == 0
+    assert set(kept.rule_ids) == {"AUD-NET-MULTICALL", "AUD-PKG-MANAGER-MULTICALL",
+                                  "AUD-SHELL-MULTICALL"}
+
+
+def test_fix_on_an_image_it_cannot_improve_writes_the_dockerfile_unchanged() -> None:
+    # busybox-app (default.tar) needs its busybox shell: a new stage would remove nothing
+    from pathlib import Path
+
+    from auditor.audit import AuditRequest, fix
+    from auditor.policy import load_policy
+
+    root = Path(__file__).resolve().parents[2] / "fixtures"
+    text = (root / "busybox-app" / "Dockerfile").read_text()
+    done = fix(AuditRequest(str(root / "default.tar"), policy=load_policy("default"),
+                            dockerfile_text=text, bases=lambda: ()))
+    assert done.rewrite.text == text
+    assert done.rewrite.notes[0].startswith("nothing to fix:")
+    assert done.expected == done.report.verdict
