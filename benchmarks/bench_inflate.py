@@ -9,9 +9,8 @@ thread, at a few GIL switch intervals. Inflating releases the GIL, but each outp
 takes it back, and a thread that waits for the GIL waits up to the switch interval (5 ms
 by default) while the other runs Python: measured here (2 cores, load 3 to 5), ISA-L
 inflating 100 MB took 0.37 s alone, 1.5 to 3.7 s next to a busy thread at 5 ms, 1.0 s at
-0.2 ms. That hand-off, not the
-inflating, is what keeps `auditor scan` of a gzip save near the sum of its two threads'
-CPU time instead of their maximum.
+0.2 ms. That hand-off, not the inflating, is what keeps `auditor scan` of a gzip save
+near the sum of its two threads' CPU time instead of their maximum.
 """
 
 from __future__ import annotations
