@@ -263,7 +263,9 @@ def _instruction_keys(df: Dockerfile, ins: Instruction, scope: _Scope,
         return {"run:" + _norm(" ".join(words) if ins.json else (words[0] if words else ""))}
     if kw in ("COPY", "ADD"):
         expanded = [expand(w, values, esc) for w in words]
-        if ins.heredoc or not expanded or not all(ok for _, ok in expanded):
+        # A heredoc COPY/ADD still ends in its destination, and BuildKit records it
+        # (``COPY <<EOF /dest``): the destination is as exact as any other copy's.
+        if not expanded or not all(ok for _, ok in expanded):
             return set()
         return {"dest:" + _norm_path(expanded[-1][0])}
     if kw in ("CMD", "ENTRYPOINT"):

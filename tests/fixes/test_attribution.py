@@ -273,3 +273,25 @@ def test_stages_names_and_source_lines():
     assert df.stages[0].base == "debian:12"
     assert [s.index for s in df.chain()] == [0, 1]
     assert df.source(df.stages[0].instructions[0]) == "RUN a \\\n  b"
+
+
+HEREDOC = """\
+# syntax=docker/dockerfile:1
+FROM busybox
+COPY <<EOF /etc/greeting
+hello
+EOF
+CMD ["cat", "/etc/greeting"]
+"""
+HEREDOC_HISTORY = [  # as BuildKit (docker 26, buildx) records it
+    run("/bin/sh -c #(nop) ADD file:ab12cd34ef56ab12cd34ef56 in / "),
+    nop('/bin/sh -c #(nop)  CMD ["sh"]'),
+    run("COPY <<EOF /etc/greeting # buildkit"),
+    nop('CMD ["cat" "/etc/greeting"]'),
+]
+
+
+def test_buildkit_heredoc_copy_is_exact():
+    a = attribute_layers(HEREDOC, HEREDOC_HISTORY)
+    assert lines_of(a) == [None, 3]
+    assert a.layers[1].confidence == "exact"
