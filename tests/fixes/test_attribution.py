@@ -295,3 +295,26 @@ def test_buildkit_heredoc_copy_is_exact():
     a = attribute_layers(HEREDOC, HEREDOC_HISTORY)
     assert lines_of(a) == [None, 3]
     assert a.layers[1].confidence == "exact"
+
+
+QUOTED_ARG = """\
+FROM busybox
+ARG GREETING="hello world" PLACE='the moon'
+ENV PATH=/opt/app/bin:$PATH
+RUN echo "$GREETING" > /greeting
+"""
+QUOTED_ARG_HISTORY = [  # as BuildKit (docker 26, buildx) records it
+    run("/bin/sh -c #(nop) ADD file:ab12cd34ef56ab12cd34ef56 in / "),
+    nop('/bin/sh -c #(nop)  CMD ["sh"]'),
+    nop("ARG GREETING=hello world PLACE=the moon"),
+    nop("ENV PATH=/opt/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    run('|2 GREETING=hello world PLACE=the moon /bin/sh -c echo "$GREETING" > /greeting'
+        " # buildkit"),
+]
+
+
+def test_buildkit_quoted_arg_and_env_path_are_exact():
+    a = attribute_layers(QUOTED_ARG, QUOTED_ARG_HISTORY)
+    assert lines_of(a) == [None, 4]
+    confidence = {s.instruction.keyword: s.confidence for s in a.steps}
+    assert confidence == {"ARG": "exact", "ENV": "exact", "RUN": "exact"}, confidence
