@@ -318,3 +318,25 @@ def test_buildkit_quoted_arg_and_env_path_are_exact():
     assert lines_of(a) == [None, 4]
     confidence = {s.instruction.keyword: s.confidence for s in a.steps}
     assert confidence == {"ARG": "exact", "ENV": "exact", "RUN": "exact"}, confidence
+
+
+BUILDAH = """\
+FROM busybox
+WORKDIR /app
+COPY greeting.txt .
+CMD ["cat", "greeting.txt"]
+"""
+BUILDAH_HISTORY = [  # as buildah (podman build) records it
+    run("/bin/sh -c #(nop) ADD file:ab12cd34ef56ab12cd34ef56 in / "),
+    nop('/bin/sh -c #(nop)  CMD ["sh"]'),
+    run("/bin/sh -c #(nop) WORKDIR /app"),
+    run("/bin/sh -c #(nop) COPY file:5f0b1c3a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d in . "),
+    nop('/bin/sh -c #(nop) CMD ["cat", "greeting.txt"]'),
+]
+
+
+def test_buildah_copy_file_sha_is_exact():
+    a = attribute_layers(BUILDAH, BUILDAH_HISTORY)
+    assert lines_of(a)[-1] == 3
+    confidence = {s.instruction.keyword: s.confidence for s in a.steps}
+    assert confidence["COPY"] == "exact", confidence
