@@ -220,9 +220,19 @@ def _observed_keys(created_by: str) -> Keys:
         keys.add(keyword.lower() + ":" + json.dumps(args.strip("[] ").split()))
     elif keyword == "WORKDIR":
         keys.add("wd:" + _norm_path(args))
-    elif keyword == "ARG":
-        keys.add("arg:" + " ".join(w.partition("=")[0] for w in args.split()))
+    elif keyword in ("ARG", "ENV"):
+        keys.add(f"{keyword.lower()}:" + " ".join(_recorded_names(args)))
     return keyword, frozenset(keys)
+
+
+_NAME_RX = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=")
+
+
+def _recorded_names(args: str) -> list[str]:
+    """The names an ``ARG``/``ENV`` history entry sets. The builder records values
+    unquoted (``ARG A=hello world``), so a word is a name only when ``=`` follows it;
+    an ``ARG`` of bare names has no ``=`` at all."""
+    return _NAME_RX.findall(args) if "=" in args else args.split()
 
 
 class _Scope:
@@ -263,7 +273,9 @@ def _instruction_keys(df: Dockerfile, ins: Instruction, scope: _Scope,
         return {"run:" + _norm(" ".join(words) if ins.json else (words[0] if words else ""))}
     if kw in ("COPY", "ADD"):
         expanded = [expand(w, values, esc) for w in words]
-        if ins.heredoc or not expanded or not all(ok for _, ok in expanded):
+        # A heredoc COPY/ADD still ends in its destination, and BuildKit records it
+        # (``COPY <<EOF /dest``): the destination is as exact as any other copy's.
+        if not expanded or not all(ok for _, ok in expanded):
             return set()
         return {"dest:" + _norm_path(expanded[-1][0])}
     if kw in ("CMD", "ENTRYPOINT"):
@@ -283,9 +295,13 @@ def _instruction_keys(df: Dockerfile, ins: Instruction, scope: _Scope,
         pairs = env_pairs(ins, values, esc)
         if kw == "ENV":
             scope.env.update({k: v for k, v, _ in pairs})
+        # ENV's names in order are exact even when a value reads a variable we cannot
+        # know (``PATH=/x:$PATH`` on a base whose PATH is in its config, not its history).
+        names = {"env:" + " ".join(k for k, _, _ in pairs)} if kw == "ENV" else set()
         if not all(ok for _, _, ok in pairs):
-            return set()
-        return {_norm(" ".join(f"{k}={v}" for k, v, _ in pairs)), _norm(ins.original[len(kw):])}
+            return names
+        return {*names, _norm(" ".join(f"{k}={v}" for k, v, _ in pairs)),
+                _norm(ins.original[len(kw):])}
     if kw == "ARG":
         for name, default in arg_pairs(ins, values, esc):
             given = build_args.get(name)
@@ -293,7 +309,7 @@ def _instruction_keys(df: Dockerfile, ins: Instruction, scope: _Scope,
             value = given if given is not None else inherited
             if value is not None:
                 scope.args[name] = value
-        return {"arg:" + " ".join(w.partition("=")[0] for w in words)}
+        return {"arg:" + " ".join(name for name, _ in arg_pairs(ins, values, esc))}
     expanded = [expand(w, values, esc) for w in words]
     known = all(ok for _, ok in expanded)
     text = " ".join(v for v, _ in expanded)

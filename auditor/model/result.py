@@ -45,3 +45,24 @@ class Report:
     sarif_category: str | None = None
     closure: Closure | None = None  # when computed
     attribution: Attribution | None = None  # with a Dockerfile
+
+    def config_line(self, rule_id: str) -> int | None:
+        """The Dockerfile line of a finding with no layer (root user, no HEALTHCHECK, a
+        config finding): the line of the one suggestion that answers its rule, else the
+        final stage's last ``USER``, else that stage's ``FROM``; never the builder's
+        ``FROM`` of a multi-stage file. None without a Dockerfile."""
+        lines = {s.dockerfile_line for s in self.suggestions
+                 if s.dockerfile_line and rule_id in s.rule_ids}
+        if len(lines) == 1:
+            return lines.pop()
+        target = self.attribution.target if self.attribution is not None else None
+        if target is None:
+            return None
+        users = [ins.line for ins in target.instructions if ins.keyword == "USER"]
+        return users[-1] if users else target.from_line
+
+    def finding_line(self, finding: Finding) -> int | None:
+        """The Dockerfile line a finding points at: its layer's, or :meth:`config_line`."""
+        if finding.layer is not None:
+            return self.dockerfile_lines.get(finding.layer)
+        return self.config_line(finding.rule_id)

@@ -273,3 +273,70 @@ def test_stages_names_and_source_lines():
     assert df.stages[0].base == "debian:12"
     assert [s.index for s in df.chain()] == [0, 1]
     assert df.source(df.stages[0].instructions[0]) == "RUN a \\\n  b"
+
+
+HEREDOC = """\
+# syntax=docker/dockerfile:1
+FROM busybox
+COPY <<EOF /etc/greeting
+hello
+EOF
+CMD ["cat", "/etc/greeting"]
+"""
+HEREDOC_HISTORY = [  # as BuildKit (docker 26, buildx) records it
+    run("/bin/sh -c #(nop) ADD file:ab12cd34ef56ab12cd34ef56 in / "),
+    nop('/bin/sh -c #(nop)  CMD ["sh"]'),
+    run("COPY <<EOF /etc/greeting # buildkit"),
+    nop('CMD ["cat" "/etc/greeting"]'),
+]
+
+
+def test_buildkit_heredoc_copy_is_exact():
+    a = attribute_layers(HEREDOC, HEREDOC_HISTORY)
+    assert lines_of(a) == [None, 3]
+    assert a.layers[1].confidence == "exact"
+
+
+QUOTED_ARG = """\
+FROM busybox
+ARG GREETING="hello world" PLACE='the moon'
+ENV PATH=/opt/app/bin:$PATH
+RUN echo "$GREETING" > /greeting
+"""
+QUOTED_ARG_HISTORY = [  # as BuildKit (docker 26, buildx) records it
+    run("/bin/sh -c #(nop) ADD file:ab12cd34ef56ab12cd34ef56 in / "),
+    nop('/bin/sh -c #(nop)  CMD ["sh"]'),
+    nop("ARG GREETING=hello world PLACE=the moon"),
+    nop("ENV PATH=/opt/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    run('|2 GREETING=hello world PLACE=the moon /bin/sh -c echo "$GREETING" > /greeting'
+        " # buildkit"),
+]
+
+
+def test_buildkit_quoted_arg_and_env_path_are_exact():
+    a = attribute_layers(QUOTED_ARG, QUOTED_ARG_HISTORY)
+    assert lines_of(a) == [None, 4]
+    confidence = {s.instruction.keyword: s.confidence for s in a.steps}
+    assert confidence == {"ARG": "exact", "ENV": "exact", "RUN": "exact"}, confidence
+
+
+BUILDAH = """\
+FROM busybox
+WORKDIR /app
+COPY greeting.txt .
+CMD ["cat", "greeting.txt"]
+"""
+BUILDAH_HISTORY = [  # as buildah (podman build) records it
+    run("/bin/sh -c #(nop) ADD file:ab12cd34ef56ab12cd34ef56 in / "),
+    nop('/bin/sh -c #(nop)  CMD ["sh"]'),
+    run("/bin/sh -c #(nop) WORKDIR /app"),
+    run("/bin/sh -c #(nop) COPY file:5f0b1c3a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d in . "),
+    nop('/bin/sh -c #(nop) CMD ["cat", "greeting.txt"]'),
+]
+
+
+def test_buildah_copy_file_sha_is_exact():
+    a = attribute_layers(BUILDAH, BUILDAH_HISTORY)
+    assert lines_of(a)[-1] == 3
+    confidence = {s.instruction.keyword: s.confidence for s in a.steps}
+    assert confidence["COPY"] == "exact", confidence
