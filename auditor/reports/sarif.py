@@ -29,7 +29,7 @@ from auditor.history import created_by_text
 from auditor.model.findings import MAX_TAGS, SEVERITY_RANK, Finding, Rule
 from auditor.model.text import human_bytes, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
-from auditor.reports import Report, Suggestion, WriteOptions
+from auditor.reports import Report, Suggestion, WriteOptions, view
 from auditor.reports.markdown import suggestion_markdown
 
 INFORMATION_URI = "https://github.com/auditor-dev/auditor"  # placeholder: the project's home
@@ -128,20 +128,11 @@ def image_uri(report: Report, finding: Finding) -> str:
     return f"{base}/rootfs{_uri_path(finding.path)}"
 
 
-def _config_line(report: Report, rule_id: str) -> int | None:
-    """The Dockerfile line of a config finding (USER, ENV, EXPOSE have no layer): the line
-    of the one suggestion that answers its rule, when there is exactly one."""
-    lines = {s.dockerfile_line for s in report.suggestions
-             if s.dockerfile_line and rule_id in s.rule_ids}
-    return lines.pop() if len(lines) == 1 else None
-
-
 def finding_location(report: Report, f: Finding) -> tuple[str, int]:
     """Where an alert about ``f`` points: the Dockerfile line that brought it in, or the
     image's stable pseudo-path (line 1) without a Dockerfile. A relative URI, and a line."""
     if report.dockerfile:
-        line = (report.dockerfile_lines.get(f.layer) if f.layer is not None
-                else _config_line(report, f.rule_id)) or 1
+        line = view.dockerfile_line(report, f) or 1
         return dockerfile_uri(report.dockerfile), max(1, line)
     return image_uri(report, f), 1
 

@@ -74,6 +74,32 @@ def suppressed(report: Report) -> list[tuple[Finding, str]]:
     return [(f, why) for f, why in verdict.suppressed if f.fingerprint not in shown]
 
 
+# What kind of thing kept a finding from counting, by how evaluate() words its reason.
+SUPPRESSION_KINDS = ("allow-list", "waiver", "baseline", "--ignore")
+
+
+def suppression_kind(why: str) -> str:
+    """``allow-list``, ``waiver``, ``baseline`` or ``--ignore``: the start of ``why``."""
+    for kind in SUPPRESSION_KINDS:
+        if why.startswith(kind):
+            return kind
+    return "policy"
+
+
+def dockerfile_line(report: Report, f: Finding) -> int | None:
+    """The Dockerfile line a finding points at: its layer's instruction, or for a config
+    finding (USER, ENV, EXPOSE have no layer) the line of the one suggestion that answers
+    its rule, when there is exactly one. None without a Dockerfile or a line. SARIF's
+    locations and the JSON report's ``dockerfile_line`` both read it."""
+    if not report.dockerfile:
+        return None
+    if f.layer is not None:
+        return report.dockerfile_lines.get(f.layer)
+    lines = {s.dockerfile_line for s in report.suggestions
+             if s.dockerfile_line and f.rule_id in s.rule_ids}
+    return lines.pop() if len(lines) == 1 else None
+
+
 def action(report: Report, finding: Finding) -> str | None:
     """``fail`` when the finding fails the gate, ``warn`` when it only shows; None
     without a policy."""

@@ -34,8 +34,8 @@ def written(name: str, report: Report) -> str:
 
 
 def with_dockerfile(report: Report) -> Report:
-    report.dockerfile, report.dockerfile_lines = "./build/Dockerfile", {0: 1, 1: 4, 2: 9}
-    return report
+    return replace(report, dockerfile="./build/Dockerfile",
+                   dockerfile_lines={0: 1, 1: 4, 2: 9})
 
 
 def with_packages(report: Report) -> Report:
@@ -130,7 +130,7 @@ def test_junit_one_case_per_rule_failing_what_fails_the_gate() -> None:
 def test_junit_passes_when_the_image_passes() -> None:
     report = samples.sample_report(skipped=False)
     assert report.verdict is not None
-    report.verdict = replace(report.verdict, passed=True, reasons=[], actions={})
+    report = replace(report, verdict=replace(report.verdict, passed=True, reasons=[], actions={}))
     text = junit.render(report)
     assert_valid_junit(text)
     root = ET.fromstring(text)
@@ -147,7 +147,7 @@ def test_junit_stays_under_its_budget_and_says_what_it_left_out() -> None:
     many = samples.many_findings(3_000)
     report = samples.sample_report(findings=many)
     assert report.verdict is not None
-    report.verdict = replace(report.verdict, actions={f.fingerprint: "fail" for f in many})
+    report = replace(report, verdict=replace(report.verdict, actions={f.fingerprint: "fail" for f in many}))
     text = junit.render(report, max_bytes=200_000)
     assert_valid_junit(text)
     assert len(text.encode()) < 200_000 + 40_000  # the budget, plus the passing cases
@@ -163,7 +163,7 @@ def test_junit_holds_any_name_as_valid_xml() -> None:
                               path="/app/\udcff\x01<x>&\"'", layer=2)
     report = samples.sample_report(findings=[hostile])
     assert report.verdict is not None
-    report.verdict = replace(report.verdict, actions={hostile.fingerprint: "fail"})
+    report = replace(report, verdict=replace(report.verdict, actions={hostile.fingerprint: "fail"}))
     text = junit.render(report)
     assert_valid_junit(text)
     failure = cases(text)["AUD-SECRET-ENV"].find("failure")

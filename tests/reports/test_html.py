@@ -4,6 +4,7 @@ a page that a real browser renders without a console error."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -39,12 +40,11 @@ def elements(text: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def with_closure(report: Report) -> Report:
-    report.closure = Closure(
+    return replace(report, closure=Closure(
         entry="/app/run", kind="dynamic", files=("/app/run", "/bin/sh", "/usr/bin/dash"),
         bytes=150, share=0.5, missing=(MissingLibrary("libssl.so.3", "/app/run"),),
         notes=(f"a note naming {HOSTILE}",), base_candidate="distroless-cc",
-        reason="needs only the C runtime", argv=("/app/run", "--port", "8080"))
-    return report
+        reason="needs only the C runtime", argv=("/app/run", "--port", "8080")))
 
 
 def hostile_report() -> Report:
@@ -52,8 +52,8 @@ def hostile_report() -> Report:
         samples.finding("AUD-SECRET-ENV", "secret", "high", f"title {HOSTILE}",
                         f"message {HOSTILE}", path=f"/app/{HOSTILE}", layer=2,
                         package=f"pkg{HOSTILE}", size=10)]))
-    report.suggestions = (samples.SUGGESTIONS[0].__class__(f"s {HOSTILE}", f"RUN {HOSTILE}"),)
-    return report
+    return replace(report, suggestions=(
+        samples.SUGGESTIONS[0].__class__(f"s {HOSTILE}", f"RUN {HOSTILE}"),))
 
 
 def html_of(report: Report) -> str:
