@@ -147,7 +147,8 @@ def test_junit_stays_under_its_budget_and_says_what_it_left_out() -> None:
     many = samples.many_findings(3_000)
     report = samples.sample_report(findings=many)
     assert report.verdict is not None
-    report = replace(report, verdict=replace(report.verdict, actions={f.fingerprint: "fail" for f in many}))
+    report = replace(report, verdict=replace(report.verdict,
+                                             actions={f.fingerprint: "fail" for f in many}))
     text = junit.render(report, max_bytes=200_000)
     assert_valid_junit(text)
     assert len(text.encode()) < 200_000 + 40_000  # the budget, plus the passing cases

@@ -4,9 +4,9 @@ a page that a real browser renders without a console error."""
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
