@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from auditor.errors import UsageError
 from auditor.read import engine_wire
 
-
 DEFAULT_REGISTRY_TIMEOUT = 60.0
 
 
