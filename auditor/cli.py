@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default linux/amd64, or the only one); a single-platform image "
                         "built for another platform is refused")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        sp.add_argument("--config", metavar="PATH", help="the project file (default "
+                        "./.auditor.toml when there is one): flags' values, below "
+                        "AUDITOR_* variables and the command line")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress and no "
                         "notes on stderr; the report is written all the same (for the "
                         "terminal format: the verdict line alone)")
@@ -396,7 +399,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="surrogateescape" if stream is sys.stdout
                                else "backslashreplace")
     try:
-        args = _parser().parse_args(argv)
+        from auditor.cli_config import apply
+
+        parser = _parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        apply(parser, argv, os.environ)
+        args = parser.parse_args(argv)
         if hasattr(args, "source"):
             from auditor.source_flags import configure_sources
 

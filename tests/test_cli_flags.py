@@ -222,3 +222,62 @@ def test_json_finding_has_action_and_suppressed_has_the_allow_list(
     assert allowed and "/bin/busybox" in allowed[0]["why"]
     _code, out, _ = run(capsys, "scan", str(image), "--policy", str(policy), "--color", "never")
     assert "Suppressed (" in out
+
+
+def test_env_vars_and_the_project_file_set_flags_below_the_command_line(
+        capsys: Any, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".auditor.toml").write_text('format = "json"\nexit-code = 0\n'
+                                            '[scan]\nignore = ["AUD-NO-HEALTHCHECK"]\n')
+    code, out, _ = run(capsys, "scan", str(archive))
+    doc = json.loads(out)
+    assert code == 0 and doc["passed"] is False
+    assert "AUD-NO-HEALTHCHECK" not in {f["rule_id"] for f in doc["findings"]}
+    monkeypatch.setenv("AUDITOR_FORMAT", "MARKDOWN")
+    monkeypatch.setenv("AUDITOR_EXIT_CODE", "5")
+    code, out, _ = run(capsys, "scan", str(archive))
+    assert code == 5 and out.startswith("### auditor")
+    code, out, _ = run(capsys, "scan", str(archive), "-f", "json", "--exit-code", "3")
+    assert code == 3 and json.loads(out)["schema"] == "auditor/report/v1"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("format = [", "not valid TOML"), ("bogus = 1\n", "'bogus' is no flag"),
+    ('color = "pink"\n', "wants one of"), ("exit-code = true\n", "single value"),
+], ids=["not-toml", "unknown-key", "bad-choice", "bad-type"])
+def test_a_bad_project_file_is_one_line_and_exit_2(capsys: Any, archive: Path,
+                                                   tmp_path: Path, text: str,
+                                                   needle: str) -> None:
+    config = tmp_path / "a.toml"
+    config.write_text(text)
+    code, _out, err = run(capsys, "scan", str(archive), "--config", str(config))
+    assert code == 2
+    one_error(err, needle)
+
+
+def test_every_flag_has_an_env_var_and_the_guide_names_it() -> None:
+    from auditor.cli_config import COMMANDS_WITH_CONFIG, env_name, flag_actions
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text()
+    subs = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    names = {env_name(a) for c in COMMANDS_WITH_CONFIG for a in flag_actions(subs[c])
+             if a.dest != "config"}
+    assert "AUDITOR_FAIL_ON" in names and "AUDITOR_SEVERITY" in names
+    assert sorted(n for n in names if n not in guide) == []
+
+
+def test_an_env_var_reaches_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.cli_config import apply, env_name, flag_actions
+
+    parser = _parser()
+    scan = parser._subparsers._group_actions[0].choices["scan"]  # type: ignore[union-attr]
+    samples = {"exit_code": "4", "fail_under": "50", "timeout": "3", "format": "json",
+               "color": "never", "verify": "true"}
+    for action in flag_actions(scan):
+        if action.dest != "config":
+            monkeypatch.setenv(env_name(action), samples.get(action.dest, "1" if
+                               action.nargs == 0 else "x"))
+    apply(parser, ["scan", "img"], dict(__import__("os").environ))
+    args = parser.parse_args(["scan", "img"])
+    assert args.exit_code == 4 and args.fail_under == 50 and args.timeout == 3.0
+    assert args.verify is True and args.quiet is True and args.ignore == ["x"]
