@@ -229,7 +229,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         start_early(reference)
     from auditor.audit import AuditRequest, audit
     from auditor.cli_outputs import STDOUT, parse_outputs
-    from auditor.policy import Baseline, load_policy
+    from auditor.policy import Baseline
     from auditor.reports import FORMATS, WriteOptions, writer
 
     if args.format not in FORMATS:
@@ -241,7 +241,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     # Everything that can be wrong with the arguments is found before the image is read.
     request = AuditRequest(
         args.source, platform=_platform(args.platform), verify=args.verify,
-        policy=load_policy(args.policy),
+        policy=_policy(args.policy),
         baseline=Baseline.load(args.baseline) if args.baseline else None,
         fail_under=args.fail_under, fail_on=args.fail_on, ignore=_ignored(args.ignore),
         dockerfile_text=_read_dockerfile(args.dockerfile), dockerfile=args.dockerfile,
@@ -296,6 +296,13 @@ def _ignored(items: Sequence[str]) -> tuple[str, ...]:
     return rules
 
 
+def _policy(value: Any) -> Any:
+    """A policy name or file, or the Policy written inline in .auditor.toml."""
+    from auditor.policy import Policy, load_policy
+
+    return value if isinstance(value, Policy) else load_policy(value)
+
+
 def _platform(text: str | None) -> str | None:
     from auditor.model.platform import parse_platform
 
@@ -304,10 +311,9 @@ def _platform(text: str | None) -> str | None:
 
 def _cmd_fix(args: argparse.Namespace) -> int:
     from auditor.audit import AuditRequest, fix
-    from auditor.policy import load_policy
     from auditor.reports import human_bytes
 
-    policy = load_policy(args.policy)
+    policy = _policy(args.policy)
     request = AuditRequest(args.source, platform=_platform(args.platform), verify=args.verify,
                            policy=policy, dockerfile_text=_read_dockerfile(args.dockerfile),
                            dockerfile=args.dockerfile, target=args.target,

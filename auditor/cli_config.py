@@ -4,8 +4,10 @@ Precedence: flags > ``AUDITOR_*`` variables > ``.auditor.toml`` (or ``--config P
 defaults. Every flag of a command has a variable: ``AUDITOR_`` and its long name in capitals,
 dashes as underscores (``--fail-on`` is ``AUDITOR_FAIL_ON``). The file's keys are the long
 names too (``fail-on`` or ``fail_on``); a ``[scan]``, ``[fix]`` or ``[ls]`` table holds keys
-for that command alone. A list flag (``--output``, ``--ignore``, ``--build-arg``) takes a
-TOML array, or a comma-separated variable; flags given on the command line add to it.
+for that command alone. ``[policy]`` is a policy written inline (the keys of a policy
+file, its ``[[policy.waivers]]`` among them; ``extends`` relative to the file). A list
+flag (``--output``, ``--ignore``, ``--build-arg``) takes a TOML array, or a
+comma-separated variable; flags given on the command line add to it.
 Values reach argparse as its defaults, so the command line still wins.
 """
 
@@ -72,8 +74,9 @@ def _config_path(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
 
 def _from_file(path: str, command: str, actions: dict[str, argparse.Action]
                ) -> dict[str, Any]:
+    text = read_text(path, CONFIG)
     try:
-        data = tomllib.loads(read_text(path, CONFIG))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
     except (RecursionError, ValueError):
@@ -90,7 +93,11 @@ def _from_file(path: str, command: str, actions: dict[str, argparse.Action]
             if dest not in every:
                 raise UsageError(f"config file {path}: {key!r} is no flag of auditor",
                                  tip="keys are the flags' long names, e.g. fail-on")
-            if dest in actions:
+            if dest == "policy" and isinstance(value, dict):
+                from auditor.policy.loader import policy_from_table
+
+                out[dest] = policy_from_table(path, value, text)  # a Policy: the inline one
+            elif dest in actions:
                 out[dest] = _convert(actions[dest], value, f"config file {path}: {key}")
     return out
 

@@ -281,3 +281,19 @@ def test_an_env_var_reaches_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     args = parser.parse_args(["scan", "img"])
     assert args.exit_code == 4 and args.fail_under == 50 and args.timeout == 3.0
     assert args.verify is True and args.quiet is True and args.ignore == ["x"]
+
+
+def test_the_project_file_may_hold_the_policy_and_its_waivers(
+        capsys: Any, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".auditor.toml").write_text(
+        'format = "json"\n[policy]\nextends = "default"\nname = "team"\n'
+        '[[policy.waivers]]\nrule = "AUD-ROOT-USER"\nreason = "the base runs as root"\n'
+        'expires = 2999-01-01\n')
+    _code, out, _ = run(capsys, "scan", str(archive))
+    doc = json.loads(out)
+    assert doc["policy"]["name"] == "team"
+    waived = [s for s in doc["suppressed"] if s["kind"] == "waiver"]
+    assert waived and waived[0]["finding"]["rule_id"] == "AUD-ROOT-USER"
+    _code, out, _ = run(capsys, "scan", str(archive), "--policy", "strict")
+    assert json.loads(out)["policy"]["name"] == "strict"  # the flag wins
