@@ -15,7 +15,7 @@ from auditor.filetree import FileTree, squash_layers
 from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
 from auditor.model.image import Image, Skipped
-from auditor.model.platform import check_platform
+from auditor.model.platform import INDEX_SOURCES, check_platform
 from auditor.model.result import AuditResult, Report
 from auditor.model.suggestion import Suggestion
 from auditor.model.verdict import Verdict
@@ -212,8 +212,9 @@ def _open(source: str, options: ScanOptions) -> Image:
     that resolves an index has picked the platform already; a single-platform image is
     checked here, whichever source read it)."""
     image = open_image(source, options)
-    check_platform(image.config.os, image.config.architecture, options.platform,
-                   image.reference)
+    if image.source not in INDEX_SOURCES:
+        check_platform(image.config.os, image.config.architecture, options.platform,
+                       image.reference)
     return image
 
 

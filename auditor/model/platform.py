@@ -22,6 +22,9 @@ ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "ppc64", "s390x", "riscv64"
 # What people type for an architecture, as the engine normalises it.
 ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
            "i386": "386", "i686": "386"}
+# The sources that pick a platform from an index themselves (and check a single-platform
+# manifest before any layer is read): their choice is not second-guessed by the config.
+INDEX_SOURCES = ("oci-dir", "oci-archive", "registry")
 _SHAPE = re.compile(r"([a-z0-9]+)/([a-z0-9_-]+)(?:/([a-z0-9]+))?\Z")
 
 
