@@ -16,6 +16,7 @@ from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
 from auditor.model.findings import Finding
 from auditor.model.image import Image, Skipped
+from auditor.model.platform import INDEX_SOURCES, check_platform
 from auditor.model.result import AuditResult, Report
 from auditor.model.suggestion import Suggestion
 from auditor.model.verdict import Verdict
@@ -53,6 +54,7 @@ class AuditRequest:
     baseline: Baseline | None = None
     fail_under: int | None = None  # override the policy's thresholds
     fail_on: str | None = None
+    ignore: tuple[str, ...] = ()  # rule ids the gate ignores (--ignore)
     dockerfile_text: str | None = None  # ties findings to lines; None: no attribution
     dockerfile: str | None = None  # its path as the user gave it, for the reports
     target: str | None = None
@@ -80,7 +82,7 @@ def audit(request: AuditRequest) -> Report:
                   verify=request.verify)
     verdict = None if request.policy is None else judge(
         result, request.policy, baseline=request.baseline, fail_under=request.fail_under,
-        fail_on=request.fail_on)
+        fail_on=request.fail_on, ignore=request.ignore)
     skipped: list[Skipped] = []  # what goes wrong from here on
     closure = _closure(result, skipped)
     attribution = _attribution(request, result)
@@ -158,13 +160,15 @@ def _once(bases: ListBases) -> ListBases:
 
 
 def judge(result: AuditResult, policy: Policy, *, baseline: Baseline | None = None,
-          fail_under: int | None = None, fail_on: str | None = None) -> Verdict:
+          fail_under: int | None = None, fail_on: str | None = None,
+          ignore: tuple[str, ...] = ()) -> Verdict:
     """The policy's verdict on an audited image (the pipeline's policy step)."""
     from auditor.policy import evaluate
 
     return evaluate(policy, result.findings, image_size=result.tree.size_bytes,
                     wasted_bytes=result.tree.wasted_bytes, packages=result.inventory.packages,
-                    baseline=baseline, fail_under=fail_under, fail_on=fail_on)
+                    baseline=baseline, fail_under=fail_under, fail_on=fail_on,
+                    ignore=ignore)
 
 
 def _closure(result: AuditResult, skipped: list[Skipped]) -> Closure | None:
@@ -225,11 +229,22 @@ def scan_wants() -> ContentWants:
 def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
               wants: ContentWants = NOTHING, verify: bool | None = None
               ) -> tuple[Image, FileTree]:
-    image = open_image(source, ScanOptions(wants, platform, progress, verify=verify,
-                                           defer_checks=True))
+    image = _open(source, ScanOptions(wants, platform, progress, verify=verify,
+                                      defer_checks=True))
     tree = squash_layers(image.layers)  # while the layer digests are checked
     image.wait_checks()
     return image, tree
+
+
+def _open(source: str, options: ScanOptions) -> Image:
+    """The image SOURCE names, refused when --platform asked for another one (a source
+    that resolves an index has picked the platform already; a single-platform image is
+    checked here, whichever source read it)."""
+    image = open_image(source, options)
+    if image.source not in INDEX_SOURCES:
+        check_platform(image.config.os, image.config.architecture, options.platform,
+                       image.reference)
+    return image
 
 
 def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
@@ -253,8 +268,8 @@ def scan(source: str, *, platform: str | None = None, progress: Progress | None 
          detect: bool = True, verify: bool | None = None) -> AuditResult:
     """The image read and audited: its tree, its packages and the detectors' findings."""
     wants = scan_wants if detect else NOTHING  # made once the source has started reading
-    image = open_image(source, ScanOptions(wants, platform, progress, verify=verify,
-                                           defer_checks=True))
+    image = _open(source, ScanOptions(wants, platform, progress, verify=verify,
+                                      defer_checks=True))
     # Layer digests are checked in the background while the tree is squashed and audited;
     # a mismatch is raised here, before anything is reported.
     result = audit_image(image, squash_layers(image.layers), detect)

@@ -1,6 +1,7 @@
 """The command line: parsing, progress, and the one place errors become exit codes.
 
-Exit codes: 0 passed (or nothing to judge), 1 failed the policy, 2 could not run.
+Exit codes: 0 passed (or nothing to judge), 1 failed the policy (``--exit-code N`` changes
+it; 0 makes a report-only run), 2 could not run, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 from auditor import __version__
 from auditor.errors import AuditorError, UsageError
 
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,16 +29,25 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="auditor", description="Audit a built container image: what it carries "
                 "that production does not need, and how to build it smaller and safer.")
-    p.add_argument("--version", action="version", version=f"auditor {__version__}")
+    p.add_argument("--version", action="version", version=f"auditor {__version__}",
+                   help="print auditor's version and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("version", help="print auditor's version")
 
     def source_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("source", help="an image: NAME[:TAG] in the Docker Engine, "
                         "docker-archive:PATH[:TAG], oci-dir:PATH[:REF], oci-archive:PATH[:REF], "
                         "registry:HOST[:PORT]/REPO[:TAG|@DIGEST], or a path to any of those")
         sp.add_argument("--platform", help="os/arch[/variant] of a multi-platform image "
-                        "(default linux/amd64, or the only one)")
+                        "(default linux/amd64, or the only one); a single-platform image "
+                        "built for another platform is refused")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        sp.add_argument("--config", metavar="PATH", help="the project file (default "
+                        "./.auditor.toml when there is one): flags' values, below "
+                        "AUDITOR_* variables and the command line")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress and no "
+                        "notes on stderr; the report is written all the same (for the "
+                        "terminal format: the verdict line alone)")
         checks = sp.add_mutually_exclusive_group()
         checks.add_argument("--verify", dest="verify", action="store_const", const=True,
                             help="check every layer's digest, whatever the source (OCI "
@@ -51,19 +61,35 @@ def _parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", help="audit an image and report what it should not carry")
     source_args(scan)
-    scan.add_argument("--format", "-f", default="terminal", help="report on stdout: terminal "
-                      "(default), json, sarif, markdown")
-    scan.add_argument("--output", "-o", action="append", default=[], metavar="FORMAT=PATH",
-                      help="also write a report to a file; repeatable")
-    scan.add_argument("--quiet", "-q", action="store_true", help="print the verdict line alone")
-    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    from auditor.reports import FORMATS
+
+    scan.add_argument("--format", "-f", default="terminal", type=str.lower,
+                      metavar="FORMAT", help=f"the report on stdout: {', '.join(FORMATS)} "
+                      "(default terminal)")
+    scan.add_argument("--output", "-o", action="append", default=[],
+                      metavar="[FORMAT=]PATH", help="also write a report to a file, its "
+                      "format named or told by the extension (.sarif, .json, .cdx.json, "
+                      ".md, .html, .xml for junit); PATH - is stdout; repeatable")
+    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                      type=str.lower, help="colour in the terminal report: auto (when "
+                      "stdout is a terminal and NO_COLOR is unset), always, never")
+    scan.add_argument("--severity", metavar="LIST", type=str.lower,
+                      help="show only findings of these severities (e.g. HIGH,CRITICAL) in "
+                      "every format; the gate still counts every finding")
     gate = scan.add_argument_group("the gate")
     gate.add_argument("--policy", "-p", default="default", help="a built-in policy name "
                       "(default, strict, dev) or a policy file; see docs/policy.md")
     gate.add_argument("--fail-under", type=int, metavar="SCORE",
                       help="fail when the score is under SCORE (overrides the policy)")
-    gate.add_argument("--fail-on", metavar="SEVERITY", help="fail on any finding of this "
-                      "severity or worse: critical, high, medium, low, info")
+    gate.add_argument("--fail-on", metavar="SEVERITY", type=str.lower, help="fail on any "
+                      "finding of this severity or worse: critical, high, medium, low, info "
+                      "(or none)")
+    gate.add_argument("--ignore", action="append", default=[], metavar="RULE[,RULE]",
+                      help="ignore these rules as if the policy said so: not counted, not "
+                      "failing, listed as suppressed (repeatable)")
+    gate.add_argument("--exit-code", type=int, default=EXIT_FAILED, metavar="N",
+                      help="the exit code when the image fails the policy (default 1; 0 "
+                      "makes a report-only run); 2 stays could-not-run, 130 interrupted")
     gate.add_argument("--baseline", metavar="REPORT", help="a previous JSON or SARIF report: "
                       "gate only on findings that are new since it")
     build = scan.add_argument_group("the build")
@@ -83,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--output", "-o", metavar="PATH", help="write the rewritten Dockerfile "
                      "here (default: stdout)")
     fix.add_argument("--target", metavar="STAGE", help="the build stage that made the image")
-    fix.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE")
+    fix.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
+                     help="build arguments used for the build (repeatable)")
     fix.add_argument("--runtime-base", metavar="IMAGE", help="the final stage's base (default: "
                      "the smallest the runtime closure allows among images present here; "
                      "scratch always works)")
@@ -201,51 +228,97 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         # raises; argument errors below still come first.
         start_early(reference)
     from auditor.audit import AuditRequest, audit
-    from auditor.policy import Baseline, load_policy
+    from auditor.cli_outputs import STDOUT, parse_outputs
+    from auditor.policy import Baseline
     from auditor.reports import FORMATS, WriteOptions, writer
 
     if args.format not in FORMATS:
         raise UsageError(f"unknown format {args.format!r}; choose one of {', '.join(FORMATS)}")
-    outputs = []
-    for item in args.output:
-        fmt, sep, path = item.partition("=")
-        if not sep or fmt not in FORMATS or not path:
-            raise UsageError(f"--output wants FORMAT=PATH with FORMAT one of "
-                             f"{', '.join(FORMATS)}; got {item!r}")
-        outputs.append((fmt, path))
+    outputs = parse_outputs(args.output, FORMATS)
+    if not 0 <= args.exit_code <= 255:
+        raise UsageError(f"--exit-code wants 0 to 255, not {args.exit_code}")
+    shown = _severities(args.severity)
     # Everything that can be wrong with the arguments is found before the image is read.
     request = AuditRequest(
-        args.source, platform=args.platform, verify=args.verify,
-        policy=load_policy(args.policy),
+        args.source, platform=_platform(args.platform), verify=args.verify,
+        policy=_policy(args.policy),
         baseline=Baseline.load(args.baseline) if args.baseline else None,
-        fail_under=args.fail_under, fail_on=args.fail_on,
+        fail_under=args.fail_under, fail_on=args.fail_on, ignore=_ignored(args.ignore),
         dockerfile_text=_read_dockerfile(args.dockerfile), dockerfile=args.dockerfile,
         target=args.target, build_args=_build_args(args.build_arg),
         sarif_category=args.sarif_category)
-    with _progress(not args.no_progress) as progress:
+    with _progress(not (args.no_progress or args.quiet)) as progress:
         report = audit(replace(request, progress=progress))
+    if shown is not None:
+        report = report.showing(shown)
+    to_stdout = [fmt for fmt, path in outputs if path == STDOUT]
     for fmt, path in outputs:
+        if path == STDOUT:
+            continue
         try:
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 writer(fmt)(report, fh, WriteOptions(color=False, width=100))
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    options = WriteOptions(color=_color(args.color, sys.stdout), quiet=args.quiet)
-    writer("terminal" if args.quiet else args.format)(report, sys.stdout, options)
-    return EXIT_PASSED if report.verdict is None or report.verdict.passed else EXIT_FAILED
+    fmt = to_stdout[0] if to_stdout else args.format
+    quiet = args.quiet and fmt == "terminal"
+    options = WriteOptions(color=_color(args.color, sys.stdout), quiet=quiet)
+    writer(fmt)(report, sys.stdout, options)
+    passed = report.verdict is None or report.verdict.passed
+    return EXIT_PASSED if passed else int(args.exit_code)
+
+
+def _severities(text: str | None) -> tuple[str, ...] | None:
+    from auditor.model.findings import SEVERITIES
+
+    if text is None:
+        return None
+    chosen = tuple(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
+    bad = [w for w in chosen if w not in SEVERITIES]
+    if bad or not chosen:
+        raise UsageError(f"--severity wants a list of {', '.join(SEVERITIES)}; got {text!r}")
+    return chosen
+
+
+def _ignored(items: Sequence[str]) -> tuple[str, ...]:
+    rules = tuple(dict.fromkeys(r.strip().upper() for item in items for r in item.split(",")
+                                if r.strip()))
+    if not rules:
+        return ()
+    from auditor.detectors import iter_rules
+    from auditor.policy import POLICY_RULES
+
+    known = {r.id for r in iter_rules()} | set(POLICY_RULES)
+    unknown = [r for r in rules if r not in known]
+    if unknown:
+        raise UsageError(f"--ignore: no rule {', '.join(unknown)}",
+                         tip="`auditor rules` lists them")
+    return rules
+
+
+def _policy(value: Any) -> Any:
+    """A policy name or file, or the Policy written inline in .auditor.toml."""
+    from auditor.policy import Policy, load_policy
+
+    return value if isinstance(value, Policy) else load_policy(value)
+
+
+def _platform(text: str | None) -> str | None:
+    from auditor.model.platform import parse_platform
+
+    return None if text is None else parse_platform(text)
 
 
 def _cmd_fix(args: argparse.Namespace) -> int:
     from auditor.audit import AuditRequest, fix
-    from auditor.policy import load_policy
     from auditor.reports import human_bytes
 
-    policy = load_policy(args.policy)
-    request = AuditRequest(args.source, platform=args.platform, verify=args.verify,
+    policy = _policy(args.policy)
+    request = AuditRequest(args.source, platform=_platform(args.platform), verify=args.verify,
                            policy=policy, dockerfile_text=_read_dockerfile(args.dockerfile),
                            dockerfile=args.dockerfile, target=args.target,
                            build_args=_build_args(args.build_arg))
-    with _progress(not args.no_progress) as progress:
+    with _progress(not (args.no_progress or args.quiet)) as progress:
         done = fix(replace(request, progress=progress), runtime_base=args.runtime_base)
     fixed, result, now = done.rewrite, done.report.result, done.report.verdict
     assert now is not None  # a policy was given
@@ -301,8 +374,9 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         rx = compile_globs([args.glob]) if args.glob else None
     except (ValueError, Exception) as exc:
         raise UsageError(f"bad glob {args.glob!r}: {exc}") from None
-    with _progress(not args.no_progress) as progress:
-        _image, tree = read_tree(args.source, platform=args.platform, progress=progress,
+    with _progress(not (args.no_progress or args.quiet)) as progress:
+        _image, tree = read_tree(args.source, platform=_platform(args.platform),
+                                 progress=progress,
                                  verify=args.verify)
     nodes = (n for n in tree if rx is None or rx.match(n.path))
     out = sys.stdout
@@ -313,9 +387,14 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def _cmd_version(_args: argparse.Namespace) -> int:
+    print(f"auditor {__version__}")
+    return EXIT_PASSED
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "scan": _cmd_scan, "ls": _cmd_ls, "fix": _cmd_fix, "policy": _cmd_policy,
-    "rules": _cmd_rules,
+    "scan": _cmd_scan, "version": _cmd_version, "ls": _cmd_ls, "fix": _cmd_fix,
+    "policy": _cmd_policy, "rules": _cmd_rules,
 }
 
 
@@ -326,7 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="surrogateescape" if stream is sys.stdout
                                else "backslashreplace")
     try:
-        args = _parser().parse_args(argv)
+        from auditor.cli_config import apply
+
+        parser = _parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        apply(parser, argv, os.environ)
+        args = parser.parse_args(argv)
         if hasattr(args, "source"):
             from auditor.source_flags import configure_sources
 
@@ -338,9 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tip = f" (tip: {exc.tip})" if exc.tip else ""
         print(" ".join(f"error: {exc}{tip}".split()), file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: 128 + SIGINT, as shells report it
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `auditor ls IMAGE | head`: the reader left; that is not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -12,6 +12,9 @@ import sys
 from dataclasses import dataclass
 
 from auditor.errors import UsageError
+from auditor.read import engine_wire
+
+DEFAULT_REGISTRY_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +65,10 @@ def add_registry_args(sp: argparse.ArgumentParser) -> None:
     group.add_argument("--insecure", action="store_true", help="do not check the "
                        "registry's certificate, and allow plain HTTP (loopback registries "
                        "may speak HTTP without it)")
-    group.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                       help="give up on a registry silent this long (default 60)")
+    group.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="give up on an engine or a registry that sends nothing for this "
+                       "long (default: 120 for an engine, which prepares a save before its "
+                       "first byte; 60 for a registry)")
 
 
 def configure_sources(args: argparse.Namespace) -> None:
@@ -79,8 +84,13 @@ def configure_sources(args: argparse.Namespace) -> None:
     elif args.username is not None:
         raise UsageError("--username needs --password-stdin (a password on the command "
                          "line would show in the process list)")
-    if args.timeout <= 0:
-        raise UsageError("--timeout wants a positive number of seconds")
+    timeout = DEFAULT_REGISTRY_TIMEOUT
+    engine_wire.set_timeout(engine_wire.TIMEOUT)
+    if args.timeout is not None:
+        if not 0 < args.timeout < float("inf"):
+            raise UsageError("--timeout wants a positive number of seconds")
+        timeout = args.timeout
+        engine_wire.set_timeout(args.timeout)
     REGISTRY.append(RegistrySettings(
         insecure=args.insecure, ca_cert=args.ca_cert, username=args.username,
-        password=password, timeout=args.timeout, announce=not getattr(args, "quiet", False)))
+        password=password, timeout=timeout, announce=not getattr(args, "quiet", False)))

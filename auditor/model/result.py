@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from auditor.model.attribution import Attribution
@@ -45,6 +45,26 @@ class Report:
     sarif_category: str | None = None
     closure: Closure | None = None  # when computed
     attribution: Attribution | None = None  # with a Dockerfile
+    # --severity: the severities shown, and how many findings (counted or suppressed) the
+    # filter left out; the verdict was made before it and still counts them all.
+    shown_severities: tuple[str, ...] | None = None
+    hidden_by_severity: int = 0
+
+    def showing(self, severities: tuple[str, ...]) -> Report:
+        """This report showing only findings of ``severities``: what every format prints.
+        The gate (passed, score, reasons) is the verdict on every finding."""
+        def keep(f: Finding) -> bool:
+            return f.severity in severities
+
+        result, verdict = self.result, self.verdict
+        hidden = sum(not keep(f) for f in (verdict.findings if verdict else result.findings))
+        result = replace(result, findings=tuple(f for f in result.findings if keep(f)))
+        if verdict is not None:
+            hidden += sum(not keep(f) for f, _why in verdict.suppressed)
+            verdict = replace(verdict, findings=[f for f in verdict.findings if keep(f)],
+                              suppressed=[(f, w) for f, w in verdict.suppressed if keep(f)])
+        return replace(self, result=result, verdict=verdict, shown_severities=severities,
+                       hidden_by_severity=hidden)
 
     def config_line(self, rule_id: str) -> int | None:
         """The Dockerfile line of a finding with no layer (root user, no HEALTHCHECK, a

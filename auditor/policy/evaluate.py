@@ -45,11 +45,12 @@ class _Judged:
 def evaluate(policy: Policy, findings: Sequence[Finding], *, image_size: int,
              wasted_bytes: int, packages: Iterable[Package], today: date | None = None,
              baseline: Baseline | None = None, fail_under: int | None = None,
-             fail_on: str | None = None) -> Verdict:
+             fail_on: str | None = None, ignore: Iterable[str] = ()) -> Verdict:
     """The verdict of ``policy`` on an image. ``image_size`` is the squashed tree's file
     bytes and ``wasted_bytes`` what its layers hold that the tree no longer shows
     (``FileTree.size_bytes`` and ``FileTree.wasted_bytes``); ``fail_under`` and
-    ``fail_on`` override the policy's thresholds (the command line's flags)."""
+    ``fail_on`` override the policy's thresholds (the command line's flags); the rules in
+    ``ignore`` (``--ignore``) neither count nor fail, and are recorded as suppressed."""
     today = today or date.today()
     fail_under = _check_fail_under(fail_under, policy)
     fail_on = _check_fail_on(fail_on, policy)
@@ -58,6 +59,7 @@ def evaluate(policy: Policy, findings: Sequence[Finding], *, image_size: int,
     extra = [_expired_finding(w, today) for w in expired]
     forbidden = [(f, rule) for rule in policy.packages for f in package_findings(rule, packages)]
     globs = _GlobCache()
+    ignored = frozenset(ignore)
 
     judged: list[_Judged] = []
     suppressed: list[tuple[Finding, str]] = []
@@ -68,7 +70,8 @@ def evaluate(policy: Policy, findings: Sequence[Finding], *, image_size: int,
             continue
         if override.severity is not None and override.severity != finding.severity:
             finding = replace(finding, severity=override.severity)
-        why = _allowed(policy, finding, globs) or _waived(active, finding, globs)
+        why = ("--ignore: rule ignored on the command line" if finding.rule_id in ignored
+               else _allowed(policy, finding, globs) or _waived(active, finding, globs))
         if why is not None:
             suppressed.append((finding, why))
             continue

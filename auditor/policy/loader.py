@@ -84,9 +84,10 @@ def _read(ref: str, relative_to: Path | None) -> tuple[str, str]:
     return str(path), read_text(path, POLICY_FILE)
 
 
-def _resolve(source: str, text: str, chain: tuple[str, ...]) -> Policy:
+def _resolve(source: str, text: str, chain: tuple[str, ...],
+             data: dict[str, Any] | None = None) -> Policy:
     key = _identity(source)
-    layer = _parse(source, text)
+    layer = _parse(source, text, data)
     if layer.extends is None:
         base = Policy(name=layer.name or _stem(source), source=source,
                       categories={c: CATEGORY_DEFAULT for c in CATEGORIES})
@@ -287,9 +288,16 @@ TOP_KEYS = ("name", "description", "extends", "thresholds", "score", "allow", "c
             "rules", "packages", "waivers")
 
 
-def _parse(source: str, text: str) -> _Layer:
+def policy_from_table(source: str, data: dict[str, Any], text: str) -> Policy:
+    """A policy written inline, as a table of another TOML file (``[policy]`` of
+    ``.auditor.toml``, whose path is ``source`` and content ``text``): the same keys as a
+    policy file, ``extends`` relative to that file."""
+    return _resolve(source, text, chain=(), data=data)
+
+
+def _parse(source: str, text: str, data: dict[str, Any] | None = None) -> _Layer:
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text) if data is None else data
     except RecursionError:
         raise PolicyError(f"policy {source} nests tables or arrays too deeply to be a "
                           "policy") from None

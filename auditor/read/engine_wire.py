@@ -7,7 +7,6 @@ done first would be added to the scan. ``auditor.sources.engine`` reads the answ
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -16,7 +15,17 @@ from typing import Any
 
 from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
 
-TIMEOUT = 120  # seconds without a byte from the engine before we give up
+TIMEOUT = 120.0  # seconds without a byte from the engine before we give up (default)
+_TIMEOUT = [TIMEOUT]  # --timeout sets it (source_flags.configure_sources)
+
+
+def set_timeout(seconds: float) -> None:
+    _TIMEOUT[0] = seconds
+
+
+def timeout() -> float:
+    """Seconds without a byte from the engine before a request fails."""
+    return _TIMEOUT[0]
 MAX_INSPECT = 16 * 1024 * 1024
 # The SOURCE prefixes that name files, not engine images (auditor.sources.FILE_SOURCES).
 FILE_PREFIXES = ("docker-archive", "oci-dir", "oci", "oci-archive")
@@ -114,6 +123,10 @@ def not_found(reference: str, host: str | None = None) -> ImageNotFound:
                          tip=f"build or pull it first, or check `{tool} images {reference}`")
 
 
+class EngineSilent(EngineUnreachable):
+    """The engine took the connection and then sent nothing for --timeout seconds."""
+
+
 class Requested:
     """An image inspected, and its save asked for on ``sock`` (the answer not read yet)."""
 
@@ -122,8 +135,9 @@ class Requested:
         self.sock = sock
 
 
-# Saves asked for ahead of time by start_early(), by (host, reference).
-_EARLY: dict[tuple[str, str], Requested] = {}
+# Saves asked for ahead of time by start_early(), by (host, reference); or why the engine
+# did not answer, so that a silent engine costs one timeout, not one for each attempt.
+_EARLY: dict[tuple[str, str], Requested | AuditorError] = {}
 
 
 def start_early(reference: str) -> None:
@@ -134,13 +148,20 @@ def start_early(reference: str) -> None:
     host = docker_host()
     if not host.startswith("unix://") or (host, reference) in _EARLY:
         return
-    with contextlib.suppress(AuditorError, OSError):
+    try:
         _EARLY[(host, reference)] = request_save(host, reference)
+    except EngineSilent as exc:
+        _EARLY[(host, reference)] = exc
+    except (AuditorError, OSError):
+        pass
 
 
 def take_early(host: str, reference: str) -> Requested | None:
-    """The save start_early() asked for, if it did."""
-    return _EARLY.pop((host, reference), None)
+    """The save start_early() asked for, if it did; raises again the timeout it met."""
+    early = _EARLY.pop((host, reference), None)
+    if isinstance(early, AuditorError):
+        raise early
+    return early
 
 
 def request_save(host: str, reference: str) -> Requested:
@@ -170,9 +191,9 @@ def request_save(host: str, reference: str) -> Requested:
     return Requested(info, sock)
 
 
-def connect(host: str, path: str, timeout: float = TIMEOUT) -> socket.socket:
+def connect(host: str, path: str, seconds: float | None = None) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    sock.settimeout(timeout() if seconds is None else seconds)
     try:
         sock.connect(path)
     except OSError as exc:
@@ -181,22 +202,27 @@ def connect(host: str, path: str, timeout: float = TIMEOUT) -> socket.socket:
     return sock
 
 
-def request(host: str, path: str, url: str, timeout: float = TIMEOUT) -> tuple[int, Any]:
+def request(host: str, path: str, url: str, seconds: float | None = None
+            ) -> tuple[int, Any]:
     """A GET on the engine's socket: the status, and the body as a file."""
-    sock = connect(host, path, timeout)
+    sock = connect(host, path, seconds)
     try:
         sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
         stream = sock.makefile("rb", buffering=0)
         return read_status(stream), stream
+    except TimeoutError:
+        raise EngineSilent(f"the Docker Engine at {host} sent nothing for "
+                           f"{sock.gettimeout():g} s", tip="check the engine, or give it "
+                           "longer with --timeout SECONDS") from None
     except OSError as exc:
         raise unreachable(host, exc) from None
     finally:
         sock.close()
 
 
-def get_json(host: str, url: str, timeout: float = TIMEOUT) -> Any:
+def get_json(host: str, url: str, seconds: float | None = None) -> Any:
     """The JSON document a GET on a ``unix://`` engine answers with status 200."""
-    status, stream = request(host, host[len("unix://"):], url, timeout)
+    status, stream = request(host, host[len("unix://"):], url, seconds)
     with stream:
         body = read_body(stream, MAX_INSPECT)
     if status != 200:

@@ -10,8 +10,9 @@ import json
 from typing import Any, TextIO
 
 from auditor import __version__
+from auditor.model.findings import Finding
 from auditor.model.text import printable
-from auditor.reports import Report, WriteOptions
+from auditor.reports import Report, WriteOptions, view
 
 SCHEMA = "auditor/report/v1"
 
@@ -50,6 +51,42 @@ def image_json(report: Report) -> dict[str, Any]:
     }
 
 
+def finding_json(report: Report, f: Finding) -> dict[str, Any]:
+    """A finding as the contract has it, with what the gate did to it: its ``action``
+    (with a verdict), ``new`` (with a baseline) and its ``dockerfile_line``."""
+    out = f.to_json()
+    verdict = report.verdict
+    if verdict is not None:
+        out["action"] = verdict.action(f)
+        if verdict.new_findings is not None:
+            out["new"] = f.fingerprint in {n.fingerprint for n in verdict.new_findings}
+    out["dockerfile_line"] = view.dockerfile_line(report, f)
+    return out
+
+
+def _gate_json(report: Report) -> dict[str, Any]:
+    """What the gate did besides counting: what it suppressed and why, the waivers that
+    expired, the findings new since the baseline, and whether --severity hid some."""
+    verdict = report.verdict
+    if verdict is None:
+        out: dict[str, Any] = {"suppressed": [], "expired_waivers": [], "new_findings": None}
+    else:
+        out = {
+            "suppressed": [{"finding": {**f.to_json(),
+                                        "dockerfile_line": view.dockerfile_line(report, f)},
+                            "why": why, "kind": view.suppression_kind(why)}
+                           for f, why in view.suppressed(report)],
+            "expired_waivers": [{**w.to_dict(), "expires": w.expires.isoformat()}
+                                for w in verdict.expired_waivers],
+            "new_findings": (None if verdict.new_findings is None
+                             else [f.fingerprint for f in verdict.new_findings]),
+        }
+    out["filter"] = (None if report.shown_severities is None else
+                     {"severities": list(report.shown_severities),
+                      "hidden": report.hidden_by_severity})
+    return out
+
+
 def report_json(report: Report) -> dict[str, Any]:
     verdict = report.verdict
     result = report.result
@@ -64,7 +101,8 @@ def report_json(report: Report) -> dict[str, Any]:
         "grade": verdict.grade if verdict is not None else None,
         "passed": verdict.passed if verdict is not None else None,
         "reasons": list(verdict.reasons) if verdict is not None else [],
-        "findings": [f.to_json() for f in findings],
+        "findings": [finding_json(report, f) for f in findings],
+        **_gate_json(report),
         "suggestions": [s.to_json() for s in report.suggestions],
         "packages": {"count": len(result.inventory.packages)},
         "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],

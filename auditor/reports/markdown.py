@@ -16,7 +16,7 @@ from typing import TextIO
 from auditor import __version__
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
 from auditor.model.text import printable
-from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, shorten
+from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, shorten, view
 from auditor.reports.view import suggestion_facts
 
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body
@@ -130,15 +130,23 @@ def _suppressed(report: Report) -> str:
     verdict = report.verdict
     if verdict is None:
         return ""
-    shown = {f.fingerprint for f in verdict.findings}
-    hidden = [f for f, _why in verdict.suppressed if f.fingerprint not in shown]
+    hidden = view.suppressed(report)
     lines = []
     if hidden:
-        lines.append(f"{len(hidden)} finding(s) suppressed by the policy's allow-lists or "
-                     "waivers.")
+        items = [f"- {cell(f.rule_id)} {code(f.path or f.package_label or '')}: {cell(why)}"
+                 for f, why in hidden[:MAX_SKIPPED]]
+        if len(hidden) > MAX_SKIPPED:
+            items.append(f"- … and {len(hidden) - MAX_SKIPPED} more")
+        lines.append(f"<details><summary>{len(hidden)} finding(s) suppressed by the policy's "
+                     "allow-lists, waivers or --ignore</summary>\n\n" + "\n".join(items)
+                     + "\n\n</details>")
     for waiver in verdict.expired_waivers:
         lines.append(f"Expired waiver: {cell(waiver.subject)} (expired "
                      f"{waiver.expires.isoformat()}).")
+    if report.hidden_by_severity:
+        lines.append(f"{report.hidden_by_severity} finding(s) not shown (--severity "
+                     f"{cell(','.join(report.shown_severities or ()))}); the verdict counts "
+                     "them.")
     return "".join(f"\n{line}\n" for line in lines)
 
 

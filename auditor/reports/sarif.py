@@ -29,7 +29,7 @@ from auditor.history import created_by_text
 from auditor.model.findings import MAX_TAGS, SEVERITY_RANK, Finding, Rule
 from auditor.model.text import human_bytes, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
-from auditor.reports import Report, Suggestion, WriteOptions
+from auditor.reports import Report, Suggestion, WriteOptions, view
 from auditor.reports.markdown import suggestion_markdown
 
 INFORMATION_URI = "https://github.com/auditor-dev/auditor"  # placeholder: the project's home
@@ -132,7 +132,7 @@ def finding_location(report: Report, f: Finding) -> tuple[str, int]:
     """Where an alert about ``f`` points: the Dockerfile line that brought it in, or the
     image's stable pseudo-path (line 1) without a Dockerfile. A relative URI, and a line."""
     if report.dockerfile:
-        line = report.finding_line(f) or 1
+        line = view.dockerfile_line(report, f) or 1
         return dockerfile_uri(report.dockerfile), max(1, line)
     return image_uri(report, f), 1
 

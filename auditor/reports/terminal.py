@@ -108,6 +108,28 @@ def _findings(console: Console, findings: list[Finding]) -> None:
                                "(--format json lists all)", style="dim"))
 
 
+MAX_SUPPRESSED = 5
+
+
+def _suppressed(console: Console, report: Report) -> None:
+    """What the gate kept from counting, and why: short, so that nothing vanishes."""
+    from auditor.reports.view import suppressed
+
+    hidden = suppressed(report)
+    if hidden:
+        console.rule(f"Suppressed ({len(hidden)})", align="left")
+    for f, why in hidden[:MAX_SUPPRESSED]:
+        where = f.path or f.package_label or f.evidence.subject or ""
+        console.print(Text(f"{f.rule_id} {where}: {why}"), soft_wrap=True)
+    if len(hidden) > MAX_SUPPRESSED:
+        console.print(Text(f"… and {len(hidden) - MAX_SUPPRESSED} more (--format json "
+                           "lists all under 'suppressed')", style="dim"))
+    if report.hidden_by_severity:
+        console.print(Text(f"{report.hidden_by_severity} finding(s) not shown: --severity "
+                           f"{','.join(report.shown_severities or ())}; the verdict counts "
+                           "them", style="dim"))
+
+
 def _layers(console: Console, report: Report) -> None:
     table = Table(title=None, box=None, padding=(0, 1), show_edge=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
@@ -131,6 +153,7 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
     verdict = report.verdict
     findings = verdict.findings if verdict is not None else report.result.findings
     _findings(console, list(findings))
+    _suppressed(console, report)
     if report.suggestions:
         console.rule("Suggestions", align="left")
         for s in list(report.suggestions)[:3]:

@@ -74,6 +74,27 @@ def suppressed(report: Report) -> list[tuple[Finding, str]]:
     return [(f, why) for f, why in verdict.suppressed if f.fingerprint not in shown]
 
 
+# What kind of thing kept a finding from counting, by how evaluate() words its reason.
+SUPPRESSION_KINDS = ("allow-list", "waiver", "baseline", "--ignore")
+
+
+def suppression_kind(why: str) -> str:
+    """``allow-list``, ``waiver``, ``baseline`` or ``--ignore``: the start of ``why``."""
+    for kind in SUPPRESSION_KINDS:
+        if why.startswith(kind):
+            return kind
+    return "policy"
+
+
+def dockerfile_line(report: Report, f: Finding) -> int | None:
+    """The Dockerfile line a finding points at (:meth:`Report.finding_line`: its layer's
+    instruction, or for a finding with no layer the final stage's line). None without a
+    Dockerfile. SARIF's locations and the JSON report's ``dockerfile_line`` both read it."""
+    if not report.dockerfile:
+        return None
+    return report.finding_line(f)
+
+
 def action(report: Report, finding: Finding) -> str | None:
     """``fail`` when the finding fails the gate, ``warn`` when it only shows; None
     without a policy."""

@@ -22,7 +22,6 @@ from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
 
 CHUNK = 1 << 20
-TIMEOUT = wire.TIMEOUT
 
 
 def _client() -> Any:
@@ -31,7 +30,7 @@ def _client() -> Any:
 
     host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
-        client = docker.from_env(timeout=TIMEOUT)
+        client = docker.from_env(timeout=max(1, round(wire.timeout())))
         client.ping()
     except Exception as exc:  # the docker package raises many kinds here
         raise EngineUnreachable(f"cannot reach a Docker Engine at {host} ({wire.why(exc)})"
@@ -118,7 +117,7 @@ def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> I
                 raise SourceError(f"{wire.engine_name(host)} could not save {reference!r}: "
                                   f"{wire.error_message(wire.read_body(head, 1 << 16))}")
         # The body is read ahead by a thread, straight into the buffers parsed here.
-        prefetch = SocketPrefetch(sock, options.progress, idle_timeout=TIMEOUT)
+        prefetch = SocketPrefetch(sock, options.progress, idle_timeout=wire.timeout())
         image = _read_save(StreamCursor(None, next_chunk=prefetch.next_chunk), info,
                            reference, options)
     except OSError as exc:

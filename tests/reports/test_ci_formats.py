@@ -34,7 +34,8 @@ def written(name: str, report: Report) -> str:
 
 
 def with_dockerfile(report: Report) -> Report:
-    return replace(report, dockerfile="./build/Dockerfile", dockerfile_lines={0: 1, 1: 4, 2: 9})
+    return replace(report, dockerfile="./build/Dockerfile",
+                   dockerfile_lines={0: 1, 1: 4, 2: 9})
 
 
 def with_packages(report: Report) -> Report:
@@ -146,8 +147,8 @@ def test_junit_stays_under_its_budget_and_says_what_it_left_out() -> None:
     many = samples.many_findings(3_000)
     report = samples.sample_report(findings=many)
     assert report.verdict is not None
-    actions = {f.fingerprint: "fail" for f in many}
-    report = replace(report, verdict=replace(report.verdict, actions=actions))
+    report = replace(report, verdict=replace(report.verdict,
+                                             actions={f.fingerprint: "fail" for f in many}))
     text = junit.render(report, max_bytes=200_000)
     assert_valid_junit(text)
     assert len(text.encode()) < 200_000 + 40_000  # the budget, plus the passing cases

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from auditor.errors import DigestMismatch, FormatError, UnsupportedMediaType
 from auditor.model.image import Image, ImageConfig, LayerScan
+from auditor.model.platform import check_platform
 from auditor.read.layer_blob import LayerBlob, Opened
 from auditor.read.layer_read import LayerReader
 from auditor.read.ranges import FileRange, read_limited
@@ -139,8 +140,8 @@ def _read_image(client: RegistryClient, source: str, options: ScanOptions) -> Im
         raise DigestMismatch(f"{where}: the image config does not match {config_digest}")
     config = ImageConfig.from_json(raw)
     check_layer_count(config, layers, where)
-    if options.platform and not from_index:
-        _check_platform(config, options.platform, str(client.ref))
+    if not from_index:  # before a layer is fetched
+        check_platform(config.os, config.architecture, options.platform, str(client.ref))
     if options.progress is not None:
         options.progress.set_total(sum(int(d.get("size") or 0) for d in layers
                                        if isinstance(d, dict)))
@@ -156,14 +157,6 @@ def _read_image(client: RegistryClient, source: str, options: ScanOptions) -> Im
         reader.digests.wait()
     return Image(reference=str(client.ref), id=config_digest, source=source, config=config,
                  layers=tuple(scans))
-
-
-def _check_platform(config: ImageConfig, platform: str, ref: str) -> None:
-    """A single-platform image asked for another platform: refused, as docker pull does."""
-    has = f"{config.os}/{config.architecture}"
-    if config.os and config.architecture and platform.split("/")[:2] != has.split("/"):
-        raise UnknownImage(f"{ref} is a single-platform image for {has}, not {platform}",
-                           tip="drop --platform, or name the image built for it")
 
 
 def scan_blob(reader: LayerReader, client: RegistryClient, index: int, desc: dict[str, Any],
