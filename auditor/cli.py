@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from auditor import __version__
 from auditor.errors import AuditorError, UsageError
+from auditor.model.text import inert
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -420,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditorError as exc:
         # One line, always: scripts grep it and CI logs show it whole.
         tip = f" (tip: {exc.tip})" if exc.tip else ""
-        print(" ".join(f"error: {exc}{tip}".split()), file=sys.stderr)
+        print(inert(" ".join(f"error: {exc}{tip}".split())), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:  # Ctrl-C: 128 + SIGINT, as shells report it
         print("error: interrupted", file=sys.stderr)

@@ -21,3 +21,15 @@ def shorten(text: str, width: int) -> str:
 def printable(text: str) -> str:
     """Valid Unicode for any name: bytes that are not UTF-8 show as ``\\xff``."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_BIDI = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPES.update({c: f"\\u{c:04x}" for c in _BIDI})
+
+
+def inert(text: str) -> str:
+    """Image text made safe for a screen: control, C1 and bidi-override characters shown
+    as ``\\x1b``-style escapes, bytes that are not UTF-8 as ``\\xff``. Rich markup is not
+    this function's business: pass the result as a ``rich.text.Text``, never a str."""
+    return printable(text).translate(_ESCAPES)

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditor.model.findings import CATEGORIES, SEVERITY_RANK, Finding
+from auditor.model.text import inert
 from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten
 from auditor.reports.json import image_json
 
@@ -36,11 +37,11 @@ def verdict_line(report: Report) -> Text:
     summary = ", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low")
                         if counts[s]) or "no findings"
     if verdict is None:
-        return Text(f"{report.result.image.reference}: {summary}")
+        return Text(f"{inert(report.result.image.reference)}: {summary}")
     word, style = ("PASSED", "bold green") if verdict.passed else ("FAILED", "bold red")
     line = Text()
     line.append(word, style=style)
-    line.append(f" {report.result.image.reference}: score {verdict.score}/100 "
+    line.append(f" {inert(report.result.image.reference)}: score {verdict.score}/100 "
                 f"(grade {verdict.grade}), {summary}")
     if report.policy_name:
         line.append(f", policy {report.policy_name}")
@@ -50,7 +51,7 @@ def verdict_line(report: Report) -> Text:
 def _header(console: Console, report: Report) -> None:
     img = image_json(report)
     config = report.result.image.config
-    console.print(Text(f"auditor: {img['reference']}", style="bold"))
+    console.print(Text(f"auditor: {inert(img['reference'])}", style="bold"))
     rows = [
         ("id", img["id"][:19]),
         ("size", f"{human_bytes(img['size_bytes'])} in {len(img['layers'])} layers, "
@@ -58,15 +59,15 @@ def _header(console: Console, report: Report) -> None:
                  # dive also counts the surviving copy of a path written twice
                  + (f" (dive counts {human_bytes(img['dive_wasted_bytes'])})"
                     if img["dive_wasted_bytes"] != img["wasted_bytes"] else "")),
-        ("user", config.user or "(none: runs as root)"),
-        ("entrypoint", " ".join(config.entrypoint) if config.entrypoint else "-"),
-        ("cmd", " ".join(config.cmd) if config.cmd else "-"),
+        ("user", inert(config.user) if config.user else "(none: runs as root)"),
+        ("entrypoint", inert(" ".join(config.entrypoint)) if config.entrypoint else "-"),
+        ("cmd", inert(" ".join(config.cmd)) if config.cmd else "-"),
     ]
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, Text(value))  # Text: never rich markup
     console.print(table)
 
 
@@ -78,9 +79,9 @@ def _finding_row(f: Finding) -> Table:
     where = f.path or f.package_label or ""
     extra = f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else ""
     text = Text(f.title, style="bold")
-    text.append(f"  {where}{extra}")
+    text.append(f"  {inert(where)}{extra}")
     if f.package and f.path:
-        text.append(f"  [{f.package_label}]", style="dim")
+        text.append(f"  [{inert(f.package_label or '')}]", style="dim")
     if f.layer is not None:
         text.append(f"  layer {f.layer}", style="dim")
     grid.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, "")), text,
@@ -139,7 +140,7 @@ def _layers(console: Console, report: Report) -> None:
     for layer in image_json(report)["layers"]:
         table.add_row(str(layer["index"]), human_bytes(layer["size_bytes"]),
                       human_bytes(layer["wasted_bytes"]) if layer["wasted_bytes"] else "",
-                      shorten(created_by_text(layer["created_by"]), 200))
+                      Text(inert(shorten(created_by_text(layer["created_by"]), 200))))
     console.rule("Layers", align="left")
     console.print(table)
 
@@ -169,4 +170,4 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
     console.print(verdict_line(report), soft_wrap=True)
     if verdict is not None:
         for reason in verdict.reasons:
-            console.print(Text(f"  - {reason}"))
+            console.print(Text(f"  - {inert(reason)}"))

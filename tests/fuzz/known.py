@@ -73,10 +73,6 @@ KNOWN: list[Defect] = [
     Defect("wrong-json-types-in-image-metadata", READ_LAYER, IMAGES,
            _raised_in(("sources/", "model/image.py"), "TypeError", "AttributeError",
                       "KeyError", "ValueError")),
-    # "Rich markup in the image: a USER, Entrypoint or Cmd containing `[/x]` crashes the
-    # terminal report (MarkupError)"
-    Defect("rich-markup-in-terminal-report", PIPELINE, IMAGES,
-           _traceback_with("rich.errors.MarkupError")),
     # "A policy allow-list glob of 5,000 `*` passes `policy check`, then the scan hangs"
     Defect("glob-of-5000-stars-hangs", GLOBS, frozenset({"policy"}), _hangs_on_a_glob_of_stars),
 ]

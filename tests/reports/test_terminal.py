@@ -38,3 +38,25 @@ def test_golden(golden: Callable[[str, str], None], name: str,
 def test_quiet_is_the_verdict_line_alone() -> None:
     text = terminal_of(samples.sample_report(), 80, quiet=True)
     assert len(text.splitlines()) == 1 and text.startswith("FAILED ")
+
+
+PAYLOADS = ["[/x]", "[link=https://evil.example]x[/link]", "\x1b]0;pwned\x07\x1b[2J",
+            "a\rPASSED fake\x08", "\x9b31m", "\u202etxt.exe", "bad\udcffbyte"]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_image_text_is_inert(payload: str) -> None:
+    from dataclasses import replace
+
+    from auditor.model.image import ImageConfig
+    report = samples.sample_report(reference=payload)
+    image = replace(report.result.image, config=ImageConfig(
+        user=payload, entrypoint=(payload,), cmd=(payload,)))
+    report = replace(report, result=replace(report.result, image=image))
+    for width in (80, 120):
+        out = terminal_of(report, width)
+        raw = out.encode("utf-8", "surrogateescape")
+        assert not any(b < 0x20 and b != 0x0a for b in raw) and b"\x7f" not in raw
+        assert not any(0x80 <= ord(c) < 0xA0 or 0x202A <= ord(c) <= 0x202E for c in out)
+        if payload.startswith("[/x]"):
+            assert "[/x]" in out
