@@ -53,7 +53,7 @@ def apply(parser: argparse.ArgumentParser, argv: Sequence[str],
     values: dict[str, Any] = {}
     path = _config_path(argv, environ)
     if path is not None:
-        values.update(_from_file(path, str(command), actions))
+        values.update(_from_file(path, str(command), actions, _all_dests(subs)))
     for dest, action in actions.items():
         raw = environ.get(env_name(action))
         if raw is not None:
@@ -72,8 +72,8 @@ def _config_path(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
     return CONFIG_FILE if os.path.isfile(CONFIG_FILE) else None
 
 
-def _from_file(path: str, command: str, actions: dict[str, argparse.Action]
-               ) -> dict[str, Any]:
+def _from_file(path: str, command: str, actions: dict[str, argparse.Action],
+               known: set[str]) -> dict[str, Any]:
     text = read_text(path, CONFIG)
     try:
         data = tomllib.loads(text)
@@ -81,7 +81,7 @@ def _from_file(path: str, command: str, actions: dict[str, argparse.Action]
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
     except (RecursionError, ValueError):
         raise UsageError(f"config file {path} cannot be read as TOML") from None
-    every = {a.replace("-", "_") for a in _all_dests()}
+    every = {a.replace("-", "_") for a in known}
     out: dict[str, Any] = {}
     for scope in (data, data.get(command, {})):
         if not isinstance(scope, dict):
@@ -102,11 +102,9 @@ def _from_file(path: str, command: str, actions: dict[str, argparse.Action]
     return out
 
 
-def _all_dests() -> set[str]:
-    from auditor.cli import _parser
-
-    parser = _parser()
-    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+def _all_dests(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> set[str]:
+    """Every flag of the commands a config file may configure (a key for one command in
+    the top-level table is no error for the others)."""
     return {a.dest for name in COMMANDS_WITH_CONFIG for a in flag_actions(subs.choices[name])}
 
 
