@@ -121,7 +121,7 @@ def _suppressed(console: Console, report: Report) -> None:
         console.rule(f"Suppressed ({len(hidden)})", align="left")
     for f, why in hidden[:MAX_SUPPRESSED]:
         where = f.path or f.package_label or f.evidence.subject or ""
-        console.print(Text(f"{f.rule_id} {where}: {why}"), soft_wrap=True)
+        console.print(Text(inert(f"{f.rule_id} {where}: {why}")), soft_wrap=True)
     if len(hidden) > MAX_SUPPRESSED:
         console.print(Text(f"… and {len(hidden) - MAX_SUPPRESSED} more (--format json "
                            "lists all under 'suppressed')", style="dim"))
