@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -106,6 +107,27 @@ def _checksum_ok(block: bytes, stored: int) -> bool:
         return True
     signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 32
     return stored == signed
+
+
+_PAX_DECIMAL = re.compile(r"[0-9]{1,20}")  # what tar writes; 20 digits hold any 64-bit value
+_PAX_TIME = re.compile(r"(-?[0-9]{1,20})(?:\.[0-9]{0,20})?")
+
+
+def _pax_number(fields: dict[str, str], key: str) -> int:
+    """A PAX ``uid``, ``gid`` or ``size``: decimal digits (as Go's archive/tar, which
+    Docker unpacks with, wants them), else the archive is refused."""
+    text = fields[key]
+    if not _PAX_DECIMAL.fullmatch(text):
+        raise FormatError(f"tar: PAX {key} {text[:20]!r} is not a number")
+    return int(text)
+
+
+def _pax_time(text: str) -> int:
+    """A PAX ``mtime``: seconds, with an optional fraction (dropped)."""
+    found = _PAX_TIME.fullmatch(text)
+    if found is None:
+        raise FormatError(f"tar: PAX mtime {text[:20]!r} is not a number of seconds")
+    return int(found.group(1))
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
@@ -475,15 +497,15 @@ class TarStream:
                 text = fields.get("path") or _decode(longname if longname is not None
                                                      else name)
                 if "uid" in fields:
-                    uid = int(fields["uid"])
+                    uid = _pax_number(fields, "uid")
                 if "gid" in fields:
-                    gid = int(fields["gid"])
+                    gid = _pax_number(fields, "gid")
                 if "size" in fields:
-                    size = int(fields["size"])
+                    size = _pax_number(fields, "size")
                 link = fields.get("linkpath") or _decode(
                     longlink if longlink is not None else _cstr(rawlink))
                 if "mtime" in fields:
-                    mtime = int(float(fields["mtime"]))
+                    mtime = _pax_time(fields["mtime"])
                 pax, longname, longlink = {}, None, None
             else:
                 text = name.decode("utf-8", "surrogateescape")
