@@ -156,5 +156,5 @@ def test_layout_files_that_are_not_files_are_refused_before_reading(tmp_path, wh
         os.mkfifo(target)
     else:
         target.symlink_to(target)
-    with pytest.raises(FormatError, match="regular file|symbolic links"):
+    with pytest.raises(FormatError, match=r"regular file|symbolic links"):
         read(f"oci-dir:{tmp_path / 'l'}")
