@@ -29,21 +29,6 @@ def _traceback_with(*needles: str) -> Callable[[str, Outcome], bool]:
     return matches
 
 
-def _raised_in(modules: tuple[str, ...], *errors: str) -> Callable[[str, Outcome], bool]:
-    """A traceback whose innermost auditor frame is in one of ``modules`` (paths under
-    auditor/, e.g. read/tarstream.py; a folder ends in /) and whose exception is one of
-    ``errors``."""
-    def matches(problem: str, out: Outcome) -> bool:
-        if problem != "a traceback":
-            return False
-        parts = out.signature(problem).split(" | ")
-        if len(parts) != 3 or not parts[2].startswith(tuple(f"{e}:" for e in errors)):
-            return False
-        where = parts[1].split('"', 1)[0]
-        return any(where == m or (m.endswith("/") and where.startswith(m)) for m in modules)
-    return matches
-
-
 def _hangs_on_a_glob_of_stars(problem: str, out: Outcome) -> bool:
     """Killed at the time bound, given a policy file with a long run of `*`."""
     if not problem.startswith("still running"):
@@ -57,22 +42,10 @@ def _hangs_on_a_glob_of_stars(problem: str, out: Outcome) -> bool:
 
 
 IMAGES = frozenset({"archive", "stream", "oci"})
-READ_LAYER = "readlayer (issue 11, wave 2)"
 PIPELINE = "pipeline (issue 11, wave 2: injection)"
 GLOBS = "history (issue 11, wave 2: globs)"
 
 KNOWN: list[Defect] = [
-    # "deeply nested JSON in manifest.json, index.json, oci-layout or the config"
-    Defect("deep-json-in-image-metadata", READ_LAYER, IMAGES,
-           _traceback_with("RecursionError", "while decoding a JSON")),
-    # "Bad tar numbers: PAX uid/gid/size that are not numbers, mtime=nan and 1e999"
-    Defect("tar-numbers-not-numbers", READ_LAYER, IMAGES,
-           _raised_in(("read/tarstream.py",), "ValueError", "OverflowError")),
-    # "Wrong JSON types: ... `\"RepoTags\": 5`; `\"history\": true`" (and the like in the
-    # manifest, the index and the config: type checks are the read layer's)
-    Defect("wrong-json-types-in-image-metadata", READ_LAYER, IMAGES,
-           _raised_in(("sources/", "model/image.py"), "TypeError", "AttributeError",
-                      "KeyError", "ValueError")),
     # "Rich markup in the image: a USER, Entrypoint or Cmd containing `[/x]` crashes the
     # terminal report (MarkupError)"
     Defect("rich-markup-in-terminal-report", PIPELINE, IMAGES,
