@@ -21,6 +21,9 @@ from auditor.errors import FormatError
 
 BLOCK = 512
 MAX_EXTENDED = 1 << 20  # a PAX or GNU long-name header larger than this is refused
+# A member name or link target longer than PATH_MAX is refused: the kernel will not take
+# such a path, so no engine unpacks it, and it bounds what a layer's names hold.
+MAX_NAME = 4096
 _SKIP_CHUNK = 1 << 20
 
 # Type flags, as bytes.
@@ -506,6 +509,9 @@ class TarStream:
                     longlink if longlink is not None else _cstr(rawlink))
                 if "mtime" in fields:
                     mtime = _pax_time(fields["mtime"])
+                if len(text) > MAX_NAME or len(link) > MAX_NAME:
+                    raise FormatError(f"tar: a member name or link of more than {MAX_NAME} "
+                                      "characters (Docker cannot unpack it either)")
                 pax, longname, longlink = {}, None, None
             else:
                 text = name.decode("utf-8", "surrogateescape")

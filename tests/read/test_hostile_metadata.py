@@ -158,3 +158,11 @@ def test_layout_files_that_are_not_files_are_refused_before_reading(tmp_path, wh
         target.symlink_to(target)
     with pytest.raises(FormatError, match=r"regular file|symbolic links"):
         read(f"oci-dir:{tmp_path / 'l'}")
+
+
+@pytest.mark.parametrize("key", ["path", "linkpath"])
+def test_names_longer_than_path_max_are_refused(key):
+    raw = pax_tar({key: "d/" * 2100})
+    with pytest.raises(FormatError, match="more than 4096"):
+        list(TarStream(io.BytesIO(raw)))
+    assert len(list(TarStream(io.BytesIO(pax_tar({key: "d/" * 2000}))))) == 1
