@@ -69,12 +69,17 @@ def read(path):
     return read_tree(str(path))
 
 
+def add_member(path, name, raw):
+    """Append a member to a tar: a later member of the same name wins."""
+    with tarfile.open(path, "a") as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(raw)
+        tf.addfile(info, io.BytesIO(raw))
+
+
 def test_deep_json_in_manifest_json_is_one_sentence(tmp_path):
     path = docker_save(tmp_path / "a.tar", [LAYER])
-    with tarfile.open(path, "a") as tf:
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(DEEP)
-        tf.addfile(info, io.BytesIO(DEEP))
+    add_member(path, "manifest.json", DEEP)
     with pytest.raises(FormatError, match="nests too deeply"):
         read(path)
 
@@ -107,11 +112,7 @@ def test_repo_tags_not_a_list_is_one_sentence(tmp_path):
     with tarfile.open(path) as tf:
         manifest = json.load(tf.extractfile("manifest.json"))
     manifest[0]["RepoTags"] = 5
-    raw = json.dumps(manifest).encode()
-    with tarfile.open(path, "a") as tf:
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(raw)
-        tf.addfile(info, io.BytesIO(raw))
+    add_member(path, "manifest.json", json.dumps(manifest).encode())
     with pytest.raises(FormatError, match="'RepoTags' is a number"):
         read(path)
 
