@@ -7,12 +7,12 @@ That single pass is what lets the engine source parse ``docker save`` while it a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import FormatError
+from auditor.model.documents import load_object, opt_dict, opt_list, opt_str
 
 # Entry kinds, as the tar header says them, in words.
 FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO = (
@@ -64,47 +64,43 @@ class ImageConfig:
 
     @classmethod
     def from_json(cls, raw: bytes) -> ImageConfig:
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FormatError(f"image config is not JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise FormatError("image config is not a JSON object")
+        doc = load_object(raw, "image config")
+        what = "image config"
         conf = doc.get("config") or doc.get("container_config") or {}
         if not isinstance(conf, dict):
             raise FormatError("image config: 'config' is not an object")
         history = []
-        for item in doc.get("history") or []:
+        for item in opt_list(doc, "history", what):
             if not isinstance(item, dict):
                 raise FormatError("image config: a history entry is not an object")
+            entry = "image config: a history entry"
             history.append(HistoryEntry(
-                created_by=str(item.get("created_by") or ""),
+                created_by=opt_str(item, "created_by", entry) or "",
                 empty_layer=bool(item.get("empty_layer", False)),
-                created=item.get("created"),
-                comment=item.get("comment"),
+                created=opt_str(item, "created", entry),
+                comment=opt_str(item, "comment", entry),
             ))
-        rootfs = doc.get("rootfs") or {}
-        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        rootfs = opt_dict(doc, "rootfs", what)
         health = conf.get("Healthcheck")
         health_test = _str_tuple(health.get("Test"), "Healthcheck.Test") if isinstance(
             health, dict) else None
         labels = conf.get("Labels") or {}
         return cls(
-            user=str(conf.get("User") or ""),
+            user=opt_str(conf, "User", what) or "",
             entrypoint=_str_tuple(conf.get("Entrypoint"), "Entrypoint"),
             cmd=_str_tuple(conf.get("Cmd"), "Cmd"),
             env=_str_tuple(conf.get("Env"), "Env") or (),
-            working_dir=str(conf.get("WorkingDir") or ""),
+            working_dir=opt_str(conf, "WorkingDir", what) or "",
             exposed_ports=_keys(conf.get("ExposedPorts")),
             volumes=_keys(conf.get("Volumes")),
             healthcheck=health_test,
             labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-            stop_signal=conf.get("StopSignal"),
+            stop_signal=opt_str(conf, "StopSignal", what),
             shell=_str_tuple(conf.get("Shell"), "Shell"),
-            os=str(doc.get("os") or ""),
-            architecture=str(doc.get("architecture") or ""),
+            os=opt_str(doc, "os", what) or "",
+            architecture=opt_str(doc, "architecture", what) or "",
             history=tuple(history),
-            diff_ids=_str_tuple(diff_ids, "rootfs.diff_ids") or (),
+            diff_ids=_str_tuple(rootfs.get("diff_ids"), "rootfs.diff_ids") or (),
         )
 
     def env_map(self) -> dict[str, str]:

@@ -12,10 +12,11 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import zlib
 from typing import IO, Any, cast
 
-from auditor.errors import FormatError, UnsupportedMediaType
+from auditor.errors import FormatError, UnsupportedMediaType, UsageError
 
 BUFFER = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -112,10 +113,82 @@ class _StdlibReader(io.RawIOBase):
         return len(data)
 
 
+# A decompression bomb (64 GiB of zeros in 2 MB of zstd, 8 GiB in 8 MB of gzip) is stopped
+# as it inflates: past FLOOR bytes out, the output may be at most MAX_RATIO times the
+# compressed input read so far (docs/guide.md, "Limits"). Real layers inflate 2 to 10
+# times; a layer of mostly zeros (an unsparse lastlog) may need a higher ratio, which
+# AUDITOR_MAX_INFLATE_RATIO sets (0: no limit).
+FLOOR = 256 << 20
+MAX_RATIO = 200
+
+
+def _max_ratio() -> int:
+    text = os.environ.get("AUDITOR_MAX_INFLATE_RATIO", "")
+    if not text:
+        return MAX_RATIO
+    if not text.isdigit():
+        raise UsageError(f"AUDITOR_MAX_INFLATE_RATIO={text[:40]!r} is not a whole number")
+    return int(text)
+
+
+class _CountingReader(io.RawIOBase):
+    """The compressed input, counted as the decompressor reads it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = int(self._raw.readinto(b) or 0)  # type: ignore[attr-defined]
+        self.count += n
+        return n
+
+
+class _BombGuard(io.RawIOBase):
+    """The decompressed stream, refused the moment it outgrows its input (see MAX_RATIO)."""
+
+    def __init__(self, inner: IO[bytes], counted: _CountingReader, name: str,
+                 ratio: int) -> None:
+        self._inner = inner
+        self._counted = counted
+        self._name = name
+        self._ratio = ratio
+        self._out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = int(self._inner.readinto(b) or 0)  # type: ignore[attr-defined]
+        self._out += n
+        if self._out > FLOOR and self._out > self._ratio * self._counted.count:
+            raise FormatError(
+                f"a {self._name} stream inflates more than {self._ratio} times "
+                f"({self._out >> 20} MiB from {self._counted.count >> 10} KiB): refused as "
+                "a decompression bomb (AUDITOR_MAX_INFLATE_RATIO raises the limit)")
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
-    """The uncompressed bytes of ``raw``, a stream in ``compression``."""
+    """The uncompressed bytes of ``raw``, a stream in ``compression``, bomb-guarded."""
     if compression == "none":
         return raw
+    ratio = _max_ratio()
+    if ratio == 0:
+        return _decompressed(raw, compression)
+    counted = _CountingReader(raw)
+    inner = _decompressed(cast(IO[bytes], io.BufferedReader(counted, BUFFER)), compression)
+    return io.BufferedReader(_BombGuard(inner, counted, compression, ratio), BUFFER)
+
+
+def _decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
     if compression == "gzip":
         gz = cast(IO[bytes], _GZIP_FILE(fileobj=raw, mode="rb"))
         return io.BufferedReader(_StdlibReader(gz, "gzip"), BUFFER)

@@ -178,7 +178,7 @@ def request_save(host: str, reference: str) -> Requested:
                           f"{error_message(body)}")
     try:
         info = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         info = None
     if not isinstance(info, dict):
         raise SourceError(f"{engine_name(host)}'s inspection of {reference!r} is not an object")
@@ -230,7 +230,7 @@ def get_json(host: str, url: str, seconds: float | None = None) -> Any:
                           f"{error_message(body)}")
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise SourceError(f"the Docker Engine's answer to {url} is not JSON") from None
 
 
@@ -250,7 +250,7 @@ def error_message(body: bytes) -> str:
         doc = json.loads(body)
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):
             return str(doc["message"])[:200]
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return body.decode("utf-8", "replace").strip()[:200]
 

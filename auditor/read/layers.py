@@ -14,17 +14,25 @@ _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYML
 
 
 def image_path(name: str) -> str | None:
-    """The absolute image path for a tar member name, or None if it would leave the root."""
+    """The absolute image path for a tar member name, as Docker unpacks it (a lexical
+    clean: a leading ``/`` or ``./`` and empty or ``.`` parts dropped, ``..`` resolved;
+    ``..`` above the root of a rooted name stays at the root), or None where a relative
+    name climbs out of the root (Docker refuses such a layer; we skip the member)."""
     if name.startswith("./"):
         name = name[2:]
-    if "//" not in name and "/." not in name and not name.startswith("."):
+    if "//" not in name and "/." not in name and not name.startswith((".", "/")):
         return "/" + name.rstrip("/")  # the common case: nothing to normalise
-    parts = []
+    rooted = name.startswith("/")
+    parts: list[str] = []
     for part in name.split("/"):
         if part in ("", "."):
             continue
         if part == "..":
-            return None
+            if parts:
+                parts.pop()
+            elif not rooted:
+                return None
+            continue
         parts.append(part)
     return "/" + "/".join(parts)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -20,6 +21,10 @@ from auditor.errors import FormatError
 
 BLOCK = 512
 MAX_EXTENDED = 1 << 20  # a PAX or GNU long-name header larger than this is refused
+# A member name or link target longer than four times PATH_MAX is refused: no engine
+# unpacks a path the kernel will not take in one call, the filetree still meets deep ones,
+# and it bounds what a layer's names hold (3,000 names hold at most 48 MiB, not 3 GiB).
+MAX_NAME = 16384
 _SKIP_CHUNK = 1 << 20
 
 # Type flags, as bytes.
@@ -106,6 +111,27 @@ def _checksum_ok(block: bytes, stored: int) -> bool:
         return True
     signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 32
     return stored == signed
+
+
+_PAX_DECIMAL = re.compile(r"[0-9]{1,20}")  # what tar writes; 20 digits hold any 64-bit value
+_PAX_TIME = re.compile(r"(-?[0-9]{1,20})(?:\.[0-9]{0,20})?")
+
+
+def _pax_number(fields: dict[str, str], key: str) -> int:
+    """A PAX ``uid``, ``gid`` or ``size``: decimal digits (as Go's archive/tar, which
+    Docker unpacks with, wants them), else the archive is refused."""
+    text = fields[key]
+    if not _PAX_DECIMAL.fullmatch(text):
+        raise FormatError(f"tar: PAX {key} {text[:20]!r} is not a number")
+    return int(text)
+
+
+def _pax_time(text: str) -> int:
+    """A PAX ``mtime``: seconds, with an optional fraction (dropped)."""
+    found = _PAX_TIME.fullmatch(text)
+    if found is None:
+        raise FormatError(f"tar: PAX mtime {text[:20]!r} is not a number of seconds")
+    return int(found.group(1))
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
@@ -475,15 +501,18 @@ class TarStream:
                 text = fields.get("path") or _decode(longname if longname is not None
                                                      else name)
                 if "uid" in fields:
-                    uid = int(fields["uid"])
+                    uid = _pax_number(fields, "uid")
                 if "gid" in fields:
-                    gid = int(fields["gid"])
+                    gid = _pax_number(fields, "gid")
                 if "size" in fields:
-                    size = int(fields["size"])
+                    size = _pax_number(fields, "size")
                 link = fields.get("linkpath") or _decode(
                     longlink if longlink is not None else _cstr(rawlink))
                 if "mtime" in fields:
-                    mtime = int(float(fields["mtime"]))
+                    mtime = _pax_time(fields["mtime"])
+                if len(text) > MAX_NAME or len(link) > MAX_NAME:
+                    raise FormatError(f"tar: a member name or link of more than {MAX_NAME} "
+                                      "characters")
                 pax, longname, longlink = {}, None, None
             else:
                 text = name.decode("utf-8", "surrogateescape")

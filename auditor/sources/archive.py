@@ -235,14 +235,15 @@ def _leads_to(docs: dict[str, bytes], raw: bytes, config_id: str, depth: int) ->
     through nested indexes (a few levels at most: the input is hostile)."""
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
     if not isinstance(doc, dict) or depth > 4:
         return False
     config = doc.get("config")
     if isinstance(config, dict) and config.get("digest") == config_id:
         return True
-    for entry in doc.get("manifests") or []:
+    manifests = doc.get("manifests")
+    for entry in manifests if isinstance(manifests, list) else ():
         digest = entry.get("digest") if isinstance(entry, dict) else None
         child = docs.get("blobs/" + digest.replace(":", "/", 1)) if isinstance(
             digest, str) else None

@@ -4,19 +4,18 @@ docker-save manifest."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import FormatError, ImageNotFound
+from auditor.model.documents import MAX_DOCUMENT as MAX_DOCUMENT
+from auditor.model.documents import load_json, opt_list
 from auditor.model.image import Image
 from auditor.read.layer_read import LayerReader, ReadSettings, reading_layers
 from auditor.read.progress import Progress
 from auditor.read.wants import ContentWants
-
-MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; refuse giants
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +50,7 @@ class ScanOptions:
 
 
 def parse_json(raw: bytes, what: str) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{what} is not valid JSON ({exc})") from None
+    return load_json(raw, what)
 
 
 @contextmanager
@@ -93,7 +89,7 @@ def parse_save_manifest(raw: bytes) -> list[SaveManifest]:
                 isinstance(item.get("Layers"), list)
                 and all(isinstance(x, str) for x in item["Layers"])):
             raise FormatError("manifest.json: an entry lacks Config or Layers")
-        tags = item.get("RepoTags") or []
+        tags = opt_list(item, "RepoTags", "manifest.json")
         out.append(SaveManifest(item["Config"], tuple(item["Layers"]),
                                 tuple(t for t in tags if isinstance(t, str))))
     if not out:

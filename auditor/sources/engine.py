@@ -71,7 +71,7 @@ def describe_engine(host: str) -> str:
             status, stream = wire.request(host, path, url)
             with stream:
                 doc = json.loads(wire.read_body(stream, wire.MAX_INSPECT))
-        except (AuditorError, OSError, ValueError):
+        except (AuditorError, OSError, ValueError, RecursionError):
             continue
         if status == 200 and isinstance(doc, dict):
             facts.update(doc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any, Protocol
@@ -20,6 +21,8 @@ from auditor.errors import (
     SourceError,
     UnsupportedMediaType,
 )
+from auditor.inputs import InputKind, open_regular
+from auditor.model.documents import opt_dict, opt_str
 from auditor.model.image import Image, ImageConfig
 from auditor.read.layer_blob import LayerBlob, Opened
 from auditor.read.outer_tar import OuterTar
@@ -63,32 +66,43 @@ def _blob_path(digest: str) -> str:
     return f"blobs/{algo}/{hexpart}"
 
 
+_LAYOUT_FILE = InputKind("file of the OCI layout", MAX_DOCUMENT, FormatError)
+
+
+def _regular_file(path: str, what: str) -> int:
+    """The size of the regular file at ``path`` (a symlink followed), checked before a
+    byte is read: a FIFO would block the open, a directory or a link loop fail it."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise FormatError(f"{what} is missing") from None
+    except OSError as exc:
+        raise FormatError(f"cannot read {what}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise FormatError(f"cannot read {what}: it is not a regular file")
+    return info.st_size
+
+
 class DirBlobStore:
     def __init__(self, root: str) -> None:
         self.root = root
         self.where = root
 
     def open(self, digest: str) -> IO[bytes]:
-        path = os.path.join(self.root, _blob_path(digest))
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            raise FormatError(f"{self.root}: blob {digest} is missing") from None
-        return open_range(FileRange(path, 0, size))
+        blob = self.locate(digest)
+        assert blob is not None
+        return open_range(blob)
 
     def locate(self, digest: str) -> FileRange | None:
         path = os.path.join(self.root, _blob_path(digest))
-        try:
-            return FileRange(path, 0, os.path.getsize(path))
-        except OSError:
-            raise FormatError(f"{self.root}: blob {digest} is missing") from None
+        return FileRange(path, 0, _regular_file(path, f"{self.root}: blob {digest}"))
 
     def read_file(self, name: str) -> bytes | None:
-        try:
-            with open(os.path.join(self.root, name), "rb") as f:
-                return read_limited(f, MAX_DOCUMENT, f"{self.root}/{name}")
-        except FileNotFoundError:
+        path = os.path.join(self.root, name)
+        if not os.path.lexists(path):
             return None
+        with open_regular(path, _LAYOUT_FILE) as f:
+            return read_limited(f, MAX_DOCUMENT, f"{self.root}/{name}")
 
 
 class TarBlobStore:
@@ -129,37 +143,53 @@ class Candidate:
     platform: str | None
 
 
-def _platform_of(desc: dict[str, Any]) -> str | None:
+def _platform_of(desc: dict[str, Any], where: str) -> str | None:
     plat = desc.get("platform")
     if not isinstance(plat, dict):
         return None
-    parts = [str(plat.get("os", "")), str(plat.get("architecture", ""))]
-    if plat.get("variant"):
-        parts.append(str(plat["variant"]))
+    what = f"{where}: an index entry's platform"
+    parts = [opt_str(plat, "os", what) or "", opt_str(plat, "architecture", what) or ""]
+    variant = opt_str(plat, "variant", what)
+    if variant:
+        parts.append(variant)
     return "/".join(parts)
 
 
+MAX_INDEX_DEPTH = 4  # an index of indexes of ...: real images nest one or two
+MAX_DESCRIPTORS = 1024  # index entries visited in all, nested ones included
+
+
 def collect_candidates(store: BlobStore, doc: dict[str, Any], ref: str | None, depth: int,
-             out: list[Candidate]) -> None:
-    if depth > 4:
-        raise FormatError(f"{store.where}: image indexes nest too deeply")
+                       out: list[Candidate], visited: list[int] | None = None) -> None:
+    """The image manifests ``doc`` (an index) lists, through nested indexes, into ``out``;
+    bounded in depth and in entries visited, as the input is hostile."""
+    visited = [0] if visited is None else visited
+    if depth > MAX_INDEX_DEPTH:
+        raise FormatError(f"{store.where}: image indexes nest more than {MAX_INDEX_DEPTH} "
+                          "levels deep")
+    what = f"{store.where}: an index entry"
     manifests = doc.get("manifests")
     if not isinstance(manifests, list):
         raise FormatError(f"{store.where}: an index has no 'manifests' list")
     for desc in manifests:
+        visited[0] += 1
+        if visited[0] > MAX_DESCRIPTORS:
+            raise FormatError(f"{store.where}: the image index lists more than "
+                              f"{MAX_DESCRIPTORS} manifests, nested ones included")
         if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
             raise FormatError(f"{store.where}: an index entry has no digest")
-        annotations = desc.get("annotations")
-        annotations = annotations if isinstance(annotations, dict) else {}
-        name = annotations.get(REF_NAME)
-        media = desc.get("mediaType", "")
+        annotations = opt_dict(desc, "annotations", what)
+        name = opt_str(annotations, REF_NAME, f"{what}'s annotations") or ref
+        media = opt_str(desc, "mediaType", what) or ""
         if media in INDEX_TYPES:
             nested = parse_json(_read_document(store, desc["digest"], "index"), "index")
-            collect_candidates(store, nested, name or ref, depth + 1, out)
+            if not isinstance(nested, dict):
+                raise FormatError(f"{store.where}: index {desc['digest']} is not an object")
+            collect_candidates(store, nested, name, depth + 1, out, visited)
         elif ATTESTATION_TYPE in annotations:
             continue  # BuildKit's attestation manifests: not an image to scan
         elif media in MANIFEST_TYPES or not media:
-            out.append(Candidate(desc, name or ref, _platform_of(desc)))
+            out.append(Candidate(desc, name, _platform_of(desc, store.where)))
         # other artifacts (signatures, attestations with their own types) are not images
 
 
@@ -175,7 +205,9 @@ def choose_candidate(candidates: list[Candidate], wanted: str | None, platform: 
     if not candidates:
         raise ImageNotFound(f"{where} holds no image manifest")
     if len({c.ref for c in candidates}) > 1 and not wanted:
-        names = ", ".join(sorted(str(c.ref) for c in candidates))
+        refs = sorted({str(c.ref) for c in candidates})
+        names = ", ".join(r[:100] for r in refs[:10]) + (
+            f" and {len(refs) - 10} more" if len(refs) > 10 else "")
         raise ImageNotFound(f"{where} holds several images ({names}): name one as {where}:REF")
     if len(candidates) == 1 and platform is None:
         return candidates[0]
@@ -188,7 +220,9 @@ def choose_candidate(candidates: list[Candidate], wanted: str | None, platform: 
             return pool[0]
     if platform is None and len(candidates) == 1:
         return candidates[0]
-    present = ", ".join(sorted(c.platform or "unknown" for c in candidates))
+    platforms = sorted({(c.platform or "unknown")[:100] for c in candidates})
+    present = ", ".join(platforms[:10]) + (
+        f" and {len(platforms) - 10} more" if len(platforms) > 10 else "")
     raise ImageNotFound(f"{where} has no image for platform {want} (it has: {present}); "
                         "choose one with --platform")
 

@@ -215,7 +215,7 @@ def small_json(resp: Any, limit: int = 1 << 20) -> Any:
     try:
         raw = resp.raw.read(limit + 1, decode_content=True)
         return json.loads(raw) if len(raw) <= limit else None
-    except (ValueError, OSError):
+    except (ValueError, RecursionError, OSError):
         return None
     finally:
         resp.close()
