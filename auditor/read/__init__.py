@@ -12,6 +12,7 @@ Sources (``auditor.sources``) decide where bytes come from and describe each lay
 - ``digests``: sha256 as bytes pass, whole-file checks in background threads.
 - ``decompress``: compression from a media type or magic bytes; decompressing readers.
 - ``progress``: the byte-counter protocol every reader reports to.
+- ``cursor``: bytes read forward (a memory map, a stream, a member of an outer tar).
 - ``tarstream`` walks tar headers; ``layers`` reads one layer tar into entries, keeping
   the content prefixes that ``wants`` declared (matched with ``globs``); ``elf`` reads ELF
   facts while a file streams by; ``engine_wire`` speaks the Docker Engine's HTTP on its

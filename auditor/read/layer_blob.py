@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from auditor.read.cursor import Cursor
 from auditor.read.ranges import FileRange
-from auditor.read.tarstream import Cursor
 
 # The media type of a layer whose compression is found from its first bytes (docker save
 # archives name no media types).

@@ -24,6 +24,7 @@ from typing import IO, cast
 
 from auditor.errors import AuditorError, DigestMismatch
 from auditor.model.image import LayerScan
+from auditor.read.cursor import Cursor, CursorReader, StreamCursor
 from auditor.read.decompress import compression_of, decompressed, sniff_compression
 from auditor.read.digests import FileDigests, HashingReader, check_digest
 from auditor.read.layer_blob import DOCKER_LAYER, SNIFF, LayerBlob, Opened, Passing
@@ -31,7 +32,6 @@ from auditor.read.layers import CaptureBudget, scan_layer_tar
 from auditor.read.prefetch import CHUNK, PrefetchReader, chunks_of
 from auditor.read.progress import Progress
 from auditor.read.ranges import FileMaps, FileRange, open_range
-from auditor.read.tarstream import Cursor, CursorReader, StreamCursor
 from auditor.read.wants import ContentWants
 
 

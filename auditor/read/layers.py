@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import IO
 
 from auditor.model.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
+from auditor.read.cursor import Cursor
 from auditor.read.elf import ELF_MAGIC, read_elf_facts
-from auditor.read.tarstream import Cursor, TarStream
+from auditor.read.tarstream import TarStream
 from auditor.read.wants import ContentWants
 
 _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import IO
 
 from auditor.errors import FormatError, SourceError
+from auditor.read.cursor import Cursor, MemoryCursor, StreamCursor
 from auditor.read.decompress import decompressed, sniff_archive_compression
 from auditor.read.ranges import FileRange, LimitedReader, open_range
-from auditor.read.tarstream import Cursor, MemoryCursor, StreamCursor, TarStream
+from auditor.read.tarstream import TarStream
 
 _REGULAR = (b"0", b"\0", b"7")
 _LINKS = (b"1", b"2")

@@ -102,7 +102,7 @@ class PrefetchReader(io.RawIOBase):
 
 class SocketPrefetch:
     """A socket read ahead by a thread of its own into a few large buffers, handed to a
-    :class:`~auditor.read.tarstream.StreamCursor` as chunks (``next_chunk``).
+    :class:`~auditor.read.cursor.StreamCursor` as chunks (``next_chunk``).
 
     Each chunk is one ``recv`` with ``MSG_WAITALL``: the thread holds no GIL while the
     chunk fills, so the engine keeps sending while this thread's owner parses. Without

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from auditor.errors import FormatError, SourceError
-from auditor.read.tarstream import MemoryCursor
+from auditor.read.cursor import MemoryCursor
 
 BUFFER = 1 << 20
 

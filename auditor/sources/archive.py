@@ -17,11 +17,12 @@ from typing import IO
 
 from auditor.errors import DigestMismatch, FormatError, SourceError
 from auditor.model.image import Image, ImageConfig, LayerScan, Skipped
+from auditor.read.cursor import Cursor
 from auditor.read.decompress import sniff_compression
 from auditor.read.layer_blob import LayerBlob, Opened, Passing
 from auditor.read.outer_tar import OuterTar, link_target, member_name
 from auditor.read.ranges import FileRange, read_limited
-from auditor.read.tarstream import Cursor, TarStream
+from auditor.read.tarstream import TarStream
 from auditor.sources.common import (
     MAX_DOCUMENT,
     SaveManifest,

@@ -16,8 +16,8 @@ from typing import Any
 from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
 from auditor.model.image import Image
 from auditor.read import engine_wire as wire
+from auditor.read.cursor import StreamCursor
 from auditor.read.prefetch import PrefetchReader, SocketPrefetch
-from auditor.read.tarstream import StreamCursor
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
 

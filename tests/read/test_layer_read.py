@@ -9,10 +9,10 @@ import pytest
 import zstandard
 
 from auditor.errors import DigestMismatch
+from auditor.read.cursor import StreamCursor
 from auditor.read.layer_blob import LayerBlob, Opened, Passing
 from auditor.read.layer_read import ReadSettings, reading_layers
 from auditor.read.ranges import FileRange
-from auditor.read.tarstream import StreamCursor
 from auditor.read.wants import NOTHING
 from tests.layerkit import D, F, layer
 

@@ -6,7 +6,8 @@ import tarfile
 import pytest
 
 from auditor.errors import FormatError
-from auditor.read.tarstream import MAX_EXTENDED, MemoryCursor, TarStream
+from auditor.read.cursor import MemoryCursor
+from auditor.read.tarstream import MAX_EXTENDED, TarStream
 
 
 def tar_of(members, fmt=tarfile.PAX_FORMAT):
