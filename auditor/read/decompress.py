@@ -59,7 +59,8 @@ def sniff_archive_compression(prefix: bytes) -> str:
 
 
 class _ZstdReader(io.RawIOBase):
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], guard: _Guard | None = None) -> None:
+        self._guard = guard
         try:
             import zstandard
         except ImportError:  # pragma: no cover - it is a declared dependency
@@ -75,6 +76,8 @@ class _ZstdReader(io.RawIOBase):
         except Exception as exc:  # zstandard.ZstdError is not importable for typing
             raise FormatError(f"corrupt zstd stream: {exc}") from None
         b[: len(data)] = data
+        if self._guard is not None:
+            self._guard.passed(len(data))
         return len(data)
 
 
@@ -97,9 +100,10 @@ _CORRUPT: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma
 class _StdlibReader(io.RawIOBase):
     """A standard library decompressor whose errors become FormatError."""
 
-    def __init__(self, stream: IO[bytes], name: str) -> None:
+    def __init__(self, stream: IO[bytes], name: str, guard: _Guard | None = None) -> None:
         self._stream = stream
         self._name = name
+        self._guard = guard
 
     def readable(self) -> bool:
         return True
@@ -110,6 +114,8 @@ class _StdlibReader(io.RawIOBase):
         except _CORRUPT as exc:
             raise FormatError(f"corrupt {self._name} stream: {exc}") from None
         b[: len(data)] = data
+        if self._guard is not None:
+            self._guard.passed(len(data))
         return len(data)
 
 
@@ -147,33 +153,24 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
-class _BombGuard(io.RawIOBase):
-    """The decompressed stream, refused the moment it outgrows its input (see MAX_RATIO)."""
+class _Guard:
+    """Refuses a stream the moment it outgrows its input (see MAX_RATIO). The readers
+    above call it with what each read gave: the check adds no layer to the inflate path,
+    where every Python call between the decompressor and the parser costs a GIL hand-off."""
 
-    def __init__(self, inner: IO[bytes], counted: _CountingReader, name: str,
-                 ratio: int) -> None:
-        self._inner = inner
+    def __init__(self, counted: _CountingReader, name: str, ratio: int) -> None:
         self._counted = counted
         self._name = name
         self._ratio = ratio
         self._out = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = int(self._inner.readinto(b) or 0)  # type: ignore[attr-defined]
+    def passed(self, n: int) -> None:
         self._out += n
         if self._out > FLOOR and self._out > self._ratio * self._counted.count:
             raise FormatError(
                 f"a {self._name} stream inflates more than {self._ratio} times "
                 f"({self._out >> 20} MiB from {self._counted.count >> 10} KiB): refused as "
                 "a decompression bomb (AUDITOR_MAX_INFLATE_RATIO raises the limit)")
-        return n
-
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
 
 
 def decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
@@ -184,18 +181,22 @@ def decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
     if ratio == 0:
         return _decompressed(raw, compression)
     counted = _CountingReader(raw)
-    inner = _decompressed(cast(IO[bytes], io.BufferedReader(counted, BUFFER)), compression)
-    return io.BufferedReader(_BombGuard(inner, counted, compression, ratio), BUFFER)
+    name = {"bz2": "bzip2"}.get(compression, compression)
+    return _decompressed(cast(IO[bytes], io.BufferedReader(counted, BUFFER)), compression,
+                         _Guard(counted, name, ratio))
 
 
-def _decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
+def _decompressed(raw: IO[bytes], compression: str, guard: _Guard | None = None
+                  ) -> IO[bytes]:
     if compression == "gzip":
         gz = cast(IO[bytes], _GZIP_FILE(fileobj=raw, mode="rb"))
-        return io.BufferedReader(_StdlibReader(gz, "gzip"), BUFFER)
+        return io.BufferedReader(_StdlibReader(gz, "gzip", guard), BUFFER)
     if compression == "zstd":
-        return io.BufferedReader(_ZstdReader(raw), BUFFER)
+        return io.BufferedReader(_ZstdReader(raw, guard), BUFFER)
     if compression == "bz2":
-        return io.BufferedReader(_StdlibReader(cast(IO[bytes], bz2.BZ2File(raw)), "bzip2"), BUFFER)
+        bz = cast(IO[bytes], bz2.BZ2File(raw))
+        return io.BufferedReader(_StdlibReader(bz, "bzip2", guard), BUFFER)
     if compression == "xz":
-        return io.BufferedReader(_StdlibReader(cast(IO[bytes], lzma.LZMAFile(raw)), "xz"), BUFFER)
+        xz = cast(IO[bytes], lzma.LZMAFile(raw))  # noqa: SIM115 - read to the end by the layer
+        return io.BufferedReader(_StdlibReader(xz, "xz", guard), BUFFER)
     raise UnsupportedMediaType(f"unsupported compression {compression!r}")
