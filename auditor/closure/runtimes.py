@@ -242,13 +242,3 @@ def run_java(rt: Runtime, real: str, args: Sequence[str]) -> None:
             rt.add_app_dir(path)
         elif walk.tree.lookup(path) is not None:
             walk.add(path)
-
-
-def run_shell_script(rt: Runtime, args: Sequence[str]) -> str | None:
-    """The script a shell runs (``sh /app/run.sh``), added; None for an interactive shell."""
-    script, _, _ = first_operand(args, frozenset({"-o", "+o"}))
-    if script is None:
-        return None
-    real = rt.add_script(script)
-    rt.walk.notes.append("Programs a shell script runs are not followed; add them by hand.")
-    return real

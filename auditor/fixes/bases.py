@@ -90,7 +90,10 @@ def choose_base(closure: Closure | None, runtime_base: str | None,
         return SCRATCH, None, 0, "final base scratch (--runtime-base)"
     blocking = [m for m in (closure.missing if closure is not None else ())
                 if not getattr(m, "optional", False)]
-    if closure is not None and closure.files and closure.kind != "unknown" and not blocking:
+    # a script that runs what cannot be followed (eval, $CMD) may need any of the base's files
+    unfollowed = closure is not None and bool(closure.unfollowed)
+    if closure is not None and closure.files and closure.kind != "unknown" and not blocking \
+            and not unfollowed:
         return (SCRATCH, None, 0, f"final base scratch: the closure of {closure.entry} is "
                 f"complete ({closure.kind}), and scratch needs no pull")
     ancestors = sorted((b for b in _listed(available) if _is_ancestor(b, diff_ids)

@@ -160,7 +160,7 @@ def _multi_stage(ctx: _Ctx) -> Suggestion | None:
     text = (f"{why} The program ({closure.entry}, {closure.kind}) needs "
             f"{human_bytes(final.expected_bytes)} of the image's {human_bytes(ctx.image_bytes)}"
             f". Building in a builder stage and copying only that into {final.base} removes: "
-            f"{removes} [{_rules(dropped)}].{_kept_text(stays)}\n"
+            f"{removes} [{_rules(dropped)}].{_kept_text(stays, closure)}\n"
             f"Name the build stage `AS {stage_name}`. "
             f"{_stage_text(ctx, final)}\n`auditor fix IMAGE --dockerfile Dockerfile` writes "
             "the whole Dockerfile.")
@@ -183,24 +183,42 @@ def _nothing_to_drop(closure: Closure, stays: Sequence[Finding]) -> Suggestion |
     if not stays:
         return None
     text = (f"A multi-stage build would not remove the tools found here: the program "
-            f"({closure.entry}, {closure.kind}) needs the files they are.{_kept_text(stays)}")
+            f"({closure.entry}, {closure.kind}) needs the files they are."
+            f"{_kept_text(stays, closure)}")
     first = stays[0]
     return Suggestion(f"The program needs {_names(stays[:1])}: a stage fix removes nothing",
                       text, 0, first.layer, None, _ids(stays))
 
 
-def _kept_text(stays: Sequence[Finding]) -> str:
+def _kept_text(stays: Sequence[Finding], closure: Closure) -> str:
+    text = _unfollowed_text(closure)
     if not stays:
-        return ""
+        return text
     multicall = sorted({f.path for f in stays if f.path and f.rule_id.endswith("-MULTICALL")})
-    text = (" It keeps what the program itself needs: " + "; ".join(
+    text += (" It keeps what the program itself needs: " + "; ".join(
         f"{c} ({_names(fs)})" for c in DROPPED_BY_STAGE
         if (fs := [f for f in stays if f.category == c])) + f" [{_rules(stays)}].")
-    if multicall:
-        text += (f" {', '.join(multicall)} is a multi-call binary: copied for its shell, it "
-                 "brings every applet it was built with (wget, nc, ... where listed above); "
-                 "a program that needs no shell (exec form, a static binary) would drop it.")
+    for path in multicall:
+        applets = closure.applets_of(path)
+        if applets:
+            text += (f" {path} stays: the program runs it as {', '.join(applets[:SHOWN * 2])}"
+                     f"{' and more' if len(applets) > SHOWN * 2 else ''}, and a multi-call "
+                     "binary brings every applet it was built with (wget, nc, ... where "
+                     "listed above).")
+        else:
+            text += (f" {path} is a multi-call binary: copied for its shell, it brings every "
+                     "applet it was built with (wget, nc, ... where listed above); a program "
+                     "that needs no shell (exec form, a static binary) would drop it.")
     return text
+
+
+def _unfollowed_text(closure: Closure) -> str:
+    """What a script does that the closure could not follow, and what that costs."""
+    if not closure.unfollowed:
+        return ""
+    return (" What the program runs cannot all be known without running it ("
+            + "; ".join(closure.unfollowed[:SHOWN]) + "), so the stage keeps every program "
+            "on PATH, the shell among them.")
 
 
 def _smaller_base(ctx: _Ctx) -> Suggestion | None:
@@ -215,7 +233,8 @@ def _smaller_base(ctx: _Ctx) -> Suggestion | None:
     text = (f"The final stage's base {a.base_image} (FROM at line {a.from_line}) brings "
             f"{_names(from_base)} [{_rules(from_base)}]; the program ({closure.entry}, "
             f"{closure.kind}) needs none of it ({closure.reason}). Options, smallest first: "
-            f"{_base_options(closure.base_candidate)}. The closure-only variant:\n"
+            f"{_base_options(closure.base_candidate)}.{_unfollowed_text(closure)} The "
+            "closure-only variant:\n"
             f"{_stage_text(ctx, final)}")
     return Suggestion(f"Use {final.base} instead of {a.base_image} as the final base", text,
                       saves, from_base[0].layer, a.from_line, _ids(from_base))

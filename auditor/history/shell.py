@@ -60,6 +60,18 @@ def _read_balanced(s: str, i: int, open_c: str, close_c: str) -> int:
     return n
 
 
+class Op(str):
+    """A control operator between commands: ``&& || ; ;; | &``, a newline, ``(`` or ``)``."""
+
+    __slots__ = ()
+
+
+class HereDoc(str):
+    """The body of a here-document (``<<EOF`` ... ``EOF``), where its redirection stood."""
+
+    __slots__ = ()
+
+
 def split_words(script: str, operators: bool = True) -> list[list[str]]:
     """Split a shell script into simple commands, each a list of words, quotes removed.
 
@@ -72,26 +84,85 @@ def split_words(script: str, operators: bool = True) -> list[list[str]]:
     """
     commands: list[list[str]] = []
     words: list[str] = []
+    for token in tokenize(script, operators):
+        if isinstance(token, Op):
+            if words:
+                commands.append(words)
+            words = []
+        else:
+            words.append(token)
+    if words:
+        commands.append(words)
+    return commands
+
+
+def substitutions(word: str) -> list[str]:
+    """The scripts of the command substitutions in a word: ``$(...)`` and backticks
+    (``$((...))`` is arithmetic, not a command)."""
+    out: list[str] = []
+    i, n = 0, len(word)
+    while i < n:
+        if word.startswith("$((", i):
+            i = _read_balanced(word, i + 1, "(", ")")
+        elif word.startswith("$(", i):
+            end = _read_balanced(word, i + 1, "(", ")")
+            out.append(word[i + 2:end - 1] if word[end - 1:end] == ")" else word[i + 2:end])
+            i = end
+        elif word[i] == "`":
+            end = word.find("`", i + 1)
+            end = n if end < 0 else end
+            out.append(word[i + 1:end])
+            i = end + 1
+        else:
+            i += 1
+    return out
+
+
+def _heredoc_bodies(script: str, i: int, pending: list[tuple[str, bool]]
+                    ) -> tuple[list[str], int]:
+    """The bodies of the here-documents ``pending`` (delimiter, strip tabs) that start at
+    ``script[i]`` (just past a newline), and where the script goes on after them."""
+    bodies = []
+    for delimiter, strip in pending:
+        lines = []
+        while i < len(script):
+            end = script.find("\n", i)
+            end = len(script) if end < 0 else end
+            line = script[i:end]
+            i = end + 1
+            if (line.lstrip("\t") if strip else line) == delimiter:
+                break
+            lines.append(line)
+        bodies.append("\n".join(lines))
+    return bodies, i
+
+
+def tokenize(script: str, operators: bool = True, heredocs: bool = False) -> list[str]:
+    """The words of a shell script (quotes removed) with an ``Op`` between commands; see
+    ``split_words``. ``heredocs=True``: a here-document's body is read as one ``HereDoc``
+    token where its ``<<WORD`` stood, not as lines of the script."""
+    tokens: list[str] = []
     word: list[str] = []
     in_word = False
     drop_next = False  # the next word is a redirection target
+    heredoc_next: bool | None = None  # the next word is a here-document's delimiter
+    pending: list[tuple[str, bool]] = []  # here-documents whose bodies follow the line
+    at: list[int] = []  # where their bodies go in ``tokens``
     i, n = 0, len(script)
 
     def end_word() -> None:
-        nonlocal word, in_word, drop_next
+        nonlocal word, in_word, drop_next, heredoc_next
         if in_word:
-            if drop_next:
+            if heredoc_next is not None:
+                pending.append(("".join(word), heredoc_next))
+                at.append(len(tokens))
+                heredoc_next = None
+                drop_next = False
+            elif drop_next:
                 drop_next = False
             else:
-                words.append("".join(word))
+                tokens.append("".join(word))
         word, in_word = [], False
-
-    def end_command() -> None:
-        nonlocal words
-        end_word()
-        if words:
-            commands.append(words)
-        words = []
 
     while i < n:
         c = script[i]
@@ -152,20 +223,28 @@ def split_words(script: str, operators: bool = True) -> list[list[str]]:
             if in_word and "".join(word).isdigit():
                 word, in_word = [], False
             end_word()
+            if heredocs and script.startswith("<<", i) and not script.startswith("<<<", i):
+                heredoc_next = script.startswith("<<-", i)
             i += 1
             while i < n and script[i] in "<>&|-":
                 i += 1
             drop_next = True
         elif c in ";&|()\n":
             op = script[i:i + 2] if script[i:i + 2] in ("&&", "||", ";;") else c
-            end_command()
+            end_word()
+            tokens.append(Op(op))
             i += len(op)
+            if c == "\n" and pending:
+                bodies, i = _heredoc_bodies(script, i, pending)
+                for where, body in reversed(list(zip(at, bodies, strict=True))):
+                    tokens.insert(where, HereDoc(body))
+                pending, at = [], []
         else:
             word.append(c)
             in_word = True
             i += 1
-    end_command()
-    return commands
+    end_word()
+    return tokens
 
 
 def _command_of(words: list[str], depth: int) -> Iterator[Command]:

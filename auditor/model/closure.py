@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 
@@ -29,3 +30,16 @@ class Closure:
     base_candidate: str  # scratch, distroless-cc, alpine, distroless-python3, ... slim
     reason: str
     argv: tuple[str, ...] = ()
+    # every command the walk found, as named (``id``, ``/bin/sh``) -> the file it is
+    # (``/bin/busybox``): the entrypoint, wrappers, interpreters, what scripts run
+    commands: tuple[tuple[str, str], ...] = ()
+    # what a script does that cannot be followed statically, where: then every program on
+    # PATH is in the closure, the shell among them
+    unfollowed: tuple[str, ...] = ()
+
+    def applets_of(self, path: str) -> list[str]:
+        """The commands that are the file ``path`` under another name (a multi-call
+        binary's applets: ``id``, ``basename`` for ``/bin/busybox``)."""
+        return sorted({posixpath.basename(name) for name, real in self.commands
+                       if real == path and posixpath.basename(name)
+                       != posixpath.basename(path)})

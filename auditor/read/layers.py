@@ -45,6 +45,16 @@ class CaptureBudget:
         self.left = total
 
 
+def _script_rest(tar: TarStream, kept: int, size: int, wants: ContentWants,
+                 budget: CaptureBudget) -> bytes:
+    """More of an executable script than its first bytes, up to ``wants.script_prefix``."""
+    more = min(size, wants.script_prefix) - kept
+    if more <= 0 or more > budget.left:
+        return b""
+    budget.left -= more
+    return tar.read(more)
+
+
 def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                    budget: CaptureBudget) -> tuple[list[RawEntry], list[Skipped]]:
     """Read a layer tar from ``stream`` to its end-of-archive marker, in one forward pass."""
@@ -83,6 +93,8 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                 if want <= budget.left:
                     entry.data = tar.read(want)
                     budget.left -= want
+                    if entry.data[:2] == b"#!" and mode & 0o111 and want < size:
+                        entry.data += _script_rest(tar, want, size, wants, budget)
                     if entry.data[:4] == ELF_MAGIC:
                         # libraries and interpreters it needs lie deeper in the file:
                         # read forward to the dynamic section now, while it streams by

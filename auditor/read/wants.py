@@ -16,6 +16,9 @@ from auditor.read.globs import union_regex
 # The first KiB of every executable and shared library: ELF header and program headers
 # (PT_INTERP), shebangs.
 EXECUTABLE_PREFIX = 1024
+# An executable that starts with ``#!`` is kept up to this: the runtime closure reads the
+# scripts an entrypoint runs (``docker-entrypoint.sh`` and what it calls), whole.
+SCRIPT_PREFIX = 64 * 1024
 # What one image may keep in captured prefixes in all; past it, files are listed as skipped.
 DEFAULT_BUDGET = 96 * 1024 * 1024
 
@@ -91,7 +94,7 @@ class ContentWants:
     """A compiled set of wants: ``limit(path, mode)`` says how many bytes to keep."""
 
     def __init__(self, wants: Iterable[Want] = (), executable_prefix: int = EXECUTABLE_PREFIX,
-                 budget: int = DEFAULT_BUDGET) -> None:
+                 budget: int = DEFAULT_BUDGET, script_prefix: int = SCRIPT_PREFIX) -> None:
         self.wants = tuple(wants)
         buckets: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for want in self.wants:
@@ -103,6 +106,7 @@ class ContentWants:
             self._buckets[key] = (_Deferred(self._buckets, key, globs),
                                   {f"w{i}": size for i, (size, _) in enumerate(_by_size(globs))})
         self.executable_prefix = executable_prefix
+        self.script_prefix = script_prefix
         self.budget = budget
 
     def limit(self, path: str, mode: int) -> int:

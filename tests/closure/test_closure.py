@@ -10,7 +10,6 @@ import pytest
 from auditor.closure.compute import (
     CLOSURE_WANTS,
     compute_closure,
-    first_simple_command,
     shell_command,
 )
 from auditor.filetree import FileTree
@@ -179,23 +178,12 @@ def test_symlink_loops_and_hard_links() -> None:
 
 # -- shells, scripts and wrappers -----------------------------------------------------------
 
-def test_shell_form_keeps_the_shell_and_follows_the_first_command() -> None:
+def test_shell_form_keeps_the_shell_and_follows_its_command() -> None:
     c = app("/app/server", exe(None, ()),
             cmd=("/bin/sh", "-c", "PORT=80 exec /app/server --port 80"))
     assert c.entry == "/bin/sh" and c.kind == "static"
     assert {"/bin", "/usr/bin/sh", "/usr/bin/dash", "/app/server"} <= set(c.files)
     assert c.base_candidate == "slim" and "shell form" in c.reason and "scratch" in c.reason
-
-
-@pytest.mark.parametrize(("command", "words", "more"), [
-    ("exec python3 app.py", ["python3", "app.py"], False),
-    ("A=1 B='x y' ./run --flag", ["./run", "--flag"], False),
-    ("cd /app && ./run", ["cd", "/app"], True),
-    ("server|tee log", ["server"], True),
-    ("run 'unbalanced", ["run", "'unbalanced"], False),
-], ids=["exec", "assignments", "and-list", "pipe", "bad-quotes"])
-def test_first_simple_command(command: str, words: list[str], more: bool) -> None:
-    assert first_simple_command(command) == (words, more)
 
 
 def test_shell_command_option_forms() -> None:

@@ -56,6 +56,11 @@ class Closure:
     notes: tuple[str, ...] = ()
     base_candidate: str = "distroless-cc"
     reason: str = "dynamically linked against glibc: needs its loader and libc"
+    commands: tuple[tuple[str, str], ...] = ()
+    unfollowed: tuple[str, ...] = ()
+
+    def applets_of(self, path: str) -> list[str]:
+        return []
 
 
 @dataclass(frozen=True)

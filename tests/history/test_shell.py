@@ -51,3 +51,20 @@ def test_words_without_operators_as_in_env_lines(text, expected):
 
 def test_the_same_text_as_a_script_splits_at_operators():
     assert split_words("X=a;b") == [["X=a"], ["b"]]
+
+
+def test_tokenize_keeps_operators_and_reads_here_documents_whole():
+    from auditor.history.shell import HereDoc, Op, tokenize
+
+    tokens = tokenize("cat <<-'EOF' >/x\n\tapt-get install y\n\tEOF\nid -u", heredocs=True)
+    assert tokens == ["cat", "\tapt-get install y", "\n", "id", "-u"]
+    assert isinstance(tokens[1], HereDoc) and isinstance(tokens[2], Op)
+    # without heredocs=True the body is lines of the script, as RUN detectors read it
+    assert split_words("cat <<EOF\nx y\nEOF") == [["cat"], ["x", "y"], ["EOF"]]
+
+
+def test_substitutions_are_the_scripts_inside_a_word():
+    from auditor.history.shell import substitutions
+
+    assert substitutions("a=$(id -u)`uname`$((1+2))${x:-y}") == ["id -u", "uname"]
+    assert substitutions("$(echo $(basename /x))") == ["echo $(basename /x)"]
