@@ -137,8 +137,10 @@ def plan_copies(files: Sequence[str], tree: FileTree | None, *,
     reals = {p: n for p, n in reals.items() if not _under(p, dirs)}
     size = sum(file_size(tree, n) for n in reals.values()) + sum(dir_bytes(tree, d)
                                                                  for d in dirs)
-    if len(reals) + len(dirs) <= max_copies or not can_stage:
-        names = _names(tree, reals, links)
+    names = _names(tree, reals, links)
+    # several names for one file (busybox's applets): gathered, the links stay links
+    shared = len(names) > len(set(names.values()))
+    if (len(reals) + len(dirs) <= max_copies and not shared) or not can_stage:
         notes: tuple[str, ...] = ()
         if len(names) + len(dirs) > max_copies:
             notes = (f"{len(names) + len(dirs)} COPY instructions (one layer each): the "
@@ -184,14 +186,24 @@ def _names(tree: FileTree, reals: dict[str, Node], links: dict[str, Node]) -> di
             break
         candidates |= more
     best: dict[str, tuple[int, int, str]] = {}
+    hops: set[str] = set()  # links passed on the way to another name
     for name in sorted(candidates):
         chain, real = trace(tree, name)
         if real is None or real not in reals or any(p not in links for p in chain):
             continue
+        hops.update(p for p in chain if p != name)
         score = (len(chain), -len(name), name)
         if real not in best or score[:2] > best[real][:2]:
             best[real] = score
-    return {name: real for real, (_, _, name) in best.items()}
+    chosen = {name: real for real, (_, _, name) in best.items()}
+    # Every other link the program runs by its own name (``/bin/id`` and ``/bin/sh``, both
+    # busybox) is a name too: a multi-call binary tells its applets apart by that name.
+    for link in sorted(links):
+        real = trace(tree, link)[1]
+        if link not in dir_links and link not in hops and link not in chosen and \
+                real in reals:
+            chosen[link] = real
+    return chosen
 
 
 def _under(path: str, dirs: Iterable[str]) -> bool:
