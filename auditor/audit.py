@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from auditor.errors import UsageError
 from auditor.filetree import FileTree, squash_layers
 from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
@@ -86,7 +87,12 @@ def audit(request: AuditRequest) -> Report:
     skipped: list[Skipped] = []  # what goes wrong from here on
     closure = _closure(result, skipped)
     attribution = _attribution(request, result)
-    suggestions = _suggestions(result, closure, attribution, _once(request.bases), skipped)
+    if attribution is not None and attribution.mismatch is not None:
+        # said in every report; the suggestions quote no line of that Dockerfile
+        skipped.append(Skipped(f"--dockerfile {request.dockerfile or 'Dockerfile'}",
+                               attribution.mismatch))
+    trusted = attribution if attribution is None or attribution.mismatch is None else None
+    suggestions = _suggestions(result, closure, trusted, _once(request.bases), skipped)
     return Report(
         replace(result, skipped=(*result.skipped, *skipped)), verdict,
         policy_name=request.policy.name if request.policy is not None else None,
@@ -108,6 +114,10 @@ def fix(request: AuditRequest, runtime_base: str | None = None) -> FixResult:
     report = audit(replace(request, bases=bases))
     result = report.result
     assert report.attribution is not None  # made from the Dockerfile text
+    if report.attribution.mismatch is not None:
+        raise UsageError(f"{request.dockerfile or 'the Dockerfile'}: "
+                         f"{report.attribution.mismatch}; fix rewrites only the Dockerfile "
+                         "that built the image")
     fixed = rewrite(request.dockerfile_text, report.attribution, report.closure,
                     runtime_base=runtime_base, image_user=result.image.config.user,
                     result=result, available_bases=bases)

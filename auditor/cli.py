@@ -250,6 +250,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         sarif_category=args.sarif_category)
     with _progress(not (args.no_progress or args.quiet)) as progress:
         report = audit(replace(request, progress=progress))
+    if report.attribution is not None and report.attribution.mismatch is not None:
+        # in every report too (as skipped); here for the person at the terminal
+        print(inert(" ".join(f"warning: {args.dockerfile}: {report.attribution.mismatch}"
+                             .split())), file=sys.stderr)
     if shown is not None:
         report = report.showing(shown)
     to_stdout = [fmt for fmt, path in outputs if path == STDOUT]

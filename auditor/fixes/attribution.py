@@ -19,6 +19,7 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 
+from auditor.fixes.attribution_check import mismatch
 from auditor.fixes.dockerfile import (
     DEFAULT_SHELL,
     arg_pairs,
@@ -52,10 +53,13 @@ def attribute(dockerfile_text: str, history: Sequence[HistoryEntry], layer_count
     df = parse_dockerfile(dockerfile_text, args)
     chain = df.chain(target)
     instructions = [(stage, ins) for stage in chain for ins in stage.instructions]
-    expected = _expected_keys(df, chain, args, history)
+    expected, values = _expected_keys(df, chain, args, history)
     observed = [_observed_keys(h.created_by) for h in history]
     pairs = _align(expected, observed)
     notes: list[str] = []
+    wrong = mismatch(df, instructions, expected, history, pairs, values)
+    if wrong is not None:
+        return _nothing(df, chain, instructions, layer_count, wrong)
 
     producing = [i for i, h in enumerate(history) if not h.empty_layer]
     layer_of = ({idx: n for n, idx in enumerate(producing)}
@@ -249,16 +253,29 @@ class _Scope:
 
 
 def _expected_keys(df: Dockerfile, chain: Sequence[Stage], build_args: Mapping[str, str],
-                   history: Sequence[HistoryEntry]) -> list[Keys]:
+                   history: Sequence[HistoryEntry]) -> tuple[list[Keys], list[dict[str, str]]]:
+    """What the builder records for each instruction, and the variables each one sees."""
     # ENV values recorded in the history (the base image's among them), for the ``$VAR``s
     # the Dockerfile uses but does not set.
     scope = _Scope(recorded_env(h.created_by for h in history))
     out: list[Keys] = []
+    values: list[dict[str, str]] = []
     for stage in chain:
         scope.args = {}
         for ins in stage.instructions:
+            values.append(scope.vars())
             out.append((ins.keyword, frozenset(_instruction_keys(df, ins, scope, build_args))))
-    return out
+    return out, values
+
+
+def _nothing(df: Dockerfile, chain: Sequence[Stage],
+             instructions: Sequence[tuple[Stage, Instruction]], layer_count: int,
+             why: str) -> Attribution:
+    """The attribution of a Dockerfile that is not the image's: no layer, no line."""
+    steps = tuple(StepMatch(ins, stage, None, None, NONE) for stage, ins in instructions)
+    layers = tuple(LayerOrigin(n, False, None, None, NONE) for n in range(layer_count))
+    return Attribution(layers, 0, chain[0].base, chain[0].from_line, chain[-1], steps,
+                       (why,), df, {}, mismatch=why)
 
 
 def _instruction_keys(df: Dockerfile, ins: Instruction, scope: _Scope,

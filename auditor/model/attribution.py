@@ -42,6 +42,9 @@ class Attribution:
     unmatched: tuple[str, ...]  # what could not be matched, in sentences
     dockerfile: Dockerfile | None = None
     history_layers: Mapping[int, int] = field(default_factory=dict)  # history index -> layer
+    # The history is not the record of this Dockerfile's final stage, in one sentence:
+    # nothing is attributed, every report warns, and ``fix`` refuses.
+    mismatch: str | None = None
 
     def origin(self, layer: int | None) -> LayerOrigin | None:
         if layer is None or not 0 <= layer < len(self.layers):

@@ -75,8 +75,9 @@ class Report:
                  if s.dockerfile_line and rule_id in s.rule_ids}
         if len(lines) == 1:
             return lines.pop()
-        target = self.attribution.target if self.attribution is not None else None
-        if target is None:
+        a = self.attribution
+        target = a.target if a is not None and a.mismatch is None else None
+        if target is None:  # no Dockerfile, or not the one that built the image
             return None
         users = [ins.line for ins in target.instructions if ins.keyword == "USER"]
         return users[-1] if users else target.from_line

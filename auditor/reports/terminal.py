@@ -163,8 +163,12 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
             # soft wrap: a Dockerfile line in the text must stay one line when copied
             console.print(Text(s.text), soft_wrap=True)
     _layers(console, report)
-    if report.result.skipped:
-        console.print(Text(f"{len(report.result.skipped)} item(s) could not be read; "
+    wrong = report.attribution.mismatch if report.attribution is not None else None
+    if wrong is not None:  # a --dockerfile of another image: no line above is its
+        console.print(Text(inert(f"warning: {wrong}"), style="yellow"), soft_wrap=True)
+    unread = [s for s in report.result.skipped if s.reason != wrong]
+    if unread:
+        console.print(Text(f"{len(unread)} item(s) could not be read; "
                            "--format json lists them under 'skipped'", style="dim"))
     console.rule("Verdict", align="left")
     console.print(verdict_line(report), soft_wrap=True)

@@ -146,9 +146,10 @@ COPY conf ./conf
     a = attribute_layers(text, history, build_args={"APP_DIR": "/srv/app"})
     assert lines_of(a) == [None, 4, 5, 6]
     assert {o.confidence for o in a.layers[1:]} == {"exact"}
-    # Without the build arg, the COPY's destination differs: matched by position only.
+    # Without the build arg, the COPY's destination differs: not this build, said once.
     a = attribute_layers(text, history)
-    assert a.layers[1].confidence == "order" and a.layers[1].dockerfile_line == 4
+    assert a.mismatch is not None and "line 4" in a.mismatch and "--build-arg" in a.mismatch
+    assert lines_of(a) == [None] * 4 and a.unmatched == (a.mismatch,)
 
 
 def test_shell_form_cmd_and_healthcheck_shapes():
@@ -205,24 +206,24 @@ def test_a_layer_no_instruction_made_is_said_not_guessed():
     history = [*C_SINGLE_HISTORY[:6], run("/bin/sh -c echo sneaked in"),
                *C_SINGLE_HISTORY[6:]]
     a = attribute_layers(C_SINGLE, history)
-    assert a.layers[4].confidence == "none" and a.layers[4].dockerfile_line is None
-    assert a.layers[5].dockerfile_line == 5
-    assert any("matches no instruction" in note for note in a.unmatched)
+    assert a.mismatch is not None and "echo sneaked in" in a.mismatch
+    assert all(o.dockerfile_line is None and o.confidence == "none" for o in a.layers)
 
 
 def test_an_instruction_missing_from_history_is_reported():
     text = C_SINGLE.replace("RUN make hello", "RUN make hello\nRUN strip hello")
     a = attribute_layers(text, C_SINGLE_HISTORY)
-    assert lines_of(a) == [None, None, None, 4, 5]
-    assert any("line 6" in note and "no entry" in note for note in a.unmatched)
+    assert a.mismatch is not None and "line 6" in a.mismatch and "no entry" in a.mismatch
+    assert lines_of(a) == [None] * 5 and a.base_layers == 0
 
 
 def test_another_dockerfile_matches_nothing_exactly_and_is_not_trusted():
     text = "FROM base\nCOPY x /elsewhere\nRUN other command\nCMD [\"/bin/other\"]\n"
     a = attribute_layers(text, C_SINGLE_HISTORY)
     assert all(o.dockerfile_line is None and not o.from_base for o in a.layers)
-    assert a.base_layers == 0
-    assert any("may not be the Dockerfile" in note for note in a.unmatched)
+    assert a.base_layers == 0 and a.mismatch is not None
+    assert a.mismatch.startswith("the image's history does not match")
+    assert all(s.history_index is None for s in a.steps)
 
 
 def test_a_dockerfile_that_only_names_the_base_makes_every_layer_the_bases():
@@ -340,3 +341,54 @@ def test_buildah_copy_file_sha_is_exact():
     assert lines_of(a)[-1] == 3
     confidence = {s.instruction.keyword: s.confidence for s in a.steps}
     assert confidence["COPY"] == "exact", confidence
+
+
+# -- the wrong Dockerfile: said once, nothing attributed ---------------------------------
+
+GO_MULTI = """\
+FROM toolchain AS build
+RUN go build -o /out/hello .
+FROM scratch
+COPY --from=build /out/hello /hello
+USER 65532:65532
+ENTRYPOINT ["/hello"]
+"""
+
+
+def test_buildkit_copy_sources_tell_two_same_shaped_stages_apart():
+    history = [run("COPY /src/hello /hello # buildkit"), nop("USER 65532:65532"),
+               nop('ENTRYPOINT ["/hello"]')]
+    a = attribute_layers(GO_MULTI, history)
+    assert a.mismatch is not None and "line 4" in a.mismatch and "other sources" in a.mismatch
+    right = attribute_layers(GO_MULTI.replace("/out/hello /hello", "/src/hello /hello"),
+                             history)
+    assert right.mismatch is None and lines_of(right) == [4]
+
+
+def test_legacy_multi_means_more_than_one_source():
+    one = C_SINGLE.replace("COPY hello.c Makefile ./", "COPY hello.c ./")
+    a = attribute_layers(one, C_SINGLE_HISTORY)  # the history's COPY is multi:...
+    assert a.mismatch is not None and "line 4" in a.mismatch
+    glob = C_SINGLE.replace("COPY hello.c Makefile ./", "COPY *.c ./")
+    assert attribute_layers(glob, C_SINGLE_HISTORY).mismatch is None  # may match many
+
+
+def test_a_run_with_other_text_is_a_mismatch_and_one_line():
+    a = attribute_layers(C_SINGLE.replace("RUN make hello", "RUN go build ."),
+                         C_SINGLE_HISTORY)
+    assert a.mismatch is not None and "\n" not in a.mismatch
+    assert "line 5 (RUN go build .)" in a.mismatch and "RUN make hello" in a.mismatch
+
+
+def test_a_history_entry_after_the_dockerfiles_is_a_mismatch():
+    history = [*C_SINGLE_HISTORY, run("/bin/sh -c rm -rf /src")]
+    a = attribute_layers(C_SINGLE, history)
+    assert a.mismatch is not None and "rm -rf /src" in a.mismatch
+
+
+def test_legacy_chown_glued_to_the_hash_still_matches():
+    text = "FROM busybox\nCOPY --chown=65534:65534 entrypoint.sh /usr/local/bin/entrypoint.sh\n"
+    history = [IMPORT, run("/bin/sh -c #(nop) COPY --chown=65534:65534file:26eaddb53734e372"
+                           "68298ce3107c9d1a in /usr/local/bin/entrypoint.sh ")]
+    a = attribute_layers(text, history)
+    assert a.mismatch is None and lines_of(a) == [None, 2]
