@@ -180,3 +180,23 @@ def test_read_script_reports_what_it_saw() -> None:
     assert read.functions == {"f"} and read.commands == []
     assert read.arg_prefixes == [["node"]] and read.runs_args
     assert read.unfollowed == ["it runs eval"]
+
+
+def test_the_suggestion_says_what_could_not_be_followed() -> None:
+    from dataclasses import replace
+
+    from auditor.fixes.suggestions import suggest
+    from auditor.model.findings import Finding
+    from tests.fixes.fixkit import CLOSURE_FILES, attribution_of, result_of
+    from tests.fixes.fixkit import Closure as FakeClosure
+
+    result = result_of()
+    tool = Finding("AUD-NET-TOOL", "network-tool", "high", "tar", "m", path="/usr/bin/tar",
+                   layer=0, bytes=10)
+    result = replace(result, findings=(tool,))
+    # an unfollowable script: every program on PATH is in the closure, tar among them
+    closure = FakeClosure(files=(*CLOSURE_FILES, "/usr/bin/tar"),
+                          unfollowed=(f"{ENTRY}: it runs eval",))
+    [first] = suggest(result, closure, attribution_of(result))  # type: ignore[arg-type]
+    assert "cannot all be known without running it" in first.text
+    assert f"{ENTRY}: it runs eval" in first.text and "removes nothing" in first.title
