@@ -20,7 +20,7 @@ from auditor.closure.runtimes import (
     run_node,
     run_python,
 )
-from auditor.closure.scripts import POSITIONAL, ScriptRead, read_script
+from auditor.closure.scripts import POSITIONAL, SELF, ScriptRead, read_script
 from auditor.closure.walk import ClosureWalk
 from auditor.model.image import DIR
 from auditor.read.elf import ElfFacts
@@ -76,12 +76,15 @@ def _after_env(args: list[str]) -> list[str]:
     return []
 
 
-def with_args(words: Sequence[str], args: Sequence[str]) -> list[str]:
-    """A script's command with ``"$@"`` (``$*``, ``$1``) replaced by the script's arguments."""
+def with_args(words: Sequence[str], args: Sequence[str], itself: str = "") -> list[str]:
+    """A script's command with ``"$@"`` (``$*``, ``$1``) replaced by the script's arguments
+    and ``"$0"`` by the script's own path (dropped when it has none: ``sh -c``)."""
     out: list[str] = []
     for word in words:
         if POSITIONAL.fullmatch(word):
             out += list(args) if word.strip("${}") in "@*" else list(args[:1])
+        elif SELF.fullmatch(word):
+            out += [itself] if itself else []
         else:
             out.append(word)
     return out
@@ -221,7 +224,8 @@ class CommandWalk:
         self._followed.add(key)
         plan = read_script(text)
         self._source(plan, depth, where)
-        commands = [list(w) for w in dict.fromkeys(tuple(with_args(c, args))
+        itself = where if where.startswith("/") else ""
+        commands = [list(w) for w in dict.fromkeys(tuple(with_args(c, args, itself))
                                                    for c in plan.commands) if w]
         if len(commands) == 1 and not (plan.runs_args or plan.arg_prefixes
                                        or plan.unfollowed):

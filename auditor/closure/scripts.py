@@ -33,6 +33,9 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*\Z")
 # The script's own arguments used as the command: ``"$@"``, ``$*``, ``"${1}"``...
 POSITIONAL = re.compile(r"\$(?:[@*1]|\{[@*1]\})\Z")
+# The script itself: ``"$0"``, ``"$BASH_SOURCE"`` (an entrypoint re-running itself as
+# another user: ``exec gosu app "$0" "$@"``)
+SELF = re.compile(r"\$(?:0|\{0\}|BASH_SOURCE|\{BASH_SOURCE(?:\[0\])?\})\Z")
 MAX_NESTING = 8  # $(...) inside $(...) inside a trap string...
 
 
@@ -130,6 +133,9 @@ def _simple(words: list[str], heredocs: list[str], out: ScriptRead, depth: int,
         return
     if POSITIONAL.fullmatch(name):
         out.runs_args = True
+        return
+    if SELF.fullmatch(name):
+        out.commands.append(list(words))  # the follower knows the script's path
         return
     if "$" in name or "`" in name:
         out.unfollowed.append(f"it runs a command whose name is an expansion ({name})")

@@ -200,3 +200,12 @@ def test_the_suggestion_says_what_could_not_be_followed() -> None:
     [first] = suggest(result, closure, attribution_of(result))  # type: ignore[arg-type]
     assert "cannot all be known without running it" in first.text
     assert f"{ENTRY}: it runs eval" in first.text and "removes nothing" in first.title
+
+
+def test_a_script_that_runs_itself_again_as_another_user() -> None:
+    # the official images' `exec gosu app "$0" "$@"` (or "$BASH_SOURCE"), then the
+    # second run takes the other branch
+    c = script_closure('#!/bin/bash\nif [ "$(id -u)" = 0 ]; then exec gosu app "$BASH_SOURCE"'
+                       ' "$@"; fi\nsort /x\nexec "$@"\n')
+    assert runs(c, "id", "gosu", "sort", "date") and c.unfollowed == ()
+    assert not any("BASH_SOURCE" in n for n in c.notes)
