@@ -343,3 +343,42 @@ def test_directories_are_copied_whole_without_a_chown():
     result = result_of(BASE, layers)
     rw = rewrite(DOCKERFILE, attribution_of(result), Closure(files=("/src",)), result=result)
     assert "COPY --from=build /src /src" in rw.text
+
+
+def test_auditor_fix_on_an_image_full_of_payloads(tmp_path, capsys):
+    # Through the whole path a user takes: the config's JSON (lone surrogates included),
+    # the pipeline, the CLI writing the file and its notes.
+    import json
+
+    from auditor.cli import main
+    from tests.imagekit import config_for, docker_save
+    from tests.layerkit import layer
+
+    values = [v for v in PAYLOADS.values() if len(v) < 1000]
+    lays = [layer(*BASE), layer(*APP)]
+    extra = {"WorkingDir": "/srv/x\nRUN touch /tmp/pwned-workdir",
+             "ExposedPorts": {f"{i}{v}": {} for i, v in enumerate(values)},
+             "StopSignal": "SIGTERM\nRUN touch /tmp/pwned-signal",
+             "Env": [f"A{i}={v}" for i, v in enumerate(values)] + [f"{v}=1" for v in values],
+             "Labels": {v: v for v in values},
+             "Healthcheck": {"Test": ["CMD-SHELL", "true\nRUN touch /tmp/pwned-health"]},
+             "Entrypoint": ["/src/hello", *values, "\ud800"]}
+    cfg = json.loads(config_for(lays, user="app\nRUN touch /tmp/pwned-user",
+                                cmd=["/src/hello"], **extra))
+    cfg["history"] = [{"created_by": h.created_by, "empty_layer": h.empty_layer}
+                      for h in HISTORY]
+    archive = docker_save(tmp_path / "img.tar", lays, config=json.dumps(cfg).encode())
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    out = tmp_path / "Dockerfile.suggested"
+    code = main(["fix", str(archive), "--dockerfile", str(tmp_path / "Dockerfile"), "-o",
+                 str(out), "--no-progress"])
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    text = out.read_text()
+    commands = dockerfile.parse_string(text)
+    assert [c.cmd for c in commands if c.cmd == "RUN"] == []  # not even the passwd one
+    assert not any("pwned" in c.original for c in commands if c.cmd not in ("ENV", "LABEL",
+                                                                            "CMD", "ENTRYPOINT"))
+    assert all(dq.writable(line) for line in text.split("\n"))
+    assert all(dq.writable(line) for line in printed.split("\n"))
+    assert "USER 65532:65532" in text and "left out" in printed
