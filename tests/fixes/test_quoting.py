@@ -313,19 +313,14 @@ def test_stopsignal_takes_signals_only(signal: str, ok: bool):
     assert (dq.stop_signal(signal) is not None) == ok
 
 
-def test_a_value_that_would_not_read_back_stops_the_rewrite():
+def test_a_value_that_would_not_read_back_stops_the_rewrite(monkeypatch):
     # The last line of defence: the rewrite is parsed again before it is returned.
-    from auditor.fixes import finalstage
     from auditor.fixes.rewrite import RewriteError
 
     result = result_of(config=ImageConfig(cmd=("/src/hello",), working_dir="/a\nRUN x"))
-    original = dq.workdir
-    try:
-        finalstage.dq.workdir = lambda path, escape="\\": path  # type: ignore[assignment]
-        with pytest.raises(RewriteError, match="would not read back as written"):
-            rewrite(DOCKERFILE, attribution_of(result), Closure(), result=result)
-    finally:
-        finalstage.dq.workdir = original  # type: ignore[assignment]
+    monkeypatch.setattr(dq, "workdir", lambda path, escape="\\": path)  # quoting gone wrong
+    with pytest.raises(RewriteError, match="would not read back as written"):
+        rewrite(DOCKERFILE, attribution_of(result), Closure(), result=result)
 
 
 def test_a_dockerfile_with_other_line_breaks_is_cut_where_the_parser_cuts_it():
