@@ -7,8 +7,8 @@ The other rewritten fixtures get the same claim check in ``test_fix.py``, on the
 test builds anyway. ``distroless-base`` is not here: nothing in it is claimed removed.
 Where a rescan cannot see what is left, the rewrite is asked to do it: a JDK rewrite that
 claims the compiler removed must not compile (a strict xfail while auditor is wrong).
-Each rewrite is built once for the module; every image built here is removed at its end,
-intermediate ones included.
+Each rewrite is built once for the module; the images its build made, and only those
+(``rebuild.built``: the engine is shared), are removed at the module's end.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from auditor.fixes.bases import engine_bases
 from auditor.policy import load_policy
 from tests.conftest import FIXTURES, expected_of
 from tests.e2e.fix_claims import Claims, broken_claims, claims_of
-from tests.e2e.test_fix import built
+from tests.e2e.rebuild import built, made_by
 
 pytestmark = pytest.mark.engine
 
@@ -129,3 +129,22 @@ def test_claims_are_read_from_the_suggestion_text() -> None:
     assert broken_claims(claims, NS(tree={"/src": NS(kind="dir")}, findings=[])) == []
     assert broken_claims(claims, NS(tree={"/src": NS(kind="dir"), "/src/hello.c": NS(kind="file")},
                                     findings=[])) == ["/src/hello.c is still in the image"]
+
+
+def test_the_images_a_build_made_are_read_from_its_output() -> None:
+    output = """Step 1/4 : FROM debian:bookworm-slim AS python
+ ---> 12adc9132a25
+Step 2/4 : RUN apt-get update
+ ---> Running in 5c2f0a63a355
+Get:1 http://deb.example bookworm InRelease
+Removing intermediate container 5c2f0a63a355
+ ---> 5dbbe3fdf513
+Step 3/4 : COPY wheels/ /wheels/
+ ---> Using cache
+ ---> 038cbe3e7d94
+Step 4/4 : COPY app.py ./
+ ---> 38808fa8282a
+Successfully built 38808fa8282a
+"""
+    assert made_by(output) == ["5dbbe3fdf513", "38808fa8282a"]  # not the base, not the cache
+    assert made_by("Step 1/2 : FROM scratch\n ---> \nStep 2/2 : RUN false\n") == []
