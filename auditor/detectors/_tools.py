@@ -6,6 +6,9 @@ usual six, the image's ``ENV PATH``, toolchain bin directories such as Go's and 
 is followed through symbolic and hard links to the file it runs, and every name leading
 to the same file is grouped with it. A name off the search path never counts: neither
 ``/usr/share/doc/bash`` nor a helper script called ``make`` deep under ``/usr/lib``.
+An executable whose content names a program (``_content``: ELF identity strings, a
+console-script wrapper's entry point) joins the index wherever it lies, recognised by
+that content.
 
 :func:`tool_findings` turns a :class:`ToolTable` of command families into one finding
 per real tool (or per owning package), and one per category for a multi-call binary.
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.detectors import ScanContext
+from auditor.detectors._content import Identity, content_executables
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
 from auditor.model.evidence import Evidence
@@ -83,6 +87,10 @@ class ToolTable:
                     raise ValueError(f"command {command!r} is in two families")
                 self._by_command[command] = (rank, sub, fam)
 
+    def exact(self, command: str) -> tuple[int, int, Family] | None:
+        """The family of exactly this command name (an applet's, say)."""
+        return self._by_command.get(command)
+
     def match(self, basename: str) -> tuple[int, int, Family] | None:
         """The family of a command name, with its rank; tolerant of versions and triplets."""
         for candidate in _name_candidates(basename):
@@ -118,6 +126,7 @@ class Executable:
     names: list[str] = field(default_factory=list)  # search-path entries that lead here
     links: list[str] = field(default_factory=list)  # links passed on the way (alternatives)
     in_search_dir: bool = False  # the real file itself sits in a search directory
+    ident: Identity | None = None  # what its content says it is
 
     def all_paths(self) -> list[str]:
         return _unique([self.real, *sorted(self.names), *sorted(self.links)])
@@ -202,6 +211,10 @@ def build_index(tree: FileTree, extra: Iterable[str] = ()) -> ExecutableIndex:
     for exe in by_real.values():
         exe.names = _unique(exe.names)
         exe.links = [p for p in _unique(exe.links) if p not in exe.names and p != exe.real]
+    for path, (node, ident) in content_executables(tree).items():
+        if path not in by_real:
+            by_real[path] = Executable(path, node)
+        by_real[path].ident = ident
     return ExecutableIndex(dirs, by_real)
 
 
@@ -252,11 +265,18 @@ def file_format(tree: FileTree, path: str) -> dict[str, str]:
 
 
 def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] | None:
-    """(program, why) when ``exe`` is a multi-call binary such as BusyBox or toybox."""
+    """(program, why) when ``exe`` is a multi-call binary such as BusyBox or toybox; a
+    reason that its content gave comes first, as ``content:<what matched>``."""
     bases = exe.basenames()
     named = sorted(b for b in bases if MULTICALL_NAME.match(b))
     core = sorted(bases & _CORE_APPLETS)
     reasons: list[str] = []
+    ident = exe.ident
+    banner = ident.what("busybox") if ident is not None else None
+    if ident is not None and banner is not None:
+        table = f" and its table of {len(ident.applets)} applets" if ident.applets else ""
+        return "busybox", [f"content:{banner}{table}",
+                           *([f"named {named[0]}"] if named else [])]
     if named:
         reasons.append(f"named {named[0]}")
     if len(exe.names) >= MULTICALL_MIN_NAMES and len(core) >= MULTICALL_MIN_CORE:
@@ -274,8 +294,9 @@ def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] 
 @dataclass(frozen=True, slots=True)
 class _Match:
     family: Family
-    path: str  # the search-path entry whose name matched
+    path: str  # the search-path entry whose name matched (or the file its content did)
     rank: tuple[int, int]  # the family's place in the table, the command's in the family
+    via: str = "path"  # how: "path", or "content:<what matched>"
 
 
 @dataclass(slots=True)
@@ -286,7 +307,12 @@ class _Hit:
     @property
     def best(self) -> _Match:
         # The file's own name says what it is (cc -> clang-15 is clang); then table order.
-        return min(self.matches, key=lambda m: (m.path != self.exe.real, m.rank, m.path))
+        return min(self.matches, key=lambda m: (m.via != "path", m.path != self.exe.real,
+                                                 m.rank, m.path))
+
+    @property
+    def recognised_by(self) -> str:
+        return "path" if any(m.via == "path" for m in self.matches) else self.best.via
 
 
 def owner_of(ctx: ScanContext, exe: Executable) -> Package | None:
@@ -307,6 +333,38 @@ def _describe(paths: list[str], first: str) -> str:
     return f"{first} (also {shown}{more})"
 
 
+def _name_matches(exe: Executable, table: ToolTable) -> list[_Match]:
+    candidates = exe.names + ([exe.real] if exe.in_search_dir else [])
+    return [_Match(m[2], p, (m[0], m[1])) for p in candidates
+            if (m := table.match(posixpath.basename(p))) is not None]
+
+
+def _content_matches(exe: Executable, table: ToolTable) -> list[_Match]:
+    if exe.ident is None:
+        return []
+    return [_Match(m[2], exe.real, (m[0], m[1]), f"content:{what}")
+            for command, what in exe.ident.programs
+            if (m := table.match(command)) is not None]
+
+
+def _applets(exe: Executable, table: ToolTable, by_name: list[_Match]
+             ) -> list[tuple[str, _Match]]:
+    """(applet, match) of a multi-call binary: from its own applet table when its content
+    gave one (exact: a link to a name it lacks runs nothing), else from its links."""
+    if exe.ident is None or not exe.ident.applets:
+        return [(posixpath.basename(m.path), m) for m in by_name]
+    links: dict[str, str] = {}
+    for path in (*exe.names, *exe.links, exe.real):
+        links.setdefault(posixpath.basename(path), path)
+    out: list[tuple[str, _Match]] = []
+    for applet in exe.ident.applets:
+        m = table.exact(applet)
+        if m is not None:
+            out.append((applet, _Match(m[2], links.get(applet, exe.real), (m[0], m[1]),
+                                       "content:applet table")))
+    return out
+
+
 def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
                   multicall_rule: Rule | None = None) -> Iterator[Finding]:
     """One finding per tool of ``table`` in the image, grouped as the module doc says.
@@ -315,17 +373,20 @@ def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
     """
     index = executables(ctx)
     groups: dict[tuple[str, ...], list[_Hit]] = {}
-    multicall: list[tuple[Executable, tuple[str, list[str]], _Hit]] = []
+    multicall: list[tuple[Executable, tuple[str, list[str]], list[tuple[str, _Match]]]] = []
     for real in sorted(index.by_real):
         exe = index.by_real[real]
-        candidates = exe.names + ([exe.real] if exe.in_search_dir else [])
-        matched = [_Match(m[2], p, (m[0], m[1])) for p in candidates
-                   if (m := table.match(posixpath.basename(p))) is not None]
-        if not matched:
+        matched = _name_matches(exe, table)
+        if not matched and exe.ident is None:
             continue
         mc = multicall_reasons(ctx.tree, exe) if multicall_rule is not None else None
         if mc is not None:
-            multicall.append((exe, mc, _Hit(exe, matched)))
+            applets = _applets(exe, table, matched)
+            if applets:
+                multicall.append((exe, mc, applets))
+            continue
+        matched += _content_matches(exe, table)
+        if not matched:
             continue
         pkg = owner_of(ctx, exe)
         by_rule: dict[str, list[_Match]] = {}
@@ -338,31 +399,44 @@ def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
             groups.setdefault(key, []).append(hit)
     found = [_tool_finding(ctx, hits, nouns) for hits in groups.values()]
     if multicall_rule is not None:
-        found += [_multicall_finding(ctx, exe, mc, hit, multicall_rule,
+        found += [_multicall_finding(ctx, exe, mc, applets, multicall_rule,
                                      nouns[multicall_rule.id])
-                  for exe, mc, hit in multicall]
+                  for exe, mc, applets in multicall]
     yield from sorted(found, key=lambda f: (f.path or "", f.rule_id))
 
 
+def _recognised(hits: list[_Hit]) -> str:
+    """How the tool was recognised: "path" when any name on a search path said so, else
+    what its content matched."""
+    ways = [h.recognised_by for h in hits]
+    return "path" if "path" in ways else ways[0]
+
+
 def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) -> Finding:
-    hits.sort(key=lambda h: (h.best.rank, h.exe.real))
+    hits.sort(key=lambda h: (h.best.via != "path", h.best.rank, h.exe.real))
     primary = hits[0]
     family = primary.best.family
     paths = _unique(p for h in hits for p in h.exe.all_paths())
     pkg = owner_of(ctx, primary.exe)
     file_bytes = sum(h.exe.node.size for h in hits)
     size = max(file_bytes, pkg.installed_size) if pkg is not None else file_bytes
-    commands = sorted({posixpath.basename(m.path) for h in hits for m in h.matches})
+    commands = sorted({posixpath.basename(m.path) for h in hits for m in h.matches
+                       if m.via == "path"})
+    recognised_by = _recognised(hits)
+    content = _unique(m.via for h in hits for m in h.matches if m.via != "path")
     evidence: dict[str, Any] = {
         "tool": family.name,
         "commands": commands,
-        "matched_by": "command name on the search path",
+        "recognised_by": recognised_by,
+        **({"content": [c.removeprefix("content:") for c in content]} if content else {}),
         **file_format(ctx.tree, primary.exe.real),
     }
     message = f"{nouns[family.rule.id]} {family.name} at {_describe(paths, primary.exe.real)}"
     if pkg is not None:
         evidence["package_installed_size"] = pkg.installed_size
         message += f", from package {pkg.name}"
+    if recognised_by != "path":
+        message += f" (recognised by its content: {recognised_by.removeprefix('content:')})"
     tools = _unique(h.best.family.name for h in hits)
     if len(tools) > 1:
         evidence["tools"] = tools
@@ -372,30 +446,32 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
-                       hit: _Hit, rule: Rule, noun: str) -> Finding:
+                       found: list[tuple[str, _Match]], rule: Rule, noun: str) -> Finding:
     program, reasons = mc
-    ranked = sorted(hit.matches, key=lambda m: (m.rank, m.path))
-    applet_paths = _unique(m.path for m in ranked)
-    applets = _unique(posixpath.basename(p) for p in applet_paths)
+    ranked = sorted(found, key=lambda am: (am[1].rank, am[0]))
+    applets = _unique(applet for applet, _ in ranked)
+    applet_paths = _unique(m.path for _, m in ranked if m.path != exe.real)
     pkg = owner_of(ctx, exe)
     size = max(exe.node.size, pkg.installed_size) if pkg is not None else exe.node.size
-    levels = [m.family.multicall_severity for m in hit.matches if m.family.multicall_severity]
+    levels = [m.family.multicall_severity for _, m in found if m.family.multicall_severity]
     severity = max(levels, key=SEVERITY_RANK.__getitem__) if levels else None
     if severity is not None and SEVERITY_RANK[severity] <= SEVERITY_RANK[rule.severity]:
         severity = None
+    recognised_by = reasons[0] if reasons[0].startswith("content:") else "name"
     evidence: dict[str, Any] = {
         "program": program,
         "applets": applets,
         "applet_links": len(exe.names),
-        "recognised_by": reasons,
+        "recognised_by": recognised_by,
+        "reasons": reasons,
         **file_format(ctx.tree, exe.real),
     }
     if pkg is not None:
         evidence["package_installed_size"] = pkg.installed_size
+    how = (f"recognised by its content: {recognised_by.removeprefix('content:')}"
+           if recognised_by != "name" else f"{len(exe.names)} command names lead to it")
     message = (f"{program} at {exe.real} provides the {noun} applet"
-               f"{'s' if len(applets) > 1 else ''} {', '.join(applets)}"
-               f" ({len(exe.names)} command names lead to it)")
+               f"{'s' if len(applets) > 1 else ''} {', '.join(applets)} ({how})")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
                        package=pkg.ref if pkg is not None else None,
                        size=size, evidence=Evidence.of(**evidence), severity=severity)
-
