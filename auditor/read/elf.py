@@ -46,7 +46,7 @@ _NAME_ANCHORS = (b".so", b"$ORIGIN", b"/lib")
 _ANCHORS = re.compile(b"|".join(re.escape(a) for a in _NAME_ANCHORS))
 GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _CHUNK = 1024 * 1024
-SCAN_BYTES = 2 * 1024 * 1024  # read-only data searched for identity strings, per file
+SCAN_BYTES = 1024 * 1024  # read-only data searched for identity strings, per file
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
 PF_X, PF_W = 1, 2
@@ -139,11 +139,11 @@ class _Forward:
                         if low < len(self.buf) and len(self.buf) == self.pos else bytearray()
                         for low, high in ranges]
 
-    def watched(self) -> list[bytes]:
+    def watched(self) -> list[bytearray]:
         """The bytes of the watched ranges, reading forward to their end if need be."""
         if self.scan_ranges:
             self.skip_to(self.scan_ranges[-1][1])
-        return [bytes(part) for part in self.scanned]
+        return self.scanned
 
     def _collect(self, data: bytes, offset: int) -> None:
         end = offset + len(data)
@@ -399,8 +399,10 @@ class _Program:
         interp = next(((o, f) for t, o, _, f, _, _ in phdrs if t == PT_INTERP), None)
         dynamic = next(((o, f) for t, o, _, f, _, _ in phdrs if t == PT_DYNAMIC), None)
         notes = [(o, f, a) for t, o, _, f, a, _ in phdrs if t == PT_NOTE]
-        if self.identify_as:
-            self.stream.watch(self._rodata(phdrs))
+        # Watched from the first region at or past the read-only data on: by then the
+        # notes have said whether this is a Go program, which is not searched.
+        rodata = self._rodata(phdrs) if self.identify_as else []
+        watching = False
         note_end = max(NOTE_SCAN_END, dynamic[0] if dynamic else 0)
         # Regions in file order, so the forward stream passes each one once.
         regions: list[tuple[int, str, int, int]] = []
@@ -416,6 +418,8 @@ class _Program:
         is_go = False
         dyn_bytes: bytes | None = None
         for offset, kind, length, align in regions:
+            if rodata and not watching and offset >= rodata[0][0]:
+                watching = self._watch(rodata, is_go)
             if offset + length > self.size:
                 self.problems.append(f"{kind} segment lies past the end of the file")
                 continue
@@ -430,7 +434,9 @@ class _Program:
             else:
                 dyn_bytes = data
         dyn = self._dynamic(dyn_bytes) if dyn_bytes is not None else _Dynamic()
-        identity, applets = self._identity() if self.identify_as else ((), ())
+        if rodata and not watching:
+            watching = self._watch(rodata, is_go)
+        identity, applets = self._identity() if watching else ((), ())
         if not is_go:
             is_go = GO_BUILDINFO_MAGIC in self.stream.buf
         read_dynamic = dynamic is None or dyn_bytes is not None
@@ -459,6 +465,13 @@ class _Program:
                 out.append((low, min(high, low + left)))
                 left -= out[-1][1] - low
         return out
+
+    def _watch(self, rodata: list[tuple[int, int]], is_go: bool) -> bool:
+        # None of the programs read/identity knows is written in Go, and a Go program's
+        # read-only data is megabytes of type and symbol names.
+        if not is_go:
+            self.stream.watch(rodata)
+        return not is_go
 
     def _identity(self) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
         parts = self.stream.watched()

@@ -148,6 +148,7 @@ def test_a_renamed_console_script_wrapper_is_its_package_manager():
 
 def test_identity_strings_of_downloaders_and_compilers():
     layers = [D("/opt"), exe("/opt/fetch", elf_program(b"\0Usage: curl [options...] <url>\0")),
-              exe("/opt/cc", elf_program(b"\0gcc driver version %s %sexecuting gcc version\0"))]
+              exe("/opt/cc", elf_program(
+                  b"\0gcc driver version %s %sexecuting gcc version %s\n\0"))]
     assert [(f.rule_id, f.evidence["tool"]) for f in everything(layers)] == [
         (DOWNLOADER.id, "curl"), (COMPILER.id, "gcc")]
