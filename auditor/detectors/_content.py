@@ -14,6 +14,8 @@ every kind of program), so a shebang without a known entry point is no tool.
 
 :func:`content_executables` lists every executable file in the tree whose content names a
 program, wherever it lies: a shell copied to ``/opt/tools/bb`` runs as well from there.
+:func:`multicall_reasons` says whether a file is BusyBox or toybox, by content first, then
+by its name or the applet names linked to it; :func:`file_format` what its first bytes are.
 """
 
 from __future__ import annotations
@@ -21,9 +23,21 @@ from __future__ import annotations
 import re
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditor.filetree import FileTree, Node
 from auditor.model.image import FILE, HARDLINK
+
+if TYPE_CHECKING:
+    from auditor.detectors._tools import Executable
+
+# A multi-call binary is named for its program, or is the target of many common applets.
+MULTICALL_NAME = re.compile(r"^(busybox|toybox)(?:[.-][\w.-]*)?$")
+_CORE_APPLETS = frozenset({"ls", "cat", "cp", "mv", "rm", "mkdir", "echo", "sh", "sed", "grep"})
+MULTICALL_MIN_NAMES = 20
+MULTICALL_MIN_CORE = 4
+
+ELF_MAGIC = b"\x7fELF"
 
 SCRIPT_HEAD = 1024  # what the layer reader keeps of every executable
 # A console-script wrapper (pip's, setuptools', distlib's) imports the package's main.
@@ -90,3 +104,38 @@ def content_executables(tree: FileTree) -> dict[str, tuple[Node, Identity]]:
             found[path] = (node, ident)
     _CACHE[tree] = found
     return found
+
+
+def file_format(tree: FileTree, path: str) -> dict[str, str]:
+    """What the first bytes say: ELF, a script and its interpreter, or unknown."""
+    head = tree.read_prefix(path, 256)
+    if head is None:
+        return {"format": "unknown"}
+    if head.startswith(b"#!"):
+        line = head[2:].split(b"\n", 1)[0].strip()
+        return {"format": "script", "interpreter": line.decode("utf-8", "replace")[:120]}
+    return {"format": "ELF" if head.startswith(ELF_MAGIC) else "other"}
+
+
+def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] | None:
+    """(program, why) when ``exe`` is a multi-call binary such as BusyBox or toybox; a
+    reason that its content gave comes first, as ``content:<what matched>``."""
+    bases = exe.basenames()
+    named = sorted(b for b in bases if MULTICALL_NAME.match(b))
+    core = sorted(bases & _CORE_APPLETS)
+    reasons: list[str] = []
+    ident = exe.ident
+    banner = ident.what("busybox") if ident is not None else None
+    if ident is not None and banner is not None:
+        table = f" and its table of {len(ident.applets)} applets" if ident.applets else ""
+        return "busybox", [f"content:{banner}{table}",
+                           *([f"named {named[0]}"] if named else [])]
+    if named:
+        reasons.append(f"named {named[0]}")
+    if len(exe.names) >= MULTICALL_MIN_NAMES and len(core) >= MULTICALL_MIN_CORE:
+        reasons.append(f"{len(exe.names)} command names lead to this one file "
+                       f"(including {', '.join(core[:5])})")
+    if not reasons or file_format(tree, exe.real)["format"] not in ("ELF", "unknown"):
+        return None
+    program = named[0].split(".")[0].split("-")[0] if named else "multi-call binary"
+    return program, reasons

@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.detectors import ScanContext
-from auditor.detectors._content import Identity, content_executables
+from auditor.detectors._content import (
+    Identity,
+    content_executables,
+    file_format,
+    multicall_reasons,
+)
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
 from auditor.model.evidence import Evidence
@@ -52,13 +57,6 @@ _TRIPLET = re.compile(
     r"|loongarch\d+|sparc\w*)-")
 _VERSION_SUFFIX = re.compile(r"-?\d+(?:\.\d+)*$")  # gcc-12, clang-15, pip3.11, ksh93, dnf-3
 
-# A multi-call binary is named for its program, or is the target of many common applets.
-MULTICALL_NAME = re.compile(r"^(busybox|toybox)(?:[.-][\w.-]*)?$")
-_CORE_APPLETS = frozenset({"ls", "cat", "cp", "mv", "rm", "mkdir", "echo", "sh", "sed", "grep"})
-MULTICALL_MIN_NAMES = 20
-MULTICALL_MIN_CORE = 4
-
-ELF_MAGIC = b"\x7fELF"
 NAMES_IN_MESSAGE = 4
 
 
@@ -248,44 +246,6 @@ def follow(tree: FileTree, path: str) -> tuple[str, list[str]] | None:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-# -- content -------------------------------------------------------------------------------
-
-
-def file_format(tree: FileTree, path: str) -> dict[str, str]:
-    """What the first bytes say: ELF, a script and its interpreter, or unknown."""
-    head = tree.read_prefix(path, 256)
-    if head is None:
-        return {"format": "unknown"}
-    if head.startswith(b"#!"):
-        line = head[2:].split(b"\n", 1)[0].strip()
-        return {"format": "script", "interpreter": line.decode("utf-8", "replace")[:120]}
-    return {"format": "ELF" if head.startswith(ELF_MAGIC) else "other"}
-
-
-def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] | None:
-    """(program, why) when ``exe`` is a multi-call binary such as BusyBox or toybox; a
-    reason that its content gave comes first, as ``content:<what matched>``."""
-    bases = exe.basenames()
-    named = sorted(b for b in bases if MULTICALL_NAME.match(b))
-    core = sorted(bases & _CORE_APPLETS)
-    reasons: list[str] = []
-    ident = exe.ident
-    banner = ident.what("busybox") if ident is not None else None
-    if ident is not None and banner is not None:
-        table = f" and its table of {len(ident.applets)} applets" if ident.applets else ""
-        return "busybox", [f"content:{banner}{table}",
-                           *([f"named {named[0]}"] if named else [])]
-    if named:
-        reasons.append(f"named {named[0]}")
-    if len(exe.names) >= MULTICALL_MIN_NAMES and len(core) >= MULTICALL_MIN_CORE:
-        reasons.append(f"{len(exe.names)} command names lead to this one file "
-                       f"(including {', '.join(core[:5])})")
-    if not reasons or file_format(tree, exe.real)["format"] not in ("ELF", "unknown"):
-        return None
-    program = named[0].split(".")[0].split("-")[0] if named else "multi-call binary"
-    return program, reasons
 
 
 # -- findings ------------------------------------------------------------------------------
