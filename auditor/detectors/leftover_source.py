@@ -152,7 +152,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     (``GITHUB_ACTIONS``, ``GITLAB_CI``, ``CI_COMMIT_*``, ``JENKINS_URL``, ...) or starting a
     test runner (``pytest``, ``go test``, ``npm test``, ``make check``, ``tox``, ...).
     ``evidence.ci_scripts`` says why each script was taken. The script the image starts
-    (its ``ENTRYPOINT``, else ``CMD``) is never one.
+    (named in its ``ENTRYPOINT`` or ``CMD``) is never one.
 
     Reported: one finding per project tree (its top directory, e.g. ``/src`` or
     ``/home/dev/app``), naming what it holds; one per ``.git`` (``.hg``, ``.svn``) directory;
@@ -257,13 +257,11 @@ def _ci_script(ctx: ScanContext, node: Node, name: str) -> str | None:
 
 
 def _runs(ctx: ScanContext) -> frozenset[str]:
-    """The program the image starts (its ENTRYPOINT, else its CMD), as an image path."""
+    """What the image starts: every absolute path in its ENTRYPOINT and CMD (a script
+    given to ``sh`` included), as written and resolved."""
     config = ctx.image.config
-    argv = config.entrypoint or config.cmd or ()
-    if not argv or not argv[0].startswith("/"):
-        return frozenset()
-    real = ctx.tree.resolve(argv[0])
-    return frozenset({argv[0], *([real] if real else [])})
+    named = [a for a in (*(config.entrypoint or ()), *(config.cmd or ())) if a.startswith("/")]
+    return frozenset({*named, *(r for a in named if (r := ctx.tree.resolve(a)) is not None)})
 
 
 def _compiled_typescript(ctx: ScanContext, path: str, stem: str,

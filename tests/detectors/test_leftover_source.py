@@ -225,6 +225,8 @@ def test_ci_config_files_and_ci_directories():
                  None, (), id="ordinary-scripts"),
     pytest.param([F("/app/test.sh", "#!/bin/sh\npytest\n", mode=0o755)], ("/app/test.sh",), (),
                  id="the-script-the-image-runs"),
+    pytest.param([F("/app/ci.sh", "pytest\n")], ("/bin/sh", "/app/ci.sh"), (),
+                 id="the-script-the-image-gives-its-shell"),
     pytest.param([F("/usr/lib/foo/run-tests.sh", "pytest"), F("/usr/lib/foo/tox.ini", "[tox]")],
                  None, (package("foo", "/usr/lib/foo/run-tests.sh", "/usr/lib/foo/tox.ini"),),
                  id="package-owned"),
