@@ -30,6 +30,7 @@ from auditor.detectors._content import (
     file_format,
     multicall_reasons,
 )
+from auditor.detectors._matches import Match, applets_of, content_matches, name_matches
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
 from auditor.model.evidence import Evidence
@@ -251,21 +252,13 @@ def _unique(items: Iterable[str]) -> list[str]:
 # -- findings ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Match:
-    family: Family
-    path: str  # the search-path entry whose name matched (or the file its content did)
-    rank: tuple[int, int]  # the family's place in the table, the command's in the family
-    via: str = "path"  # how: "path", or "content:<what matched>"
-
-
 @dataclass(slots=True)
 class _Hit:
     exe: Executable
-    matches: list[_Match]
+    matches: list[Match]
 
     @property
-    def best(self) -> _Match:
+    def best(self) -> Match:
         # The file's own name says what it is (cc -> clang-15 is clang); then table order.
         return min(self.matches, key=lambda m: (m.via != "path", m.path != self.exe.real,
                                                  m.rank, m.path))
@@ -293,38 +286,6 @@ def _describe(paths: list[str], first: str) -> str:
     return f"{first} (also {shown}{more})"
 
 
-def _name_matches(exe: Executable, table: ToolTable) -> list[_Match]:
-    candidates = exe.names + ([exe.real] if exe.in_search_dir else [])
-    return [_Match(m[2], p, (m[0], m[1])) for p in candidates
-            if (m := table.match(posixpath.basename(p))) is not None]
-
-
-def _content_matches(exe: Executable, table: ToolTable) -> list[_Match]:
-    if exe.ident is None:
-        return []
-    return [_Match(m[2], exe.real, (m[0], m[1]), f"content:{what}")
-            for command, what in exe.ident.programs
-            if (m := table.match(command)) is not None]
-
-
-def _applets(exe: Executable, table: ToolTable, by_name: list[_Match]
-             ) -> list[tuple[str, _Match]]:
-    """(applet, match) of a multi-call binary: from its own applet table when its content
-    gave one (exact: a link to a name it lacks runs nothing), else from its links."""
-    if exe.ident is None or not exe.ident.applets:
-        return [(posixpath.basename(m.path), m) for m in by_name]
-    links: dict[str, str] = {}
-    for path in (*exe.names, *exe.links, exe.real):
-        links.setdefault(posixpath.basename(path), path)
-    out: list[tuple[str, _Match]] = []
-    for applet in exe.ident.applets:
-        m = table.exact(applet)
-        if m is not None:
-            out.append((applet, _Match(m[2], links.get(applet, exe.real), (m[0], m[1]),
-                                       "content:applet table")))
-    return out
-
-
 def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
                   multicall_rule: Rule | None = None) -> Iterator[Finding]:
     """One finding per tool of ``table`` in the image, grouped as the module doc says.
@@ -333,23 +294,23 @@ def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
     """
     index = executables(ctx)
     groups: dict[tuple[str, ...], list[_Hit]] = {}
-    multicall: list[tuple[Executable, tuple[str, list[str]], list[tuple[str, _Match]]]] = []
+    multicall: list[tuple[Executable, tuple[str, list[str]], list[tuple[str, Match]]]] = []
     for real in sorted(index.by_real):
         exe = index.by_real[real]
-        matched = _name_matches(exe, table)
+        matched = name_matches(exe, table)
         if not matched and exe.ident is None:
             continue
         mc = multicall_reasons(ctx.tree, exe) if multicall_rule is not None else None
         if mc is not None:
-            applets = _applets(exe, table, matched)
+            applets = applets_of(exe, table, matched)
             if applets:
                 multicall.append((exe, mc, applets))
             continue
-        matched += _content_matches(exe, table)
+        matched += content_matches(exe, table)
         if not matched:
             continue
         pkg = owner_of(ctx, exe)
-        by_rule: dict[str, list[_Match]] = {}
+        by_rule: dict[str, list[Match]] = {}
         for match in matched:
             by_rule.setdefault(match.family.rule.id, []).append(match)
         for rule_id, matches in by_rule.items():
@@ -406,7 +367,7 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
-                       found: list[tuple[str, _Match]], rule: Rule, noun: str) -> Finding:
+                       found: list[tuple[str, Match]], rule: Rule, noun: str) -> Finding:
     program, reasons = mc
     ranked = sorted(found, key=lambda am: (am[1].rank, am[0]))
     applets = _unique(applet for applet, _ in ranked)
