@@ -84,6 +84,8 @@ def _finding_row(f: Finding) -> Table:
         text.append(f"  [{inert(f.package_label or '')}]", style="dim")
     if f.layer is not None:
         text.append(f"  layer {f.layer}", style="dim")
+    if (how := f.evidence.recognised_by) and how.startswith("content:"):
+        text.append(f"  recognised by content: {inert(how[8:])}", style="dim")
     grid.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, "")), text,
                  human_bytes(f.bytes) if f.bytes else "")
     return grid

@@ -207,3 +207,25 @@ def test_clean_images_have_no_high_severity_findings(audited: Any, name: str) ->
     bad = [f"{f.rule_id} {f.path}" for f in result.findings
            if f.severity in ("high", "critical") or f.category in SECURITY]
     assert not bad, bad
+
+
+# Real Debian programs that hold a tool's name, help text about one, or link its library
+# (git-remote-http links libcurl), none of them the tool: recognising tools by content
+# must not report them.
+MERELY_MENTION = ("/usr/bin/git", "/usr/lib/git-core/git-remote-http", "/usr/bin/perl",
+                  "/usr/bin/python3.11", "/usr/bin/node", "/usr/bin/gpgv", "/usr/bin/tar",
+                  "/usr/bin/sed", "/usr/bin/find")
+TOOL_CATEGORIES = ("shell", "network-tool", "package-manager")
+
+
+def test_content_recognition_reports_no_program_that_merely_mentions_a_tool(audited):
+    result = audited(expected_of("c-single")["image"])
+    paths = {p for p in MERELY_MENTION if result.tree.get(p) is not None}
+    assert len(paths) == len(MERELY_MENTION)  # they are there to be mistaken
+    wrong = [f"{f.rule_id} names {p}" for f in result.findings
+             if f.category in TOOL_CATEGORIES or f.rule_id == "AUD-COMPILER"
+             for p in _names(f) if p in paths]
+    assert not wrong, wrong
+    by_content = sorted({f.evidence.recognised_by or "" for f in result.findings}
+                        - {"", "path", "name"})
+    assert by_content == []  # every tool there is on PATH, found there first
