@@ -1,10 +1,15 @@
 """The report people read in a terminal: header, findings by category, layers, verdict.
 
-Fits 80 columns; colour only on a terminal and never with NO_COLOR (rich honours it).
+As wide as the terminal (``COLUMNS``, else 100 columns, when the output is not one);
+colour only on a terminal and never with NO_COLOR (rich honours it). Every string from the
+image goes through :func:`~auditor.model.text.inert` and into a ``rich.text.Text``, never
+into markup. A suggestion's prose wraps at word boundaries; its Dockerfile lines stay
+whole for copying, and a long block of them is left to ``auditor fix``, which writes it.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import TextIO
 
@@ -14,28 +19,51 @@ from rich.text import Text
 
 from auditor.model.findings import CATEGORIES, SEVERITY_RANK, Finding
 from auditor.model.text import inert
-from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten
+from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten, view
 from auditor.reports.json import image_json
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
                   "low": "cyan", "info": "dim"}
 MAX_PER_CATEGORY = 8
+MAX_SUGGESTIONS = 3
+MAX_DOCKERFILE_LINES = 6  # more than this, and the scan report points at `auditor fix`
+DEFAULT_WIDTH = 100  # when the output is not a terminal and COLUMNS says nothing
+MIN_WIDTH = 40
+
+
+def width_for(stream: TextIO, options: WriteOptions) -> int | None:
+    """The columns to lay out in: the option's; None on a terminal (rich asks it); else
+    ``COLUMNS`` when it is a sensible number, else :data:`DEFAULT_WIDTH`."""
+    if options.width:
+        return max(options.width, MIN_WIDTH)
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isascii() and columns.isdigit() and MIN_WIDTH <= int(columns) <= 1000:
+        return int(columns)
+    return DEFAULT_WIDTH
 
 
 def _console(stream: TextIO, options: WriteOptions) -> Console:
-    return Console(file=stream, width=options.width or 80, no_color=not options.color,
+    return Console(file=stream, width=width_for(stream, options), no_color=not options.color,
                    force_terminal=options.color, highlight=False, soft_wrap=False,
                    emoji=False)
 
 
-def verdict_line(report: Report) -> Text:
-    verdict = report.verdict
-    findings = verdict.findings if verdict is not None else report.result.findings
+def _summary(findings: list[Finding]) -> str:
+    """The counts by severity, info included: it agrees with the "Findings (N)" above it."""
     counts: dict[str, int] = defaultdict(int)
     for f in findings:
         counts[f.severity] += 1
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low")
-                        if counts[s]) or "no findings"
+    return ", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low", "info")
+                     if counts[s]) or "no findings"
+
+
+def verdict_line(report: Report) -> Text:
+    verdict = report.verdict
+    summary = _summary(list(verdict.findings if verdict is not None
+                            else report.result.findings))
     if verdict is None:
         return Text(f"{inert(report.result.image.reference)}: {summary}")
     word, style = ("PASSED", "bold green") if verdict.passed else ("FAILED", "bold red")
@@ -44,7 +72,7 @@ def verdict_line(report: Report) -> Text:
     line.append(f" {inert(report.result.image.reference)}: score {verdict.score}/100 "
                 f"(grade {verdict.grade}), {summary}")
     if report.policy_name:
-        line.append(f", policy {report.policy_name}")
+        line.append(f", policy {inert(report.policy_name)}")
     return line
 
 
@@ -78,7 +106,7 @@ def _finding_row(f: Finding) -> Table:
     grid.add_column(width=9, justify="right", no_wrap=True)
     where = f.path or f.package_label or ""
     extra = f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else ""
-    text = Text(f.title, style="bold")
+    text = Text(inert(f.title), style="bold")
     text.append(f"  {inert(where)}{extra}")
     if f.package and f.path:
         text.append(f"  [{inert(f.package_label or '')}]", style="dim")
@@ -131,6 +159,37 @@ def _suppressed(console: Console, report: Report) -> None:
                            "them", style="dim"))
 
 
+def _suggestions(console: Console, report: Report) -> None:
+    if not report.suggestions:
+        return
+    console.rule("Suggestions", align="left")
+    for s in list(report.suggestions)[:MAX_SUGGESTIONS]:
+        title = Text(f"• {inert(s.title)}", style="bold")
+        if s.saves_bytes:
+            title.append(f"  saves {human_bytes(s.saves_bytes)}", style="")
+        console.print(title)
+        for kind, lines in view.suggestion_blocks(s.text):
+            _suggestion_block(console, kind, lines)
+    more = len(report.suggestions) - MAX_SUGGESTIONS
+    if more > 0:
+        console.print(Text(f"… and {more} more (--format json lists all)", style="dim"))
+
+
+def _suggestion_block(console: Console, kind: str, lines: list[str]) -> None:
+    if kind == view.PROSE:
+        for line in lines:
+            # wrapped at word boundaries; only a word wider than the screen is folded
+            console.print(Text(inert(line), overflow="fold"))
+    elif len(lines) > MAX_DOCKERFILE_LINES:
+        console.print(Text(f"  ({len(lines)} Dockerfile lines: `auditor fix IMAGE "
+                           "--dockerfile Dockerfile` writes them into the Dockerfile)",
+                           style="dim"))
+    else:
+        for line in lines:
+            # soft wrap: a Dockerfile line must stay one line when copied
+            console.print(Text(inert(line.expandtabs(4)), style="cyan"), soft_wrap=True)
+
+
 def _layers(console: Console, report: Report) -> None:
     table = Table(title=None, box=None, padding=(0, 1), show_edge=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
@@ -155,19 +214,13 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
     findings = verdict.findings if verdict is not None else report.result.findings
     _findings(console, list(findings))
     _suppressed(console, report)
-    if report.suggestions:
-        console.rule("Suggestions", align="left")
-        for s in list(report.suggestions)[:3]:
-            console.print(Text(f"• {s.title}", style="bold"),
-                          Text(f" saves {human_bytes(s.saves_bytes)}" if s.saves_bytes else ""))
-            # soft wrap: a Dockerfile line in the text must stay one line when copied
-            console.print(Text(s.text), soft_wrap=True)
+    _suggestions(console, report)
     _layers(console, report)
     if report.result.skipped:
         console.print(Text(f"{len(report.result.skipped)} item(s) could not be read; "
                            "--format json lists them under 'skipped'", style="dim"))
     console.rule("Verdict", align="left")
-    console.print(verdict_line(report), soft_wrap=True)
+    console.print(verdict_line(report))
     if verdict is not None:
         for reason in verdict.reasons:
             console.print(Text(f"  - {inert(reason)}"))
