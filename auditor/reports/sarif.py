@@ -374,6 +374,22 @@ def _too_big(doc: dict[str, Any]) -> bool:
     return len(raw) > MAX_GZIP_BYTES and len(gzip.compress(raw, 6)) > MAX_GZIP_BYTES
 
 
+# Characters JSON may carry raw that a terminal or a viewer would act on (C1 controls,
+# bidi overrides): written as \u escapes, so the file stays text and the values exact.
+_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _valid_text(value: Any) -> Any:
+    """Every string of the log as valid Unicode (a name's non-UTF-8 bytes as ``\\xff``)."""
+    if isinstance(value, str):
+        return value if value.isascii() else printable(value)
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    return value
+
+
 def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
-    json.dump(sarif_json(report), stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    text = json.dumps(_valid_text(sarif_json(report)), indent=2, ensure_ascii=False)
+    stream.write(_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
