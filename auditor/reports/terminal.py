@@ -31,6 +31,15 @@ DEFAULT_WIDTH = 100  # when the output is not a terminal and COLUMNS says nothin
 MIN_WIDTH = 40
 
 
+MAX_TEXT = 500  # characters of one string from the image; the JSON report has it whole
+
+
+def _shown(text: str, limit: int = MAX_TEXT) -> str:
+    """Image text for the screen: :func:`inert`, and cut at ``limit`` with a marker."""
+    text = inert(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def width_for(stream: TextIO, options: WriteOptions) -> int | None:
     """The columns to lay out in: the option's; None on a terminal (rich asks it); else
     ``COLUMNS`` when it is a sensible number, else :data:`DEFAULT_WIDTH`."""
@@ -65,21 +74,21 @@ def verdict_line(report: Report) -> Text:
     summary = _summary(list(verdict.findings if verdict is not None
                             else report.result.findings))
     if verdict is None:
-        return Text(f"{inert(report.result.image.reference)}: {summary}")
+        return Text(f"{_shown(report.result.image.reference)}: {summary}")
     word, style = ("PASSED", "bold green") if verdict.passed else ("FAILED", "bold red")
     line = Text()
     line.append(word, style=style)
-    line.append(f" {inert(report.result.image.reference)}: score {verdict.score}/100 "
+    line.append(f" {_shown(report.result.image.reference)}: score {verdict.score}/100 "
                 f"(grade {verdict.grade}), {summary}")
     if report.policy_name:
-        line.append(f", policy {inert(report.policy_name)}")
+        line.append(f", policy {_shown(report.policy_name)}")
     return line
 
 
 def _header(console: Console, report: Report) -> None:
     img = image_json(report)
     config = report.result.image.config
-    console.print(Text(f"auditor: {inert(img['reference'])}", style="bold"))
+    console.print(Text(f"auditor: {_shown(img['reference'])}", style="bold"))
     rows = [
         ("id", img["id"][:19]),
         ("size", f"{human_bytes(img['size_bytes'])} in {len(img['layers'])} layers, "
@@ -87,9 +96,9 @@ def _header(console: Console, report: Report) -> None:
                  # dive also counts the surviving copy of a path written twice
                  + (f" (dive counts {human_bytes(img['dive_wasted_bytes'])})"
                     if img["dive_wasted_bytes"] != img["wasted_bytes"] else "")),
-        ("user", inert(config.user) if config.user else "(none: runs as root)"),
-        ("entrypoint", inert(" ".join(config.entrypoint)) if config.entrypoint else "-"),
-        ("cmd", inert(" ".join(config.cmd)) if config.cmd else "-"),
+        ("user", _shown(config.user) if config.user else "(none: runs as root)"),
+        ("entrypoint", _shown(" ".join(config.entrypoint)) if config.entrypoint else "-"),
+        ("cmd", _shown(" ".join(config.cmd)) if config.cmd else "-"),
     ]
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
@@ -106,10 +115,10 @@ def _finding_row(f: Finding) -> Table:
     grid.add_column(width=9, justify="right", no_wrap=True)
     where = f.path or f.package_label or ""
     extra = f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else ""
-    text = Text(inert(f.title), style="bold")
-    text.append(f"  {inert(where)}{extra}")
+    text = Text(_shown(f.title), style="bold")
+    text.append(f"  {_shown(where)}{extra}")
     if f.package and f.path:
-        text.append(f"  [{inert(f.package_label or '')}]", style="dim")
+        text.append(f"  [{_shown(f.package_label or '')}]", style="dim")
     if f.layer is not None:
         text.append(f"  layer {f.layer}", style="dim")
     grid.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, "")), text,
@@ -149,7 +158,7 @@ def _suppressed(console: Console, report: Report) -> None:
         console.rule(f"Suppressed ({len(hidden)})", align="left")
     for f, why in hidden[:MAX_SUPPRESSED]:
         where = f.path or f.package_label or f.evidence.subject or ""
-        console.print(Text(inert(f"{f.rule_id} {where}: {why}")), soft_wrap=True)
+        console.print(Text(_shown(f"{f.rule_id} {where}: {why}")), soft_wrap=True)
     if len(hidden) > MAX_SUPPRESSED:
         console.print(Text(f"… and {len(hidden) - MAX_SUPPRESSED} more (--format json "
                            "lists all under 'suppressed')", style="dim"))
@@ -164,7 +173,7 @@ def _suggestions(console: Console, report: Report) -> None:
         return
     console.rule("Suggestions", align="left")
     for s in list(report.suggestions)[:MAX_SUGGESTIONS]:
-        title = Text(f"• {inert(s.title)}", style="bold")
+        title = Text(f"• {_shown(s.title)}", style="bold")
         if s.saves_bytes:
             title.append(f"  saves {human_bytes(s.saves_bytes)}", style="")
         console.print(title)
@@ -179,7 +188,7 @@ def _suggestion_block(console: Console, kind: str, lines: list[str]) -> None:
     if kind == view.PROSE:
         for line in lines:
             # wrapped at word boundaries; only a word wider than the screen is folded
-            console.print(Text(inert(line), overflow="fold"))
+            console.print(Text(_shown(line, 4_000), overflow="fold"))
     elif len(lines) > MAX_DOCKERFILE_LINES:
         console.print(Text(f"  ({len(lines)} Dockerfile lines: `auditor fix IMAGE "
                            "--dockerfile Dockerfile` writes them into the Dockerfile)",
@@ -187,7 +196,7 @@ def _suggestion_block(console: Console, kind: str, lines: list[str]) -> None:
     else:
         for line in lines:
             # soft wrap: a Dockerfile line must stay one line when copied
-            console.print(Text(inert(line.expandtabs(4)), style="cyan"), soft_wrap=True)
+            console.print(Text(_shown(line.expandtabs(4), 1_000), style="cyan"), soft_wrap=True)
 
 
 def _layers(console: Console, report: Report) -> None:
@@ -199,7 +208,7 @@ def _layers(console: Console, report: Report) -> None:
     for layer in image_json(report)["layers"]:
         table.add_row(str(layer["index"]), human_bytes(layer["size_bytes"]),
                       human_bytes(layer["wasted_bytes"]) if layer["wasted_bytes"] else "",
-                      Text(inert(shorten(created_by_text(layer["created_by"]), 200))))
+                      Text(_shown(shorten(created_by_text(layer["created_by"]), 200))))
     console.rule("Layers", align="left")
     console.print(table)
 
@@ -223,4 +232,4 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
     console.print(verdict_line(report))
     if verdict is not None:
         for reason in verdict.reasons:
-            console.print(Text(f"  - {inert(reason)}"))
+            console.print(Text(f"  - {_shown(reason)}"))

@@ -126,3 +126,13 @@ def test_the_verdict_agrees_with_the_findings_shown(width: int) -> None:
     assert "1 info" in verdict and "no findings" not in verdict
     empty = terminal_of(samples.sample_report(findings=[], verdict=False), width)
     assert "Findings (0)" in empty and "no findings" in empty.split("Verdict ─")[1]
+
+
+def test_a_huge_string_from_the_image_is_cut() -> None:
+    from auditor.model.image import ImageConfig
+
+    report = samples.sample_report()
+    huge = "L" * 100_000
+    image = replace(report.result.image, config=ImageConfig(user=huge, entrypoint=(huge,)))
+    out = terminal_of(replace(report, result=replace(report.result, image=image)), 100)
+    assert len(out) < 10_000 and "L…" in out
