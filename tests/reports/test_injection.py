@@ -244,3 +244,18 @@ def test_fix_notes_on_stderr_are_inert(reports: dict[str, tuple[Path, Report]],
     _out, err = capsys.readouterr()
     assert code in (0, 2), err
     assert err.strip() and raw_controls(err) == []
+
+
+def test_a_newline_in_image_text_starts_no_line_of_a_suggestion(
+        reports: dict[str, tuple[Path, Report]]) -> None:
+    """Suggestions quote paths, packages, USER and ENV names in their prose; a line break
+    in one must not begin a line that reads as our advice. (The Dockerfile lines of the
+    final stage they show are the rewrite's, quoted by auditor/fixes and tested there.)"""
+    from auditor.reports.view import suggestion_blocks
+
+    _archive, report = reports["newline"]
+    assert len(report.suggestions) > 1
+    for s in report.suggestions:
+        _kind, prose = suggestion_blocks(s.text)[0]
+        for line in [s.title, *prose]:
+            assert not line.lstrip().startswith(("two", "# three", "- four", "five", "| a")), s
