@@ -80,7 +80,7 @@ def _findings(report: Report) -> list[Finding]:
 def _row(f: Finding) -> str:
     where = code(f.path or "") + (f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else "")
     if not f.path and f.evidence.subject:
-        where = cell(f.evidence.subject)
+        where = code(f.evidence.subject)
     return "| " + " | ".join([
         SEVERITY_LABEL.get(f.severity, f.severity), cell(f.category),
         f"{cell(f.title)}<br><sub>{cell(f.rule_id)}</sub>", where,

@@ -190,9 +190,8 @@ def _suggestion_block(console: Console, kind: str, lines: list[str]) -> None:
             # wrapped at word boundaries; only a word wider than the screen is folded
             console.print(Text(_shown(line, 4_000), overflow="fold"))
     elif len(lines) > MAX_DOCKERFILE_LINES:
-        console.print(Text(f"  ({len(lines)} Dockerfile lines: `auditor fix IMAGE "
-                           "--dockerfile Dockerfile` writes them into the Dockerfile)",
-                           style="dim"))
+        console.print(Text(f"  ({len(lines)} Dockerfile lines; `auditor fix IMAGE "
+                           "--dockerfile Dockerfile` writes them)", style="dim"))
     else:
         for line in lines:
             # soft wrap: a Dockerfile line must stay one line when copied

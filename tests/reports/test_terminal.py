@@ -113,7 +113,8 @@ def test_a_long_stage_fix_points_at_auditor_fix(width: int) -> None:
                             Suggestion("Run as a non-root user", "In the final stage:\n\n"
                                        "USER 65532:65532\n\nThen rebuild.")), width)
     assert "lib7.so" not in out and "RUN mkdir" not in out
-    assert "43 Dockerfile lines: `auditor fix IMAGE --dockerfile Dockerfile` writes" in out
+    assert "(43 Dockerfile lines; `auditor fix IMAGE --dockerfile Dockerfile` writes them)" \
+        in out
     assert "\nUSER 65532:65532\n" in out  # a short one is shown, whole, for copying
 
 
