@@ -60,7 +60,9 @@ def _dpkg_status(name: str, version: str) -> str:
     return (f"Package: {name}\nStatus: install ok installed\nVersion: {flat}\n"
             f"Architecture: amd64\nInstalled-Size: 7\nDescription: {flat}\n\n"
             "Package: bash\nStatus: install ok installed\nVersion: 5.2\n"
-            "Architecture: amd64\nInstalled-Size: 9\n\n")
+            "Architecture: amd64\nInstalled-Size: 9\n\n"
+            f"Package: {flat}\nStatus: install ok installed\nVersion: {flat}\n"
+            f"Architecture: amd64\nSource: {flat}\n\n")
 
 
 def layers(payload: str) -> list[bytes]:

@@ -80,6 +80,7 @@ def test_the_image_carries_the_payload_into_every_kind_of_field(
     assert {"AUD-SETUID", "AUD-SECRET-FILE", "AUD-SECRET-ENV", "AUD-LEFTOVER-SOURCE"} <= rules
     assert any(payload.replace("/", "_") in (f.path or "") for f in result.findings)
     assert any(payload in (p.version or "") for p in result.inventory.packages)
+    assert any(payload in p.name for p in result.inventory.packages)
     assert any(payload[:30] in s.reason for s in result.skipped)
     assert report.verdict is not None and not report.verdict.passed
 
