@@ -28,7 +28,8 @@ PAYLOADS = {
     "c1": "\x9b2J\x9d0;t\x9c\x85next\x90q\x9c",
     "rich": "[link=https://evil.example]x[/link] [/x] [bold red]loud",
     "markdown": "[x](https://evil.example/a) ![](https://evil.example/i.png) **b** `c`",
-    "html": "<img src=https://evil.example/i.png><script>alert(1)</script><b>x</b>",
+    "html": "<img src=https://evil.example/i.png><script>alert(1)</script><b>x</b>"
+            "<sub>PWN</sub></summary></details>PWN",
     "github": "@octocat www.evil.example mail@evil.example http://evil.example #1 :octocat:",
     "newline": "one\ntwo\n# three\n- four\n\n    five\n| a | b |",
     "long": "L" * 100_000,

@@ -117,7 +117,8 @@ def test_suggestion_text_becomes_markdown(text: str, expected: str) -> None:
 # Markdown, HTML and GitHub's own text features, each as an image could hold it.
 MD_PAYLOADS = [
     "[x](https://evil.example/a)", "![](https://evil.example/i.png)", "[a]: https://evil.example",
-    "<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "<details><summary>x",
+    "<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "<details><summary>PWN",
+    "<sub>PWN</sub>", "</sub>PWN<sub>", "</summary></details>PWN<details><summary>PWN",
     "@octocat", "hi @octocat!", "@org/team", "www.evil.example", "http://evil.example/x",
     "<https://evil.example>", "mail@evil.example", "`x` ``y`` ```z", "`", "a|b\\|c\\\\|d",
     "#1 GH-2 :octocat: $x$ $$y$$", "line\nbreak\n# h\n- l\n\n    code", "*em* _em_ ~~s~~ **b**",
@@ -158,3 +159,9 @@ def test_image_text_in_every_field_is_inert(payload: str) -> None:
     assert gfm.live(text) == [], text
     assert len(table_rows(text)) == 1
     assert len(re.findall(r"(?<!\\)\|", table_rows(text)[0])) == 8
+
+
+def test_a_head_and_tail_over_the_limit_are_cut_at_a_line() -> None:
+    text = markdown_report.render(samples.sample_report(), max_chars=900)
+    assert len(text) <= 900 and text.endswith("(`--format json` has all).\n")
+    assert gfm.live(text) == []
