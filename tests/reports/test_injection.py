@@ -235,7 +235,7 @@ def test_fix_notes_on_stderr_are_inert(reports: dict[str, tuple[Path, Report]],
                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                        payload: str) -> None:
     """What `auditor fix` says about the rewrite (its expected size, its notes) quotes the
-    image's history and paths. The Dockerfile it writes is checked by the fix tests."""
+    image's history and paths."""
     from auditor.fixes import bases
 
     monkeypatch.setattr(bases, "engine_bases", lambda: [])  # no engine asked
@@ -244,21 +244,27 @@ def test_fix_notes_on_stderr_are_inert(reports: dict[str, tuple[Path, Report]],
     dockerfile.write_text(hostile.DOCKERFILE)
     code = main(["fix", f"docker-archive:{archive}", "--dockerfile", str(dockerfile),
                  "--no-progress"])
-    _out, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code in (0, 2), err
     assert err.strip() and raw_controls(err) == []
+    assert raw_controls(out) == []  # the Dockerfile (its quoting: tests/fixes/test_quoting)
 
 
 def test_a_newline_in_image_text_starts_no_line_of_a_suggestion(
         reports: dict[str, tuple[Path, Report]]) -> None:
-    """Suggestions quote paths, packages, USER and ENV names in their prose; a line break
-    in one must not begin a line that reads as our advice. (The Dockerfile lines of the
-    final stage they show are the rewrite's, quoted by auditor/fixes and tested there.)"""
-    from auditor.reports.view import suggestion_blocks
-
+    """Suggestions quote paths, packages, USER and ENV names, and show Dockerfile lines
+    with the image's values in them; a line break in one must not begin a line that
+    reads as our advice or as an instruction."""
     _archive, report = reports["newline"]
     assert len(report.suggestions) > 1
     for s in report.suggestions:
-        _kind, prose = suggestion_blocks(s.text)[0]
-        for line in [s.title, *prose]:
+        for line in [s.title, *s.text.split("\n")]:
             assert not line.lstrip().startswith(("two", "# three", "- four", "five", "| a")), s
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_suggestions_hold_no_raw_control_character(reports: dict[str, tuple[Path, Report]],
+                                                   payload: str) -> None:
+    _archive, report = reports[payload]
+    for s in report.suggestions:
+        assert raw_controls(s.title + s.text.replace("\n", " ")) == [], s.title
