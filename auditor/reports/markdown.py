@@ -21,7 +21,8 @@ from auditor.reports.view import suggestion_facts
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body
 MAX_REASONS = 20
 MAX_SUGGESTIONS = 5
-MAX_SUGGESTION_CHARS = 2_000
+MAX_SUGGESTION_CHARS = 4_000  # of one suggestion's Markdown
+MAX_CODE_LINES = 12  # a longer Dockerfile block is left to `auditor fix`
 MAX_PATH_CHARS = 120
 MAX_TEXT_CHARS = 300  # one reason, one skipped item, one suppressed finding's why
 MAX_SKIPPED = 10
@@ -46,12 +47,17 @@ def _prose(line: str) -> str:
     return "".join(out).strip()
 
 
-def suggestion_markdown(text: str) -> str:
+def suggestion_markdown(text: str, max_code_lines: int | None = None) -> str:
     """A suggestion's plain text as Markdown: its Dockerfile lines fenced as code, its
-    prose escaped, nothing in either live."""
+    prose escaped, nothing in either live. A block of more than ``max_code_lines``
+    Dockerfile lines is left to ``auditor fix``, which writes it."""
     out: list[str] = []
     for kind, lines in view.suggestion_blocks(text):
-        if kind == view.DOCKERFILE:
+        if kind == view.DOCKERFILE and max_code_lines is not None \
+                and len(lines) > max_code_lines:
+            out += ["", f"*({len(lines)} Dockerfile lines; `auditor fix IMAGE --dockerfile "
+                    "Dockerfile` writes them.)*", ""]
+        elif kind == view.DOCKERFILE:
             body = [inert(line.expandtabs(4)) for line in lines]
             fence = mdtext.fence_for(body)
             out += ["", f"{fence}dockerfile", *body, fence, ""]
@@ -146,11 +152,13 @@ def _suppressed(report: Report) -> str:
 def _suggestion(s: Suggestion, number: int) -> str:
     facts = suggestion_facts(s)
     tail = f" ({', '.join(facts)})" if facts else ""
-    text = s.text.strip()
-    if len(text) > MAX_SUGGESTION_CHARS:
-        text = text[:MAX_SUGGESTION_CHARS] + " …"
-    body = "\n".join("   " + line if line else ""
-                     for line in suggestion_markdown(text).splitlines())
+    markdown = suggestion_markdown(s.text, MAX_CODE_LINES)
+    if len(markdown) > MAX_SUGGESTION_CHARS:
+        # at a paragraph: a blank line is never inside a code block, so no fence is cut
+        cut = markdown.rfind("\n\n", 0, MAX_SUGGESTION_CHARS)
+        markdown = (markdown[:cut] + "\n\n… " if cut > 0 else "(") + \
+            "`--format json` has the whole suggestion" + ("" if cut > 0 else ")")
+    body = "\n".join("   " + line if line else "" for line in markdown.splitlines())
     return f"{number}. **{cell(s.title)}**{tail}\n\n{body}\n"
 
 

@@ -165,3 +165,20 @@ def test_a_head_and_tail_over_the_limit_are_cut_at_a_line() -> None:
     text = markdown_report.render(samples.sample_report(), max_chars=900)
     assert len(text) <= 900 and text.endswith("(`--format json` has all).\n")
     assert gfm.live(text) == []
+
+
+@pytest.mark.parametrize("lines,path", [(40, "/usr/lib/x"), (3, "/usr/lib/" + "x" * 3000)],
+                         ids=["many-lines", "long-lines"])
+def test_a_long_stage_fix_is_left_to_auditor_fix(lines: int, path: str) -> None:
+    run = ["RUN tar -C / -cf - \\", *[f"      {path}{i} \\" for i in range(lines)], "    | tar x"]
+    stage = Suggestion("Use a multi-stage build", "Append the final stage:\n\n" + "\n".join(run)
+                       + "\n\nThen rebuild.", rule_ids=("AUD-COMPILER",))
+    text = markdown_of(replace(samples.sample_report(), suggestions=(stage,)))
+    part = text.split("#### Suggestions")[1]
+    assert "x1 \\" not in part and "Append the final stage" in part and gfm.live(text) == []
+    assert part.count("```") % 2 == 0  # no fence left open
+    if lines > markdown_report.MAX_CODE_LINES:
+        assert f"({lines + 2} Dockerfile lines; `auditor fix IMAGE --dockerfile Dockerfile` " \
+            "writes them.)" in part and "Then rebuild." in part
+    else:
+        assert "`--format json` has the whole suggestion" in part
