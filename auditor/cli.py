@@ -342,9 +342,9 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     if then is not None:
         line += (f"; expected score {then.score} {then.grade}, "
                  f"{'passes' if then.passed else 'fails'} policy {policy.name}")
-    print(line, file=info)
+    print(inert(line), file=info)  # the base's name and the notes may quote the image
     for note in fixed.notes:
-        print(f"note: {note}", file=info)
+        print(inert(" ".join(f"note: {note}".split())), file=info)
     return EXIT_PASSED
 
 

@@ -48,7 +48,9 @@ def set_order(names: str) -> None:
 def announce(line: str) -> None:
     """One line on stderr for the user, unless the command line said -q."""
     if REGISTRY[-1].announce:
-        print(line, file=sys.stderr)
+        from auditor.model.text import inert
+
+        print(inert(line), file=sys.stderr)  # it may quote a reference or a registry's name
 
 
 def add_registry_args(sp: argparse.ArgumentParser) -> None:
