@@ -132,7 +132,7 @@ def _max_ratio() -> int:
     text = os.environ.get("AUDITOR_MAX_INFLATE_RATIO", "")
     if not text:
         return MAX_RATIO
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # not "²"
         raise UsageError(f"AUDITOR_MAX_INFLATE_RATIO={text[:40]!r} is not a whole number")
     return int(text)
 
