@@ -7,7 +7,7 @@ from typing import IO
 from auditor.model.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
 from auditor.read.cursor import Cursor
 from auditor.read.elf import ELF_MAGIC, read_elf_facts
-from auditor.read.tarstream import TarStream
+from auditor.read.tarstream import HeaderBudget, TarStream
 from auditor.read.wants import ContentWants
 
 _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,
@@ -38,10 +38,12 @@ def image_path(name: str) -> str | None:
     return "/" + "/".join(parts)
 
 
-class CaptureBudget:
-    """How many content bytes an image may still keep (shared by all its layers)."""
+class CaptureBudget(HeaderBudget):
+    """How many content bytes an image may still keep, and what its headers may still
+    hold (shared by all its layers)."""
 
     def __init__(self, total: int) -> None:
+        super().__init__()
         self.left = total
 
 
@@ -51,7 +53,7 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
     entries: list[RawEntry] = []
     skipped: list[Skipped] = []
     where = f"layer {index}"
-    tar = TarStream(stream)
+    tar = TarStream(stream, budget)
     # On a random-access source (a layer in a file) the ELF reader jumps straight to the
     # dynamic section instead of reading the code in front of it.
     read_at = tar.read_at if tar.random_access else None
@@ -75,6 +77,9 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                 continue
         if kind != FILE:
             size = 0
+        budget.names_left -= len(path) + (len(link) if link else 0)
+        if budget.names_left < 0:
+            raise budget.names_spent()
         entry = RawEntry(path, kind, mode & 0o7777, uid, gid, size, link, mtime)
         if size:
             want = limit(path, mode)
