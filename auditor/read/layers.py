@@ -58,6 +58,12 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
     # dynamic section instead of reading the code in front of it.
     read_at = tar.read_at if tar.random_access else None
     limit = wants.limit
+    # Numbers repeat from entry to entry (a few modes; an owner, a timestamp for a whole
+    # package or COPY): one int object for each run of equal values, not one an entry,
+    # which is 28 bytes each of a million entries. Modes have 4,096 values at most.
+    modes: dict[int, int] = {}
+    same_mode = modes.setdefault
+    last_uid = last_gid = last_mtime = 0
     for name, typeflag, mode, uid, gid, size, linkname, mtime in tar.headers():
         path = image_path(name)
         kind = _KINDS.get(typeflag)
@@ -80,7 +86,18 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
         budget.names_left -= len(path) + (len(link) if link else 0)
         if budget.names_left < 0:
             raise budget.names_spent()
-        entry = RawEntry(path, kind, mode & 0o7777, uid, gid, size, link, mtime)
+        perm = mode & 0o7777
+        if mtime == last_mtime:
+            mtime = last_mtime
+        else:
+            last_mtime = mtime
+        if uid > 256:  # smaller ones are shared by Python itself
+            uid = last_uid if uid == last_uid else uid
+            last_uid = uid
+        if gid > 256:
+            gid = last_gid if gid == last_gid else gid
+            last_gid = gid
+        entry = RawEntry(path, kind, same_mode(perm, perm), uid, gid, size, link, mtime)
         if size:
             want = limit(path, mode)
             if want:
