@@ -242,7 +242,8 @@ class FileTree:
         order = self._in_order
         if order is None or len(order[1]) != len(self.nodes) - 1:
             nodes = self.nodes
-            paths = [path for path in sorted(nodes) if path != "/"]
+            paths = sorted(nodes)
+            del paths[0]  # "/", first in path order (one list, not a filtered copy)
             order = self._in_order = ([nodes[path] for path in paths], paths)
         return order
 

@@ -108,8 +108,10 @@ def peak_rss(archive: Path, command: str, via: str) -> tuple[int, float]:
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
             "sys.exit(0 if p.returncode in (0, 1) else p.returncode)")
     start = time.perf_counter()
+    # run where the archive is: ``-m`` puts the working directory first on sys.path, and
+    # the auditor measured is the one PYTHONPATH (or the installed package) names
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, cwd=archive.parent)
     return int(out.stdout.strip()) * 1024, time.perf_counter() - start
 
 
