@@ -159,7 +159,7 @@ def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
         notes.append(f"USER {spec} kept as written: its uid is unknown")
         return [f"USER {spec}"], None
     numeric = f"{uid}:{gid}" if gid else str(uid)
-    if name.isascii() and name.isdigit():
+    if name.isdigit():
         return [f"USER {numeric}"], None
     if has_passwd:
         notes.append(f"USER {spec} became {numeric}; /etc/passwd comes with the closure")
@@ -170,7 +170,7 @@ def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
         return [f"# auditor: USER {spec} by number: {base} may lack the account",
                 f"USER {numeric}"], None
     notes.append(f"USER {spec} became {numeric}, with its passwd line copied from the builder")
-    gid_word = gid if gid and gid.isascii() and gid.isdigit() else str(uid)
+    gid_word = gid if gid and gid.isdigit() else str(uid)
     extract = (f"RUN mkdir -p {PASSWD_DIR} && grep '^{name}:' /etc/passwd > {PASSWD_DIR}/passwd"
               f" && awk -F: '$3 == {gid_word}' /etc/group > {PASSWD_DIR}/group")
     return [f"# auditor: USER {spec} by number; its passwd entry is copied above",
