@@ -25,6 +25,9 @@ class IdleBoundReader(io.RawIOBase):
         self._fd = fd
         self._seconds = seconds
         self._what = what
+        # poll, not select: select cannot watch a descriptor past 1023
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN | select.POLLPRI)
 
     def readable(self) -> bool:
         return True
@@ -33,8 +36,7 @@ class IdleBoundReader(io.RawIOBase):
         return self._fd
 
     def readinto(self, b: Any) -> int:
-        ready, _, _ = select.select([self._fd], [], [], self._seconds)
-        if not ready:
+        if not self._poll.poll(self._seconds * 1000):  # a closed writer counts (POLLHUP)
             raise SourceError(f"{self._what} sent nothing for {self._seconds:g} s",
                               tip="give it longer with --timeout SECONDS")
         try:
