@@ -73,3 +73,21 @@ def test_shell_fd_and_nice_take_ascii_digits_only() -> None:
     # "²>" is a word, not a file descriptor; "nice ² x" runs the program "²"
     assert split_words("echo ²>/dev/null") == [["echo", "²"]]
     assert [c.program for c in iter_commands("nice ² apt-get")] == ["²"]
+
+
+def test_a_registry_content_length_in_unicode_digits_is_not_a_length() -> None:
+    import io as _io
+    import types
+
+    from auditor.sources.registry.client import RegistryClient
+
+    # HTTP headers are read as Latin-1: a registry's b"\xb2" is "²"
+    resp = types.SimpleNamespace(headers={"Content-Length": "²"}, raw=_io.BytesIO(b"abc"),
+                                 close=lambda: None)
+    client = RegistryClient.__new__(RegistryClient)
+    client.get = lambda path, what: resp  # type: ignore[method-assign]
+    client.ref = types.SimpleNamespace(host="r.example")  # type: ignore[assignment]
+    client._requests = __import__("requests")
+    # not int("²"): the length is unknown, and the body's own end and digest decide
+    stream = client.blob_stream("sha256:" + "0" * 64, 3, "layer 0")
+    assert stream.readable()
