@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.detectors import ScanContext
+from auditor.detectors._sizing import tool_cost
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
 from auditor.model.evidence import Evidence
@@ -350,25 +351,26 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
     family = primary.best.family
     paths = _unique(p for h in hits for p in h.exe.all_paths())
     pkg = owner_of(ctx, primary.exe)
-    file_bytes = sum(h.exe.node.size for h in hits)
-    size = max(file_bytes, pkg.installed_size) if pkg is not None else file_bytes
+    cost = tool_cost(ctx, [h.exe.node for h in hits], pkg)
     commands = sorted({posixpath.basename(m.path) for h in hits for m in h.matches})
     evidence: dict[str, Any] = {
         "tool": family.name,
         "commands": commands,
         "matched_by": "command name on the search path",
         **file_format(ctx.tree, primary.exe.real),
+        **cost.evidence,
     }
     message = f"{nouns[family.rule.id]} {family.name} at {_describe(paths, primary.exe.real)}"
     if pkg is not None:
-        evidence["package_installed_size"] = pkg.installed_size
         message += f", from package {pkg.name}"
+    elif "install_tree" in cost.evidence:
+        message += f", part of {cost.evidence['install_tree']}"
     tools = _unique(h.best.family.name for h in hits)
     if len(tools) > 1:
         evidence["tools"] = tools
     return ctx.finding(family.rule, message, path=primary.exe.real, paths=paths,
                        package=pkg.ref if pkg is not None else None,
-                       size=size, evidence=Evidence.of(**evidence))
+                       size=cost.bytes, claim=cost.claim, evidence=Evidence.of(**evidence))
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
@@ -378,7 +380,7 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
     applet_paths = _unique(m.path for m in ranked)
     applets = _unique(posixpath.basename(p) for p in applet_paths)
     pkg = owner_of(ctx, exe)
-    size = max(exe.node.size, pkg.installed_size) if pkg is not None else exe.node.size
+    cost = tool_cost(ctx, [exe.node], pkg)
     levels = [m.family.multicall_severity for m in hit.matches if m.family.multicall_severity]
     severity = max(levels, key=SEVERITY_RANK.__getitem__) if levels else None
     if severity is not None and SEVERITY_RANK[severity] <= SEVERITY_RANK[rule.severity]:
@@ -389,13 +391,13 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
         "applet_links": len(exe.names),
         "recognised_by": reasons,
         **file_format(ctx.tree, exe.real),
+        **cost.evidence,
     }
-    if pkg is not None:
-        evidence["package_installed_size"] = pkg.installed_size
     message = (f"{program} at {exe.real} provides the {noun} applet"
                f"{'s' if len(applets) > 1 else ''} {', '.join(applets)}"
                f" ({len(exe.names)} command names lead to it)")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
                        package=pkg.ref if pkg is not None else None,
-                       size=size, evidence=Evidence.of(**evidence), severity=severity)
+                       size=cost.bytes, claim=cost.claim, evidence=Evidence.of(**evidence),
+                       severity=severity)
 
