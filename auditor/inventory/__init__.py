@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from auditor.filetree import FileTree
 from auditor.model.image import Skipped
-from auditor.model.package import Package
+from auditor.model.package import FROM_FILES, Package
 from auditor.read.wants import Want
 
 __all__ = ["CATALOGERS", "Cataloger", "Inventory", "Package", "build_inventory",
@@ -69,6 +69,8 @@ class Inventory:
         real_dirs: dict[str, str | None] = {}
         nodes, owners = tree.nodes, self._owners  # tens of thousands of paths: no lookups
         for pkg in self.packages:
+            if pkg.ecosystem in FROM_FILES:
+                continue
             for path in pkg.files:
                 node = nodes.get(path)
                 if node is not None and node.kind == "dir":
@@ -105,6 +107,9 @@ def build_inventory(tree: FileTree) -> Inventory:
         except Exception as exc:  # one broken cataloger never stops the scan
             inv.skipped.append(Skipped(f"cataloger {cat.name}", f"failed: {exc!r}"))
     inv.index(tree)
+    # A runtime whose main binary a package database owns is that package, not another.
+    inv.packages = [p for p in inv.packages if p.ecosystem != "runtime" or not p.files
+                    or inv.owner(p.files[0]) is None]
     return inv
 
 
