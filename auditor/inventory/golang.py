@@ -92,7 +92,9 @@ def catalog_golang(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
         packages = binary_packages(node)
         blob = node.elf.go_buildinfo
         if not packages:
-            skipped.append(Skipped(path, "Go binary without readable build info"))
+            skipped.append(Skipped(path, f"Go build info not read: {blob.incomplete}"
+                                   if blob is not None and blob.incomplete else
+                                   "Go binary without readable build info"))
         elif blob is not None and blob.incomplete:
             skipped.append(Skipped(path, f"Go build info in part: {blob.incomplete}"))
         yield from packages
