@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Mapping
 
 from auditor.inventory import Package
 from auditor.inventory.java import ARCHIVE_BYTES
@@ -17,7 +18,7 @@ MANIFEST = ("Manifest-Version: 1.0\r\nImplementation-Title: log4j-core\r\n"
             ".log4j\r\n\r\nName: org/x\r\nImplementation-Version: 9.9\r\n")
 
 
-def jar(members: dict[str, bytes | str], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+def jar(members: Mapping[str, bytes | str], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as archive:
         for name, data in members.items():
