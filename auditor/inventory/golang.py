@@ -85,10 +85,10 @@ def binary_packages(node: Node) -> list[Package]:
 
 @cataloger("golang")
 def catalog_golang(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
-    for path in sorted(tree.nodes):
+    go = sorted(p for p, n in tree.nodes.items()
+                if n.elf is not None and n.kind == FILE and n.elf.is_go)
+    for path in go:
         node = tree.nodes[path]
-        if node.kind != FILE or node.elf is None or not node.elf.is_go:
-            continue
         packages = binary_packages(node)
         blob = node.elf.go_buildinfo
         if not packages:

@@ -5,7 +5,8 @@ tree, and whose ``version_from`` says where its version was read:
 
 - Java: the ``release`` file beside ``bin/java`` (``JAVA_VERSION="17.0.9"``; Eclipse
   Adoptium's builds, by ``IMPLEMENTOR``, are named ``temurin``, the others ``openjdk``);
-- Go: ``VERSION`` beside ``bin/go`` (``go1.21.5``, its first line);
+- Go: ``VERSION`` beside ``bin/go`` (``go1.21.5``, its first line), else the build info
+  of ``bin/go`` itself;
 - Node: ``include/node/node_version.h`` beside ``bin/node`` (``NODE_MAJOR_VERSION``...);
 - Python: ``include/pythonX.Y/patchlevel.h`` beside ``bin/pythonX.Y`` (``PY_VERSION``),
   else ``X.Y`` from the ``lib/pythonX.Y`` directory;
@@ -74,6 +75,7 @@ def _java(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
 
 
 def _go(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    found: set[str] = set()
     for node in find_files(tree, GO_WANTS, ("/VERSION",)):
         root = posixpath.dirname(node.path)
         if tree.lookup(root + "/bin/go") is None or root in SHARED_DIRS:
@@ -83,8 +85,21 @@ def _go(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
         if m is None:
             skipped.append(Skipped(node.path, "Go VERSION file does not start with goN.N"))
             continue
+        found.add(root)
         yield _runtime("go", m[1], root, root + "/bin/go", list(tree_files(tree, root)),
                        f"{node.path} first line")
+    # a Go tree without VERSION: the go command's own build info says its release
+    for path in sorted(p for p in tree.nodes if p.endswith("/bin/go")):
+        root = path[:-len("/bin/go")]
+        node = tree.nodes[path]
+        blob = node.elf.go_buildinfo if node.kind == FILE and node.elf is not None else None
+        if root in found or root in SHARED_DIRS or blob is None or \
+                "path\tcmd/go\n" not in blob.modinfo or tree.get(root + "/pkg/tool") is None:
+            continue
+        m = _GO_VERSION.match(blob.version)
+        if m is not None:
+            yield _runtime("go", m[1], root, path, list(tree_files(tree, root)),
+                           f"{path} Go build info")
 
 
 def _prefix_files(tree: FileTree, root: str, subtrees: list[str], singles: list[str]

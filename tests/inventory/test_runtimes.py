@@ -110,3 +110,15 @@ def test_runtimes_own_no_files_in_the_ownership_index() -> None:
     inv = inventory(official.PYTHON)
     assert inv.owner("/usr/local/include/python3.12/patchlevel.h") is None
     assert [p.name for p in inv.by_name("python", "runtime")] == ["python"]
+
+
+def test_go_without_version_file_from_the_go_commands_build_info() -> None:
+    from tests.inventory.test_golang import go_elf
+
+    layer = [s for s in official.GO if getattr(s, "path", "") not in (
+        "/usr/local/go/VERSION", "/usr/local/go/bin/go")]
+    layer.append(F("/usr/local/go/bin/go", go_elf(
+        modinfo=b"path\tcmd/go\nbuild\tGOARCH=amd64\n"), mode=0o755))
+    [go] = runtimes(layer)
+    assert (go.name, go.version) == ("go", "1.21.5")
+    assert go.version_from == "/usr/local/go/bin/go Go build info"
