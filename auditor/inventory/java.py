@@ -144,8 +144,9 @@ def _read_archive(tree: FileTree, node: Node, skipped: list[Skipped]) -> dict[st
     if content.complete:
         try:
             return _members_whole(content.data)
-        except (zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError,
-                EOFError, OSError) as exc:
+        # zipfile's ways of refusing a hostile archive (RuntimeError: an encrypted entry)
+        except (zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError, EOFError,
+                OSError, RuntimeError, struct.error, KeyError, IndexError) as exc:
             skipped.append(Skipped(node.path, f"Java archive is not a readable zip: {exc}"))
             return {}
     skipped.append(Skipped(node.path, f"Java archive is larger than the {ARCHIVE_BYTES // MiB}"

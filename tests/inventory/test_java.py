@@ -82,6 +82,14 @@ def test_broken_archives_are_recorded_never_raised() -> None:
     assert [s.where for s in skipped] == ["/app/broken.jar"]
 
 
+def test_an_encrypted_entry_is_recorded_never_raised() -> None:
+    data = bytearray(jar(pom("a", "b", "1")))
+    at = data.find(b"PK\x01\x02")  # the central directory's entry: set its encrypted bit
+    data[at + 8] |= 1
+    packages, skipped = java(F("/app/locked.jar", bytes(data)))
+    assert packages == [] and "encrypted" in skipped[0].reason
+
+
 def test_coordinates_that_are_not_coordinates_are_left_out() -> None:
     data = jar({"META-INF/maven/x/y/pom.properties": "groupId=\nartifactId=y\nversion=1\n",
                 "META-INF/maven/a/b/pom.properties": "groupId=a\nartifactId=b\nversion=\x1b[31m\n"})
