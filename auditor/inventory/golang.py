@@ -9,9 +9,11 @@ binary it also takes the build info blob at the start of the data segment
   replaced it (the version built is the replacement's, when it has one); ``build K=V``:
   build settings (``GOARCH``, ``CGO_ENABLED``, ``vcs.revision``).
 
-Each binary gives its main module, its dependencies and the Go standard library it was
-built with (``stdlib``, version as ``1.21.5``), each a ``golang`` package located at the
-binary, ``version_from`` "Go build info".
+Each binary gives its main module (its main package, as ``(devel)``, when it names no
+module: Go's own commands), its dependencies and the Go standard library it was built
+with (``stdlib``, version as ``1.21.5``), each a ``golang`` package located at the
+binary, ``version_from`` "Go build info". The list agrees with syft's on the fixture
+images (``tests/inventory/test_syft_agreement.py``).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ def binary_packages(node: Node) -> list[Package]:
         out.append(module("stdlib", go_release(blob.version)))
     if info.main is not None:
         out.append(module(*info.main))
+    elif info.path:  # Go's own commands and GOPATH builds name no module: their package
+        out.append(module(info.path, "(devel)"))
     out += [module(path, version) for path, version in info.deps]
     return out
 
