@@ -60,3 +60,18 @@ def test_image_text_is_inert(payload: str) -> None:
         assert not any(0x80 <= ord(c) < 0xA0 or 0x202A <= ord(c) <= 0x202E for c in out)
         if payload.startswith("[/x]"):
             assert "[/x]" in out
+
+
+def test_category_totals_count_overlapping_bytes_once() -> None:
+    from auditor.model.findings import Finding, Overlap
+
+    cache = Finding("AUD-CACHE", "cache", "low", "Package or build cache left in the image",
+                    "apt lists", path="/var/lib/apt/lists", bytes=50_000_000)
+    kept = Finding("AUD-APT-LISTS-KEPT", "config", "low", "apt package lists left in a layer",
+                   "RUN kept the lists", bytes=50_000_000,
+                   overlaps=(Overlap(cache.fingerprint, "AUD-CACHE", "/var/lib/apt/lists",
+                                     50_000_000),))
+    text = terminal_of(samples.sample_report(findings=[cache, kept], verdict=False), 160)
+    assert "cache (1, 50.0 MB)" in text
+    assert "config (1, 0 B; 50.0 MB more counted under other findings)" in text
+    assert "50.0 MB of it counted under AUD-CACHE /var/lib/apt/lists" in text
