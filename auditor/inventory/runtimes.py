@@ -47,9 +47,10 @@ VERSION_TEXT = re.compile(r"[0-9][0-9A-Za-z.+_-]{0,63}")
 
 def _runtime(name: str, version: str, root: str, main: str,
              files: list[Node], version_from: str) -> Package:
-    paths = [main, *sorted({n.path for n in files} - {main})]
+    unique = {n.path: n for n in files}  # a file reached two ways counts once
+    paths = [main, *sorted(set(unique) - {main})]
     return Package(name=name, version=version, ecosystem="runtime", files=tuple(paths),
-                   installed_size=sum(n.size for n in files if n.kind == FILE),
+                   installed_size=sum(n.size for n in unique.values() if n.kind == FILE),
                    location=root, version_from=version_from)
 
 

@@ -122,3 +122,13 @@ def test_go_without_version_file_from_the_go_commands_build_info() -> None:
     [go] = runtimes(layer)
     assert (go.name, go.version) == ("go", "1.21.5")
     assert go.version_from == "/usr/local/go/bin/go Go build info"
+
+
+def test_python_in_its_own_prefix_counts_each_file_once() -> None:
+    layer = [official.exe("/opt/python/bin/python3.11", 1_000),
+             F("/opt/python/lib/python3.11/os.py", b"o" * 500),
+             F("/opt/python/include/python3.11/patchlevel.h", official.PATCHLEVEL_H.replace(
+                 b"3.12.1", b"3.11.9"))]
+    [py] = runtimes(layer)
+    assert (py.version, py.location) == ("3.11.9", "/opt/python")
+    assert py.installed_size == 1_000 + 500 + len(official.PATCHLEVEL_H)
