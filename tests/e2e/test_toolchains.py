@@ -37,6 +37,19 @@ def test_debians_go_command_is_a_go_binary_its_package_owns(audited: Any) -> Non
     assert go.package is not None and "install_tree" not in go.evidence
 
 
+def test_a_saved_archive_read_by_random_access_gives_the_same_modules(
+        audited: Any, saved_images: Any) -> None:
+    from auditor.audit import scan
+
+    image = "auditor-fixture/toolchain:latest"
+    streamed = {(p.location, p.name, p.version) for p in audited(image).inventory.packages
+                if p.ecosystem == "golang"}
+    mapped = {(p.location, p.name, p.version)
+              for p in scan(f"docker-archive:{saved_images(image)}").inventory.packages
+              if p.ecosystem == "golang"}
+    assert streamed and streamed == mapped
+
+
 @pytest.mark.parametrize("image", ["auditor-fixture/trouble:latest",
                                    "auditor-fixture/c-single:latest"])
 def test_every_byte_counts_once_in_the_totals(audited: Any, image: str) -> None:

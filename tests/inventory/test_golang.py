@@ -126,3 +126,16 @@ def test_modinfo_lines() -> None:
     assert info.main == ("example.com/app", "v1.4.0")
     assert info.settings["CGO_ENABLED"] == "0"
     assert go_release("go1.21.5 X:boringcrypto") == "1.21.5"
+
+
+def test_random_access_reaches_pointer_strings_the_stream_would_have_passed() -> None:
+    from auditor.read.elf import read_elf_facts
+
+    binary = go_elf(inline=False, rodata_pad=3 << 20)
+    facts = read_elf_facts(binary[:1024], lambda n: b"", len(binary),
+                           read_at=lambda offset, n: binary[offset:offset + n])
+    assert facts is not None and facts.go_buildinfo is not None
+    assert facts.go_buildinfo.version == "go1.21.5" and not facts.go_buildinfo.inline
+    assert parse_modinfo(facts.go_buildinfo.modinfo).main == ("example.com/app", "v1.4.0")
+    assert facts.incomplete is None
+
