@@ -6,6 +6,9 @@ usual six, the image's ``ENV PATH``, toolchain bin directories such as Go's and 
 is followed through symbolic and hard links to the file it runs, and every name leading
 to the same file is grouped with it. A name off the search path never counts: neither
 ``/usr/share/doc/bash`` nor a helper script called ``make`` deep under ``/usr/lib``.
+An executable whose content names a program (``_content``: ELF identity strings, a
+console-script wrapper's entry point) joins the index wherever it lies, recognised by
+that content.
 
 :func:`tool_findings` turns a :class:`ToolTable` of command families into one finding
 per real tool (or per owning package), and one per category for a multi-call binary.
@@ -21,6 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.detectors import ScanContext
+from auditor.detectors._content import (
+    Identity,
+    content_executables,
+    file_format,
+    multicall_reasons,
+)
+from auditor.detectors._matches import Match, applets_of, content_matches, name_matches
 from auditor.detectors._sizing import tool_cost
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
@@ -49,13 +59,6 @@ _TRIPLET = re.compile(
     r"|loongarch\d+|sparc\w*)-")
 _VERSION_SUFFIX = re.compile(r"-?\d+(?:\.\d+)*$")  # gcc-12, clang-15, pip3.11, ksh93, dnf-3
 
-# A multi-call binary is named for its program, or is the target of many common applets.
-MULTICALL_NAME = re.compile(r"^(busybox|toybox)(?:[.-][\w.-]*)?$")
-_CORE_APPLETS = frozenset({"ls", "cat", "cp", "mv", "rm", "mkdir", "echo", "sh", "sed", "grep"})
-MULTICALL_MIN_NAMES = 20
-MULTICALL_MIN_CORE = 4
-
-ELF_MAGIC = b"\x7fELF"
 NAMES_IN_MESSAGE = 4
 
 
@@ -83,6 +86,10 @@ class ToolTable:
                 if command in self._by_command:
                     raise ValueError(f"command {command!r} is in two families")
                 self._by_command[command] = (rank, sub, fam)
+
+    def exact(self, command: str) -> tuple[int, int, Family] | None:
+        """The family of exactly this command name (an applet's, say)."""
+        return self._by_command.get(command)
 
     def match(self, basename: str) -> tuple[int, int, Family] | None:
         """The family of a command name, with its rank; tolerant of versions and triplets."""
@@ -119,6 +126,7 @@ class Executable:
     names: list[str] = field(default_factory=list)  # search-path entries that lead here
     links: list[str] = field(default_factory=list)  # links passed on the way (alternatives)
     in_search_dir: bool = False  # the real file itself sits in a search directory
+    ident: Identity | None = None  # what its content says it is
 
     def all_paths(self) -> list[str]:
         return _unique([self.real, *sorted(self.names), *sorted(self.links)])
@@ -203,6 +211,10 @@ def build_index(tree: FileTree, extra: Iterable[str] = ()) -> ExecutableIndex:
     for exe in by_real.values():
         exe.names = _unique(exe.names)
         exe.links = [p for p in _unique(exe.links) if p not in exe.names and p != exe.real]
+    for path, (node, ident) in content_executables(tree).items():
+        if path not in by_real:
+            by_real[path] = Executable(path, node)
+        by_real[path].ident = ident
     return ExecutableIndex(dirs, by_real)
 
 
@@ -238,56 +250,23 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-# -- content -------------------------------------------------------------------------------
-
-
-def file_format(tree: FileTree, path: str) -> dict[str, str]:
-    """What the first bytes say: ELF, a script and its interpreter, or unknown."""
-    head = tree.read_prefix(path, 256)
-    if head is None:
-        return {"format": "unknown"}
-    if head.startswith(b"#!"):
-        line = head[2:].split(b"\n", 1)[0].strip()
-        return {"format": "script", "interpreter": line.decode("utf-8", "replace")[:120]}
-    return {"format": "ELF" if head.startswith(ELF_MAGIC) else "other"}
-
-
-def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] | None:
-    """(program, why) when ``exe`` is a multi-call binary such as BusyBox or toybox."""
-    bases = exe.basenames()
-    named = sorted(b for b in bases if MULTICALL_NAME.match(b))
-    core = sorted(bases & _CORE_APPLETS)
-    reasons: list[str] = []
-    if named:
-        reasons.append(f"named {named[0]}")
-    if len(exe.names) >= MULTICALL_MIN_NAMES and len(core) >= MULTICALL_MIN_CORE:
-        reasons.append(f"{len(exe.names)} command names lead to this one file "
-                       f"(including {', '.join(core[:5])})")
-    if not reasons or file_format(tree, exe.real)["format"] not in ("ELF", "unknown"):
-        return None
-    program = named[0].split(".")[0].split("-")[0] if named else "multi-call binary"
-    return program, reasons
-
-
 # -- findings ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Match:
-    family: Family
-    path: str  # the search-path entry whose name matched
-    rank: tuple[int, int]  # the family's place in the table, the command's in the family
 
 
 @dataclass(slots=True)
 class _Hit:
     exe: Executable
-    matches: list[_Match]
+    matches: list[Match]
 
     @property
-    def best(self) -> _Match:
+    def best(self) -> Match:
         # The file's own name says what it is (cc -> clang-15 is clang); then table order.
-        return min(self.matches, key=lambda m: (m.path != self.exe.real, m.rank, m.path))
+        return min(self.matches, key=lambda m: (m.via != "path", m.path != self.exe.real,
+                                                 m.rank, m.path))
+
+    @property
+    def recognised_by(self) -> str:
+        return "path" if any(m.via == "path" for m in self.matches) else self.best.via
 
 
 def owner_of(ctx: ScanContext, exe: Executable) -> Package | None:
@@ -316,20 +295,23 @@ def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
     """
     index = executables(ctx)
     groups: dict[tuple[str, ...], list[_Hit]] = {}
-    multicall: list[tuple[Executable, tuple[str, list[str]], _Hit]] = []
+    multicall: list[tuple[Executable, tuple[str, list[str]], list[tuple[str, Match]]]] = []
     for real in sorted(index.by_real):
         exe = index.by_real[real]
-        candidates = exe.names + ([exe.real] if exe.in_search_dir else [])
-        matched = [_Match(m[2], p, (m[0], m[1])) for p in candidates
-                   if (m := table.match(posixpath.basename(p))) is not None]
-        if not matched:
+        matched = name_matches(exe, table)
+        if not matched and exe.ident is None:
             continue
         mc = multicall_reasons(ctx.tree, exe) if multicall_rule is not None else None
         if mc is not None:
-            multicall.append((exe, mc, _Hit(exe, matched)))
+            applets = applets_of(exe, table, matched)
+            if applets:
+                multicall.append((exe, mc, applets))
+            continue
+        matched += content_matches(exe, table)
+        if not matched:
             continue
         pkg = owner_of(ctx, exe)
-        by_rule: dict[str, list[_Match]] = {}
+        by_rule: dict[str, list[Match]] = {}
         for match in matched:
             by_rule.setdefault(match.family.rule.id, []).append(match)
         for rule_id, matches in by_rule.items():
@@ -339,24 +321,35 @@ def tool_findings(ctx: ScanContext, table: ToolTable, nouns: Mapping[str, str],
             groups.setdefault(key, []).append(hit)
     found = [_tool_finding(ctx, hits, nouns) for hits in groups.values()]
     if multicall_rule is not None:
-        found += [_multicall_finding(ctx, exe, mc, hit, multicall_rule,
+        found += [_multicall_finding(ctx, exe, mc, applets, multicall_rule,
                                      nouns[multicall_rule.id])
-                  for exe, mc, hit in multicall]
+                  for exe, mc, applets in multicall]
     yield from sorted(found, key=lambda f: (f.path or "", f.rule_id))
 
 
+def _recognised(hits: list[_Hit]) -> str:
+    """How the tool was recognised: "path" when any name on a search path said so, else
+    what its content matched."""
+    ways = [h.recognised_by for h in hits]
+    return "path" if "path" in ways else ways[0]
+
+
 def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) -> Finding:
-    hits.sort(key=lambda h: (h.best.rank, h.exe.real))
+    hits.sort(key=lambda h: (h.best.via != "path", h.best.rank, h.exe.real))
     primary = hits[0]
     family = primary.best.family
     paths = _unique(p for h in hits for p in h.exe.all_paths())
     pkg = owner_of(ctx, primary.exe)
     cost = tool_cost(ctx, [h.exe.node for h in hits], pkg)
-    commands = sorted({posixpath.basename(m.path) for h in hits for m in h.matches})
+    commands = sorted({posixpath.basename(m.path) for h in hits for m in h.matches
+                       if m.via == "path"})
+    recognised_by = _recognised(hits)
+    content = _unique(m.via for h in hits for m in h.matches if m.via != "path")
     evidence: dict[str, Any] = {
         "tool": family.name,
         "commands": commands,
-        "matched_by": "command name on the search path",
+        "recognised_by": recognised_by,
+        **({"content": [c.removeprefix("content:") for c in content]} if content else {}),
         **file_format(ctx.tree, primary.exe.real),
         **cost.evidence,
     }
@@ -365,6 +358,8 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
         message += f", from package {pkg.name}"
     elif "install_tree" in cost.evidence:
         message += f", part of {cost.evidence['install_tree']}"
+    if recognised_by != "path":
+        message += f" (recognised by its content: {recognised_by.removeprefix('content:')})"
     tools = _unique(h.best.family.name for h in hits)
     if len(tools) > 1:
         evidence["tools"] = tools
@@ -374,30 +369,32 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
-                       hit: _Hit, rule: Rule, noun: str) -> Finding:
+                       found: list[tuple[str, Match]], rule: Rule, noun: str) -> Finding:
     program, reasons = mc
-    ranked = sorted(hit.matches, key=lambda m: (m.rank, m.path))
-    applet_paths = _unique(m.path for m in ranked)
-    applets = _unique(posixpath.basename(p) for p in applet_paths)
+    ranked = sorted(found, key=lambda am: (am[1].rank, am[0]))
+    applets = _unique(applet for applet, _ in ranked)
+    applet_paths = _unique(m.path for _, m in ranked if m.path != exe.real)
     pkg = owner_of(ctx, exe)
     cost = tool_cost(ctx, [exe.node], pkg)
-    levels = [m.family.multicall_severity for m in hit.matches if m.family.multicall_severity]
+    levels = [m.family.multicall_severity for _, m in found if m.family.multicall_severity]
     severity = max(levels, key=SEVERITY_RANK.__getitem__) if levels else None
     if severity is not None and SEVERITY_RANK[severity] <= SEVERITY_RANK[rule.severity]:
         severity = None
+    recognised_by = reasons[0] if reasons[0].startswith("content:") else "name"
     evidence: dict[str, Any] = {
         "program": program,
         "applets": applets,
         "applet_links": len(exe.names),
-        "recognised_by": reasons,
+        "recognised_by": recognised_by,
+        "reasons": reasons,
         **file_format(ctx.tree, exe.real),
         **cost.evidence,
     }
+    how = (f"recognised by its content: {recognised_by.removeprefix('content:')}"
+           if recognised_by != "name" else f"{len(exe.names)} command names lead to it")
     message = (f"{program} at {exe.real} provides the {noun} applet"
-               f"{'s' if len(applets) > 1 else ''} {', '.join(applets)}"
-               f" ({len(exe.names)} command names lead to it)")
+               f"{'s' if len(applets) > 1 else ''} {', '.join(applets)} ({how})")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
                        package=pkg.ref if pkg is not None else None,
                        size=cost.bytes, claim=cost.claim, evidence=Evidence.of(**evidence),
                        severity=severity)
-

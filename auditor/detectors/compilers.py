@@ -90,7 +90,10 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     ``bin/`` and an application's ``node_modules/.bin``), with versioned and target
     triplet names understood: ``/usr/bin/gcc -> gcc-12 -> x86_64-linux-gnu-gcc-12`` and
     ``/usr/bin/cc -> /etc/alternatives/cc`` are one finding on
-    ``x86_64-linux-gnu-gcc-12``, or one finding per owning package.
+    ``x86_64-linux-gnu-gcc-12``, or one finding per owning package. Renamed or off the
+    search path, gcc's driver and its compilers proper (``cc1``, ``lto1``) and GNU Make are
+    recognised by their own version strings; a copy owned by a package joins that
+    package's finding.
 
     **Why it matters.** A compiler lets an intruder build exploits and tools in place,
     and a toolchain is usually the largest part of a single-stage image: gcc, Go and

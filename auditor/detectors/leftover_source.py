@@ -16,6 +16,7 @@ from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
 from auditor.read.globs import name_match
+from auditor.read.wants import Want
 
 _MULTI_STAGE = "Build in one stage and COPY --from=build only the artefact into the final one."
 LEFTOVER_SOURCE = Rule("AUD-LEFTOVER-SOURCE", "leftover-source", "medium",
@@ -56,10 +57,27 @@ BUILD_GLOBS = ("*.csproj", "*.fsproj", "*.vcxproj", "*.sln", "tsconfig.*.json")
 DOCKER_GLOBS = ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfile", "Containerfile",
                 ".dockerignore", "docker-compose.yml", "docker-compose.yaml",
                 "docker-compose.*.yml", "docker-compose.*.yaml", "compose.yml", "compose.yaml")
-CI_DIRS = frozenset({".github", ".circleci", ".gitlab", ".buildkite"})
+CI_DIRS = frozenset({".github", ".circleci", ".gitlab", ".buildkite", "ci", ".ci"})
 CI_FILES = frozenset({".gitlab-ci.yml", "Jenkinsfile", ".travis.yml", "azure-pipelines.yml",
                       "bitbucket-pipelines.yml", ".drone.yml", "appveyor.yml",
-                      ".woodpecker.yml"})
+                      ".woodpecker.yml", ".cirrus.yml", "cloudbuild.yaml", "codecov.yml",
+                      ".codecov.yml", ".pre-commit-config.yaml", ".golangci.yml",
+                      "tox.ini", "noxfile.py", "pytest.ini", "conftest.py", ".coveragerc"})
+# Shell scripts that CI runs or that run tests, by name (ci.sh, run-tests.sh, test_unit.sh,
+# e2e-test.sh) or by what their first KiBs say: a CI system's variables, a test runner.
+SCRIPT_EXTS = (".sh", ".bash")
+SCRIPT_BYTES = 4096
+CI_SCRIPT_NAME = re.compile(
+    r"^(?:ci|run[-_]?(?:all[-_]?)?tests?|tests?|(?:unit|integration|e2e|smoke)[-_]?tests?"
+    r"|tests?[-_][\w.-]+|[\w.-]+[-_](?:tests?|ci)|(?:travis|jenkins|gitlab|circleci|"
+    r"buildkite|github)[-_.\w]*)\.(?:sh|bash)$")
+CI_SCRIPT_TEXT = re.compile(
+    rb"\b(?:GITHUB_ACTIONS|GITHUB_WORKSPACE|GITLAB_CI|CI_COMMIT_[A-Z_]+|CI_PROJECT_DIR"
+    rb"|TRAVIS_[A-Z_]+|JENKINS_URL|BUILDKITE_[A-Z_]+|CIRCLECI|DRONE_BUILD_[A-Z_]+"
+    rb"|TEAMCITY_VERSION|BITBUCKET_BUILD_NUMBER)\b"
+    rb"|^[ \t]*(?:exec[ \t]+)?(?:python3? -m pytest|pytest|go test|cargo test|npm (?:run )?test"
+    rb"|yarn test|mvn(?:w)? [\w -]*\btest|gradlew? [\w -]*\btest|make (?:check|test)|bats"
+    rb"|tox|nox|ctest)\b", re.MULTILINE)
 IDE_DIRS = frozenset({".idea", ".vscode", ".vs", ".settings"})
 IDE_GLOBS = ("*.iml", "*.code-workspace", ".project", ".classpath")
 TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "testdata"})
@@ -91,6 +109,7 @@ class Tree:
     objects: list[Node] = field(default_factory=list)
     beside_source: list[Node] = field(default_factory=list)  # .a, .class
     extras: dict[str, list[Node]] = field(default_factory=dict)  # "tests/" -> files
+    scripts: dict[str, str] = field(default_factory=dict)  # CI or test script -> why
     docker: list[Node] = field(default_factory=list)
 
 
@@ -111,7 +130,8 @@ def project_root(path: str, holders: frozenset[str]) -> str:
     return parent
 
 
-@detector(LEFTOVER_SOURCE, OBJECT_FILES, BUILD_FILE, GIT_DIR, DOCKERFILE)
+@detector(LEFTOVER_SOURCE, OBJECT_FILES, BUILD_FILE, GIT_DIR, DOCKERFILE,
+          wants=[Want(f"*{ext}", SCRIPT_BYTES) for ext in SCRIPT_EXTS])
 def detect(ctx: ScanContext) -> Iterator[Finding]:
     """Source code and build leftovers: what a single-stage build copies in and never removes.
 
@@ -124,14 +144,24 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     made (and sometimes its history and credentials), and usually mean the compiler shipped
     too.
 
+    CI and test leftovers (**AUD-BUILD-FILE**): CI configuration (``.github/``,
+    ``.gitlab-ci.yml``, ``Jenkinsfile``, ``.travis.yml``, ``ci/``, ``tox.ini``,
+    ``noxfile.py``, ``pytest.ini``, ...) and shell scripts (``.sh``, ``.bash`` or a shell
+    ``#!`` line) that are CI or test scripts: named so (``ci.sh``, ``run-tests.sh``,
+    ``e2e-test.sh``) or, in their first 4 KiB, using a CI system's variables
+    (``GITHUB_ACTIONS``, ``GITLAB_CI``, ``CI_COMMIT_*``, ``JENKINS_URL``, ...) or starting a
+    test runner (``pytest``, ``go test``, ``npm test``, ``make check``, ``tox``, ...).
+    ``evidence.ci_scripts`` says why each script was taken. The script the image starts
+    (named in its ``ENTRYPOINT`` or ``CMD``) is never one.
+
     Reported: one finding per project tree (its top directory, e.g. ``/src`` or
     ``/home/dev/app``), naming what it holds; one per ``.git`` (``.hg``, ``.svn``) directory;
     one per tree that holds a Dockerfile, ``.dockerignore`` or compose file. Not reported:
     files a package owns (headers, Go's and Python's own sources, the standard libraries),
     anything in dependency trees (``node_modules``, ``site-packages``, ``dist-packages``,
     ``vendor``), in caches (reported as caches) or in toolchain directories (``/usr/local/go``,
-    ``/usr/lib/jvm``), the scripts of interpreted programs (``.py``, ``.js``, ``.rb``, ``.sh``),
-    and ``.d.ts`` declaration files.
+    ``/usr/lib/jvm``), the scripts of interpreted programs (``.py``, ``.js``, ``.rb``, and
+    ``.sh`` other than CI and test scripts), and ``.d.ts`` declaration files.
 
     Fix: build in one stage and ``COPY --from=build`` only the artefact into the final stage;
     keep ``.git``, Dockerfiles, tests and CI folders out of the build context with
@@ -203,6 +233,35 @@ def _classify(ctx: ScanContext, trees: dict[str, Tree], node: Node, name: str,
         _tree(trees, node.path, holders).docker.append(node)
     elif name in CI_FILES or _matches(name, IDE_GLOBS):
         _tree(trees, node.path, holders).extras[name] = [node]
+    elif (why := _ci_script(ctx, node, name)) is not None:
+        tree = _tree(trees, node.path, holders)
+        tree.extras[name] = [*tree.extras.get(name, ()), node]
+        tree.scripts[node.path] = why
+
+
+def _ci_script(ctx: ScanContext, node: Node, name: str) -> str | None:
+    """Why ``node`` is a CI or test script, or None: a shell script by its extension or
+    ``#!`` line, named or written like one, and not what the image itself runs."""
+    head = node.data or b""
+    shell = name.endswith(SCRIPT_EXTS) or (
+        head.startswith(b"#!") and re.match(rb"#![ \t]*\S*/(?:env[ \t]+)?(?:ba|da|k|z)?sh\b",
+                                            head) is not None)
+    if not shell or node.path in _runs(ctx):
+        return None
+    if CI_SCRIPT_NAME.match(name):
+        return "named as a CI or test script"
+    said = CI_SCRIPT_TEXT.search(head)
+    if said is not None:
+        return f"it mentions {said.group().strip().decode('ascii', 'replace')!r}"
+    return None
+
+
+def _runs(ctx: ScanContext) -> frozenset[str]:
+    """What the image starts: every absolute path in its ENTRYPOINT and CMD (a script
+    given to ``sh`` included), as written and resolved."""
+    config = ctx.image.config
+    named = [a for a in (*(config.entrypoint or ()), *(config.cmd or ())) if a.startswith("/")]
+    return frozenset({*named, *(r for a in named if (r := ctx.tree.resolve(a)) is not None)})
 
 
 def _compiled_typescript(ctx: ScanContext, path: str, stem: str,
@@ -244,9 +303,13 @@ def _tree_findings(ctx: ScanContext, tree: Tree) -> Iterator[Finding]:
         parts.append(label)
     if files:
         rule = LEFTOVER_SOURCE if has_source else OBJECT_FILES if objects else BUILD_FILE
+        evidence: dict[str, JsonValue] = {
+            "languages": dict(tree.sources), "build_files": sorted(set(tree.build)),
+            "object_files": objects, "other": sorted(tree.extras)}
+        if tree.scripts:
+            evidence["ci_scripts"] = dict(sorted(tree.scripts.items()))
         yield _finding(ctx, rule, tree.root, files, f"{tree.root}: {', '.join(parts)}",
-                       {"languages": dict(tree.sources), "build_files": sorted(set(tree.build)),
-                        "object_files": objects, "other": sorted(tree.extras)})
+                       evidence)
     if tree.docker:
         names = sorted({posixpath.basename(n.path) for n in tree.docker})
         yield _finding(ctx, DOCKERFILE, tree.root, tree.docker,

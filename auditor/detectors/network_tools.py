@@ -58,6 +58,11 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     ``ftpput``, ``tftp``) are reported once, as **AUD-NET-MULTICALL**: medium, or high
     when ``wget`` is among them.
 
+    Renamed or off the search path, a tool is still found by its content: curl's ``Usage:
+    curl [options...] <url>``, ``GNU Wget %s built on %s``, ``OpenBSD netcat (``, BusyBox's
+    banner and applet table (see the shells detector). A program that links libcurl is no
+    downloader: only curl's own program holds its usage line.
+
     **Why it matters.** A downloader is the second step of nearly every intrusion: fetch
     the payload, run it. netcat and socat open reverse shells; ssh, scp and rsync move
     data out. A runtime image rarely needs any of them; health checks are the usual

@@ -73,6 +73,11 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     **AUD-PKG-MANAGER-MULTICALL** (low: they unpack local archives but cannot fetch from
     a repository).
 
+    Renamed or off the search path, a package manager is still found by its content:
+    dpkg's, apt's, apt-get's, rpm's and apk's version or usage strings, BusyBox's applet
+    table, and a Python console-script wrapper whose ``#!`` line runs Python and which
+    imports pip's, pipx's, pipenv's, poetry's or conda's ``main`` (a renamed ``pip3``).
+
     **Why it matters.** A package manager lets anyone who gets code execution install
     compilers, scanners and network tools in one command, and it keeps a database and
     configuration that vulnerability scanners then report on. In a Debian-based image

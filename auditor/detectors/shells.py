@@ -52,8 +52,20 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     ``wget`` and hundreds more depending on the name it is run by. When such a binary
     provides a shell applet (``sh``, ``ash``, ``hush``), it is reported once under
     **AUD-SHELL-MULTICALL**, naming the binary and its shell applet links, not once per
-    link. It is recognised by its name (``busybox``, ``toybox``) or by many common command
-    names (``ls``, ``cat``, ``cp``, ...) leading to one ELF file; ``evidence`` says which.
+    link. It is recognised by its content (BusyBox's ``BusyBox v1.x`` banner, whatever the
+    file is called), by its name (``busybox``, ``toybox``) or by many common command names
+    (``ls``, ``cat``, ``cp``, ...) leading to one ELF file. When the content gave its
+    applet table, that table decides which applets it has, not its links.
+
+    **Recognised by content.** An executable anywhere in the image, on the search path or
+    not (``/opt/tools/bb``), is also a shell when its read-only data holds a shell's own
+    identity string: ``GNU bash, version %s``, dash's ``sh: turning off NDELAY mode``,
+    ``@(#)MIRBSD KSH``, zsh's version format. A program that merely mentions ``bash`` in
+    its help text holds none of these. Libraries and Go programs are not searched, and
+    only the first MiB of each executable's read-only data. ``evidence.recognised_by`` says
+    how each finding was made: ``path`` (a command name in a search directory), ``name``
+    (the file's own name or the applet names linked to it) or ``content:<what matched>``;
+    reports show the last beside the finding.
 
     **Why it matters.** A shell turns a file-write or command-injection bug into full
     remote code execution, and it is what ``docker exec`` and most post-exploitation

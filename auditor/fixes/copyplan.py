@@ -16,11 +16,11 @@ The runtime closure names paths the way the program asks for them: the loader by
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from auditor.filetree import FileTree, Node
+from auditor.fixes import dockerquote as dq
 
 MAX_COPIES = 12  # above this, gather with tar: a COPY is a layer, and links become copies
 STAGING_DIR = "/auditor-runtime"
@@ -43,12 +43,12 @@ class CopyPlan:
     def builder_run(self) -> str:
         """The RUN that gathers a staged closure in the builder (shell and tar needed)."""
         lines = [f"RUN mkdir -p {STAGING_DIR}"]
-        if self.staged:
-            names = " \\\n      ".join(shlex.quote(p.lstrip("/")) for p in self.staged)
+        if self.staged:  # the plan staged only names dq.tar_name can write
+            names = " \\\n      ".join(str(dq.tar_name(p)) for p in self.staged)
             lines.append(f" && tar -C / -cf - --no-recursion \\\n      {names} \\\n"
                          f"    | tar -C {STAGING_DIR} -xpf -")
         if self.staged_dirs:
-            names = " \\\n      ".join(shlex.quote(p.lstrip("/")) for p in self.staged_dirs)
+            names = " \\\n      ".join(str(dq.tar_name(p)) for p in self.staged_dirs)
             lines.append(f" && tar -C / -cf - \\\n      {names} \\\n"
                          f"    | tar -C {STAGING_DIR} -xpf -")
         return " \\\n".join(lines)
@@ -137,19 +137,36 @@ def plan_copies(files: Sequence[str], tree: FileTree | None, *,
     reals = {p: n for p, n in reals.items() if not _under(p, dirs)}
     size = sum(file_size(tree, n) for n in reals.values()) + sum(dir_bytes(tree, d)
                                                                  for d in dirs)
-    if len(reals) + len(dirs) <= max_copies or not can_stage:
-        names = _names(tree, reals, links)
-        notes: tuple[str, ...] = ()
+    names = _names(tree, reals, links)
+    hard = [n for n in [*names, *dirs] if not dq.copy_path(n)]  # a COPY cannot name them
+    if (len(reals) + len(dirs) <= max_copies and not hard) or not can_stage:
+        notes: list[str] = []
+        if hard:
+            notes.append(_unwritable(hard))
+            names = {n: r for n, r in names.items() if n not in hard}
+            dirs = {d: n for d, n in dirs.items() if d not in hard}
         if len(names) + len(dirs) > max_copies:
-            notes = (f"{len(names) + len(dirs)} COPY instructions (one layer each): the "
-                     "builder has no shell and tar to gather them into one",)
+            notes.append(f"{len(names) + len(dirs)} COPY instructions (one layer each): the "
+                         "builder has no shell and tar to gather them into one")
         copied = sum(file_size(tree, reals[r]) for r in names.values()) + sum(
             dir_bytes(tree, d) for d in dirs)
         return CopyPlan(tuple(sorted(dirs)) + tuple(sorted(names)), bytes=copied,
-                        missing=tuple(missing), notes=notes)
+                        missing=tuple(missing), notes=tuple(notes))
     staged, whole = _collapse(tree, {p for p in {**links, **reals} if not _under(p, dirs)})
-    return CopyPlan((), staged=staged, staged_dirs=tuple(sorted({*dirs, *whole})), bytes=size,
-                    missing=tuple(missing))
+    whole_dirs = sorted({*dirs, *whole})
+    hard = [p for p in [*staged, *whole_dirs] if dq.tar_name(p) is None]
+    if hard:
+        size -= sum(file_size(tree, n) for p in hard if (n := tree.get(p)) is not None) + sum(
+            dir_bytes(tree, d) for d in whole_dirs if d in hard)
+    return CopyPlan((), staged=tuple(p for p in staged if p not in hard),
+                    staged_dirs=tuple(d for d in whole_dirs if d not in hard), bytes=size,
+                    missing=tuple(missing), notes=(_unwritable(hard),) if hard else ())
+
+
+def _unwritable(paths: Sequence[str]) -> str:
+    shown = ", ".join(repr(p) for p in paths[:8])
+    return (f"not copied, as their names cannot be written in a Dockerfile as they are "
+            f"(copy them by hand): {shown}")
 
 
 def _collapse(tree: FileTree, entries: set[str]) -> tuple[tuple[str, ...], set[str]]:

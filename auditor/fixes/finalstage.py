@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from auditor.detectors.secrets import ENV_RULE
 from auditor.filetree import FileTree, Node
+from auditor.fixes import dockerquote as dq
 from auditor.fixes.bases import SCRATCH, Bases, choose_base, not_keep
 from auditor.fixes.copyplan import STAGING_DIR, CopyPlan, plan_copies, trace
 from auditor.fixes.dockerfile import env_pairs
@@ -27,9 +28,7 @@ from auditor.model.text import human_bytes
 
 NONROOT = "65532:65532"  # the uid distroless calls "nonroot": needs no passwd entry
 PASSWD, PASSWD_DIR = "/etc/passwd", "/auditor-etc"
-_SHELL_META = re.compile(r"[|&;<>()$`\\*?\[\]{}~#]")
-
-
+_SHELL_META = re.compile(r"[|&;<>()$`\\*?\[\]{}~#'\"\n]")
 
 
 @dataclass
@@ -68,7 +67,11 @@ def final_stage(attribution: Attribution | None, closure: Closure | None, *,
     """The final stage's lines, what the builder must add for it, and its expected size."""
     tree = result.tree if result is not None else None
     config = result.image.config if result is not None else ImageConfig()
+    esc = attribution.dockerfile.escape if attribution and attribution.dockerfile else "\\"
     base, keep, base_size, why = choose_base(closure, runtime_base, available_bases, result)
+    if dq.reference(base) is None:
+        why = f"the base {base!r} is not an image reference: final base scratch instead"
+        base, keep, base_size = SCRATCH, None, 0
     out = FinalStage(base, notes=[why])
     out.base_has = not_keep(base, keep)
     files = list(closure.files) if closure is not None else []
@@ -82,24 +85,24 @@ def final_stage(attribution: Attribution | None, closure: Closure | None, *,
     if plan.missing:
         out.notes.append("not in the image, so not copied: " + ", ".join(plan.missing[:8]))
     entry = str(closure.entry) if closure is not None and closure.entry else "the program"
-    out.lines += [f"# auditor: the image: {base} plus only what {entry} needs at run time "
-                  f"({human_bytes(plan.bytes)})"]
+    out.lines += [dq.comment(f"auditor: the image: {base} plus only what {entry} needs at "
+                             f"run time ({human_bytes(plan.bytes)})")]
     if closure is not None and closure.reason:
-        out.lines.append("# auditor: " + " ".join(closure.reason.split()))
+        out.lines.append(dq.comment("auditor: " + closure.reason))
     out.lines.append(f"FROM {base}")
     if plan.staging:
         out.builder_lines += [
             "# auditor: gather the runtime files, and the links that name them, in one "
             "directory", *_as_root(attribution), plan.builder_run()]
         out.lines.append(f"COPY --from={builder} {STAGING_DIR}/ /")
-    out.lines += [_copy_line(builder, p) for p in plan.copies]
+    out.lines += [_copy_line(builder, p, tree) for p in plan.copies]
     has_passwd = any(trace(tree, p)[1] == PASSWD for p in files) if tree is not None else False
     user_line, passwd = _user(image_user, tree, base, out.notes, has_passwd)
     if passwd is not None:
         out.builder_lines += ["# auditor: the account the app runs as, for the final stage's "
                               "/etc/passwd", *_as_root(attribution), passwd]
         out.lines.append(f"COPY --from={builder} {PASSWD_DIR}/ /etc/")
-    out.lines += _settings(attribution, config, result, base, plan, tree, out.notes)
+    out.lines += _settings(attribution, config, result, base, plan, tree, out.notes, esc)
     out.lines += user_line
     out.lines += _command(attribution, config, base, plan, tree, out.notes)
     out.expected_bytes = plan.bytes + base_size
@@ -124,10 +127,17 @@ def _as_root(attribution: Attribution | None) -> list[str]:
     return ["USER 0"]
 
 
-def _copy_line(builder: str, path: str) -> str:
-    if re.search(r"\s", path):
-        return f"COPY --from={builder} {json.dumps([path, path])}"
-    return f"COPY --from={builder} {path} {path}"
+def _copy_line(builder: str, path: str, tree: FileTree | None) -> str:
+    """COPY --from of one closure path (the plan wrote only paths COPY reads back as
+    themselves). COPY --from keeps the owner and mode the builder gave a file, under
+    either builder; the owner is also written out (``--chown``, numbers only: the final
+    stage may have no /etc/passwd to name them), so that it is kept where the reader of
+    the Dockerfile can see it."""
+    real = tree.get(trace(tree, path)[1] or path) if tree is not None else None
+    chown = ""
+    if real is not None and real.kind != "dir" and (real.uid or real.gid):
+        chown = f" --chown={real.uid}:{real.gid}"
+    return f"COPY --from={builder}{chown} {dq.copy_args(path, path)}"
 
 
 # -- user, settings, command ---------------------------------------------------------------
@@ -137,19 +147,13 @@ def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
     """The USER lines of the final stage, and the builder step that extracts a named
     account's passwd line (or None)."""
     spec = image_user.strip()
+    if spec and dq.user(spec) is None:
+        notes.append(f"USER left out, as it cannot be written in a Dockerfile as it is (runs "
+                     f"as {NONROOT} instead): {spec!r}")
+        return [dq.comment(f"auditor: USER left out, as it cannot be written here: {spec!r}"),
+                f"USER {NONROOT}"], None
     name, _, group = spec.partition(":")
-    passwd = tree.read_prefix(PASSWD, 1 << 20) if tree is not None else None
-    uid: int | None = int(name) if name.isascii() and name.isdigit() else None  # not "²"
-    gid: str | None = group or None
-    if name and uid is None:
-        for line in (passwd or b"").decode("utf-8", "replace").splitlines():
-            fields = line.split(":")
-            if len(fields) > 3 and fields[0] == name and fields[2].isascii() \
-                    and fields[2].isdigit():
-                uid, gid = int(fields[2]), group or fields[3]
-                break
-        if uid is None and passwd is not None:
-            notes.append(f"USER {name} is not in the image's /etc/passwd")
+    uid, gid = _account(name, group, tree, notes)
     if not spec or uid == 0 or (uid is None and name == "root"):
         why = "no USER" if not spec else f"USER {spec} is uid 0"
         notes.append(f"runs as {NONROOT} instead of root ({why})")
@@ -159,7 +163,7 @@ def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
         notes.append(f"USER {spec} kept as written: its uid is unknown")
         return [f"USER {spec}"], None
     numeric = f"{uid}:{gid}" if gid else str(uid)
-    if name.isdigit():
+    if _digits(name):
         return [f"USER {numeric}"], None
     if has_passwd:
         notes.append(f"USER {spec} became {numeric}; /etc/passwd comes with the closure")
@@ -170,48 +174,110 @@ def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
         return [f"# auditor: USER {spec} by number: {base} may lack the account",
                 f"USER {numeric}"], None
     notes.append(f"USER {spec} became {numeric}, with its passwd line copied from the builder")
-    gid_word = gid if gid and gid.isdigit() else str(uid)
-    extract = (f"RUN mkdir -p {PASSWD_DIR} && grep '^{name}:' /etc/passwd > {PASSWD_DIR}/passwd"
-              f" && awk -F: '$3 == {gid_word}' /etc/group > {PASSWD_DIR}/group")
+    gid_word = gid if gid and _digits(gid) else str(uid)
+    pattern = dq.passwd_pattern(name)
+    assert pattern is not None  # dq.user() checked the name
+    extract = (f"RUN mkdir -p {PASSWD_DIR} && grep {pattern} /etc/passwd > {PASSWD_DIR}/passwd"
+               f" && awk -F: '$3 == {gid_word}' /etc/group > {PASSWD_DIR}/group")
     return [f"# auditor: USER {spec} by number; its passwd entry is copied above",
             f"USER {numeric}"], extract
 
 
-def _quote_env(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+def _digits(word: str) -> bool:
+    return word.isascii() and word.isdigit()  # not "²"
+
+
+def _account(name: str, group: str, tree: FileTree | None, notes: list[str]
+             ) -> tuple[int | None, str | None]:
+    """The uid of account ``name`` (a number, or looked up in the image's /etc/passwd) and
+    the group to run as (``group``, else the account's own gid, when it is a number)."""
+    if not name or _digits(name):
+        return (int(name) if name else None), group or None
+    passwd = tree.read_prefix(PASSWD, 1 << 20) if tree is not None else None
+    for line in (passwd or b"").decode("utf-8", "replace").splitlines():
+        fields = line.split(":")
+        if len(fields) > 3 and fields[0] == name and _digits(fields[2]):
+            return int(fields[2]), group or (fields[3] if _digits(fields[3]) else None)
+    if passwd is not None:
+        notes.append(f"USER {name} is not in the image's /etc/passwd")
+    return None, group or None
 
 
 def _settings(attribution: Attribution | None, config: ImageConfig, result: AuditResult | None,
-              base: str, plan: CopyPlan, tree: FileTree | None, notes: list[str]) -> list[str]:
+              base: str, plan: CopyPlan, tree: FileTree | None, notes: list[str],
+              esc: str = "\\") -> list[str]:
+    lines = _env(config, result, notes, esc)
+    if config.working_dir:
+        lines += _written("WORKDIR", config.working_dir, dq.workdir(config.working_dir, esc),
+                          notes)
+    lines += _labels(attribution, config, notes, esc)
+    ports = [p for p in config.exposed_ports if dq.port(p) is not None]
+    lines += _left_out("EXPOSE", [p for p in config.exposed_ports if p not in ports], notes)
+    if ports:
+        lines.append("EXPOSE " + " ".join(ports))
+    if config.volumes:
+        lines += _written("VOLUME", ", ".join(config.volumes), dq.json_words(config.volumes),
+                          notes)
+    if config.stop_signal:
+        lines += _written("STOPSIGNAL", config.stop_signal, dq.stop_signal(config.stop_signal),
+                          notes)
+    lines += _healthcheck(attribution, config, base, plan, tree, notes)
+    return lines
+
+
+def _written(keyword: str, value: str, text: str | None, notes: list[str]) -> list[str]:
+    """``KEYWORD text``, or, when the value could not be written (``text`` is None), a
+    comment and a note saying it was left out."""
+    return [f"{keyword} {text}"] if text is not None else _left_out(keyword, [value], notes)
+
+
+def _left_out(keyword: str, values: list[str], notes: list[str]) -> list[str]:
+    lines = []
+    for value in values:
+        notes.append(f"{keyword} left out, as it cannot be written in a Dockerfile as it "
+                     f"is: {value!r}")
+        lines.append(dq.comment(f"auditor: {keyword} left out, as it cannot be written here "
+                                f"as it is: {value!r}"))
+    return lines
+
+
+def _env(config: ImageConfig, result: AuditResult | None, notes: list[str], esc: str
+         ) -> list[str]:
     secret_env = {str(f.evidence.variable) for f in (result.findings if result else ())
                   if f.rule_id == ENV_RULE.id}
     lines: list[str] = []
     env = [(k, v) for k, _, v in (e.partition("=") for e in config.env)]
     for name in sorted(secret_env & {k for k, _ in env}):
-        lines.append(f"# auditor: ENV {name} left out: a secret in ENV is readable by anyone "
-                     "with the image; pass it at run time")
+        lines.append(dq.comment(f"auditor: ENV {name} left out: a secret in ENV is readable "
+                                "by anyone with the image; pass it at run time"))
         notes.append(f"ENV {name} was not carried over: it holds a secret")
-    env = [(k, v) for k, v in env if k not in secret_env]
-    if env:
+    pairs = []
+    for name, value in env:
+        if name in secret_env:
+            continue
+        pair = dq.env_pair(name, value, esc)
+        if pair is None:
+            lines += _left_out("ENV", [f"{name}={value}"], notes)
+        else:
+            pairs.append(pair)
+    if pairs:
         lines.append("# auditor: the environment the original image ran with")
-        lines.append("ENV " + " \\\n    ".join(f"{k}={_quote_env(v)}" for k, v in env))
-    if config.working_dir:
-        lines.append(f"WORKDIR {config.working_dir}")
+        lines.append("ENV " + " \\\n    ".join(pairs))
+    return lines
+
+
+def _labels(attribution: Attribution | None, config: ImageConfig, notes: list[str], esc: str
+            ) -> list[str]:
+    """The labels the Dockerfile's own LABEL lines set (a base image's stay behind)."""
     df = attribution.dockerfile if attribution is not None else None
     label_keys = {k for s in (attribution.steps if attribution is not None else ())
                   if s.instruction.keyword == "LABEL" and df
                   for k, _, _ in env_pairs(s.instruction, {}, df.escape)}
-    labels = {k: v for k, v in config.labels.items() if k in label_keys}
-    if labels:
-        lines.append("LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}"
-                                         for k, v in sorted(labels.items())))
-    if config.exposed_ports:
-        lines.append("EXPOSE " + " ".join(config.exposed_ports))
-    if config.volumes:
-        lines.append("VOLUME " + json.dumps(list(config.volumes)))
-    if config.stop_signal:
-        lines.append(f"STOPSIGNAL {config.stop_signal}")
-    lines += _healthcheck(attribution, config, base, plan, tree, notes)
+    labels = sorted((k, v) for k, v in config.labels.items() if k in label_keys)
+    pairs = [(k, v, dq.label_pair(k, v, esc)) for k, v in labels]
+    lines = _left_out("LABEL", [f"{k}={v}" for k, v, p in pairs if p is None], notes)
+    if any(p is not None for _, _, p in pairs):
+        lines.append("LABEL " + " ".join(p for _, _, p in pairs if p is not None))
     return lines
 
 
@@ -237,28 +303,55 @@ def _present(path: str, base: str, plan: CopyPlan, tree: FileTree | None) -> boo
         real.startswith(d + "/") for d in plan.staged_dirs)
 
 
+def _source(attribution: Attribution, step: StepMatch) -> str:
+    """The instruction's lines as the user wrote them, cut where the parser cuts lines
+    (at ``\n`` only)."""
+    assert attribution.dockerfile is not None
+    lines = attribution.dockerfile.text.split("\n")
+    return "\n".join(lines[step.instruction.line - 1:step.instruction.end_line])
+
+
 def _healthcheck(attribution: Attribution | None, config: ImageConfig, base: str, plan: CopyPlan,
                  tree: FileTree | None, notes: list[str]) -> list[str]:
     step = _last(attribution, "HEALTHCHECK")
     test = list(config.healthcheck or ())
     if step is not None and attribution is not None and attribution.dockerfile is not None:
-        text = attribution.dockerfile.source(step.instruction)
-    elif test and test[0] in ("CMD", "CMD-SHELL"):
-        text = ("HEALTHCHECK CMD " + (json.dumps(test[1:]) if test[0] == "CMD" else test[1]))
+        text: str | None = _source(attribution, step)
+    elif test and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1:
+        text = _healthcheck_of(test, config, notes)
     else:
         return []
+    if text is None:
+        return _left_out("HEALTHCHECK", [" ".join(test)], notes)
     if not test or test[0] == "NONE":
         return [text]
     if test[0] == "CMD-SHELL" and not _has_shell(base, plan, tree):
         notes.append("HEALTHCHECK left out: it runs through a shell, and the final stage "
                      "has none; use an exec-form check (CMD [\"/app\", \"--health\"])")
         return ["# auditor: this HEALTHCHECK needs /bin/sh, which the final stage lacks:",
-                *("# " + line for line in text.splitlines())]
+                *(dq.comment(line) for line in text.split("\n"))]
     if test[0] == "CMD" and len(test) > 1 and not _present(test[1], base, plan, tree):
         notes.append(f"HEALTHCHECK left out: {test[1]} is not in the final stage")
-        return [f"# auditor: this HEALTHCHECK runs {test[1]}, not in the final stage:",
-                *("# " + line for line in text.splitlines())]
+        return [dq.comment(f"auditor: this HEALTHCHECK runs {test[1]}, not in the final "
+                           "stage:"), *(dq.comment(line) for line in text.split("\n"))]
     return [text]
+
+
+def _healthcheck_of(test: list[str], config: ImageConfig, notes: list[str]) -> str | None:
+    """HEALTHCHECK from the image's config: its command as it was (exec form as JSON, a
+    shell command on its line when it can be written there as it is, else through the
+    image's shell in exec form), or None."""
+    if test[0] == "CMD":
+        argv = dq.exec_form(test[1:])
+        return None if argv is None else f"HEALTHCHECK CMD {argv}"
+    line = dq.shell_form(test[1])
+    if line is not None:
+        return f"HEALTHCHECK CMD {line}"
+    argv = dq.exec_form([*(config.shell or ("/bin/sh", "-c")), test[1]])
+    if argv is not None:
+        notes.append("HEALTHCHECK written in exec form, through the image's shell: its "
+                     "command cannot be written on one line as it is")
+    return None if argv is None else f"HEALTHCHECK CMD {argv}"
 
 
 def _command(attribution: Attribution | None, config: ImageConfig, base: str, plan: CopyPlan,
@@ -270,16 +363,25 @@ def _command(attribution: Attribution | None, config: ImageConfig, base: str, pl
         argv = list(given)
         shell_form = len(argv) == 3 and argv[0] in ("/bin/sh", "sh") and argv[1] == "-c"
         if shell_form and not _has_shell(base, plan, tree):
-            if _SHELL_META.search(argv[2]):
+            words = _simple_words(argv[2])
+            if words is None:
                 notes.append(f"{word} {argv[2]!r} needs a shell, which the final stage lacks")
                 lines.append(f"# auditor: {word} runs through /bin/sh, which this stage lacks")
             else:
-                argv = shlex.split(argv[2])
+                argv = words
                 notes.append(f"{word} in shell form became exec form: {json.dumps(argv)}")
                 lines.append("# auditor: exec form: the final stage has no shell")
         origin = _last(attribution, word)
         if origin is None:
             lines.append(f"# auditor: {word} inherited from the base image")
-        lines.append(f"{word} {json.dumps(argv)}")
+        lines += _written(word, json.dumps(argv), dq.exec_form(argv), notes)
     return lines
 
+
+def _simple_words(command: str) -> list[str] | None:
+    """The argv of a shell command line that is only words (no quoting, expansion,
+    redirection or second command), or None when it needs the shell."""
+    if _SHELL_META.search(command):
+        return None
+    words = shlex.split(command)
+    return words if words and "=" not in words[0] else None

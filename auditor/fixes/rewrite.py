@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from auditor.detectors.secrets import ENV_RULE, HISTORY_RULE
+from auditor.errors import AuditorError
 from auditor.filetree import Node
 from auditor.fixes.bases import Bases, LocalBase
 from auditor.fixes.copyplan import CopyPlan, keeper
@@ -23,8 +24,10 @@ from auditor.fixes.finalstage import (
 )
 from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
+from auditor.model.dockerfile import Dockerfile
 from auditor.model.findings import Finding
 from auditor.model.result import AuditResult
+from auditor.model.text import inert, shorten
 
 __all__ = ["LocalBase", "Rewrite", "expected_findings", "rewrite"]
 
@@ -60,7 +63,7 @@ def rewrite(dockerfile_text: str, attribution: Attribution, closure: Closure | N
     alias = builder_alias(attribution)
     final = final_stage(attribution, closure, runtime_base=runtime_base, image_user=image_user,
                         result=result, available_bases=available_bases, builder=alias)
-    lines = dockerfile_text.splitlines()
+    lines = dockerfile_text.removesuffix("\n").split("\n")  # lines as the parser counts them
     from_end = target.from_instruction.end_line
     head = lines[:target.from_line - 1]
     from_lines = lines[target.from_line - 1:from_end]
@@ -86,8 +89,40 @@ def rewrite(dockerfile_text: str, attribution: Attribution, closure: Closure | N
                      "changes what is copied, the user and the settings only")
     notes += [f"attribution: {n}" for n in attribution.unmatched]
     notes += [f"closure: {n}" for n in (getattr(closure, "notes", ()) or ())]
-    return Rewrite("\n".join(out) + "\n", notes, final.expected_bytes, final.base, final.plan,
-                   final.base_has)
+    text = "\n".join(out) + "\n"
+    _reads_back(text, df, target.index, generated_builder, generated_final)
+    return Rewrite(text, [inert(shorten(n, MAX_NOTE)) for n in notes], final.expected_bytes,
+                   final.base, final.plan, final.base_has)
+
+
+MAX_NOTE = 1000  # characters of a note: image text in it is shown, not all of it
+
+
+class RewriteError(AuditorError):
+    """The rewrite would not read back as written: nothing is written."""
+
+
+def _keywords(generated: list[str]) -> list[str]:
+    """The instructions generated lines are meant to be (comments are not)."""
+    return [line.split(None, 1)[0].upper() for line in generated
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _reads_back(text: str, original: Dockerfile, target: int, builder: list[str],
+                final: list[str]) -> None:
+    """BuildKit's parser reads the rewrite as the original's instructions, the generated
+    ones at the end of the target stage, and one more stage of exactly the generated
+    instructions: no value from the image became, joined or hid an instruction."""
+    df = parse_dockerfile(text)
+    added, wanted = _keywords(builder), _keywords(final)
+    stages = [[i.keyword for i in s.instructions] for s in df.stages]
+    before = [[i.keyword for i in s.instructions] for s in original.stages]
+    before[target] += added
+    got = [s.from_instruction.keyword for s in df.stages[-1:]] + stages[-1]
+    if stages[:-1] != before or got != wanted:
+        raise RewriteError("the rewritten Dockerfile would not read back as written (an "
+                           "image value got past the quoting); it is not written",
+                           tip="please report this with the image")
 
 
 # Config findings the rewritten final stage no longer has: it runs as a numeric non-root

@@ -5,8 +5,11 @@ the JSON report and read by nobody else. A few facts are read across the pipelin
 those are typed fields: ``subject`` (what a finding without a path is about; part of its
 fingerprint), ``history_index`` (the history entry of a RUN or ADD, for attribution),
 ``bytes_in_final_tree`` (what a RUN's files still weigh), ``written_by``/``removed_by``
-(the two layers of wasted space), ``variable`` (the ENV name holding a secret) and
-``package_owned`` (whether a package owns the thing found, for the policy).
+(the two layers of wasted space), ``variable`` (the ENV name holding a secret),
+``package_owned`` (whether a package owns the thing found, for the policy) and
+``recognised_by`` (how a tool was recognised: ``path``, a command name in a search
+directory; ``name``, the file's own name or the applet names linked to it; or
+``content:<what matched>``, its identity strings, applet table or script entry point).
 
 A detector writes ``Evidence.of(key=value, ...)``; the keys keep the order it gave them,
 which is the order of the report's ``evidence`` object.
@@ -35,7 +38,7 @@ class LayerStep:
 
 
 _KNOWN = ("subject", "history_index", "bytes_in_final_tree", "written_by", "removed_by",
-          "variable", "package_owned")
+          "variable", "package_owned", "recognised_by")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Evidence:
     removed_by: LayerStep | None = None
     variable: str | None = None
     package_owned: bool | None = None
+    recognised_by: str | None = None
     extras: Mapping[str, JsonValue] = field(default_factory=dict)  # the detector's own
     order: tuple[str, ...] = field(default=(), compare=False, repr=False)  # keys, as given
 
@@ -69,6 +73,7 @@ class Evidence:
             removed_by=_typed(items, "removed_by", LayerStep),
             variable=_typed(items, "variable", str),
             package_owned=_typed(items, "package_owned", bool),
+            recognised_by=_typed(items, "recognised_by", str),
             extras=extras, order=tuple(items))
 
     def _known(self) -> dict[str, JsonValue]:

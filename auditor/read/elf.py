@@ -10,6 +10,13 @@ maps the string table's address to a file offset through the ``PT_LOAD`` segment
 the names from that prefix, or further ahead when the strings come after. Strings that were
 already passed and not kept make the facts ``incomplete``, never wrong.
 
+An executable (not a library) may also be asked who it is: its read-only data, up to
+``SCAN_BYTES``, is collected as it streams by (or read where it lies) and searched for the
+identity strings of ``identity`` (``GNU bash, version %s``, BusyBox's banner and applet
+table). The read-only segments are the ones after the first (which holds the headers and
+the dynamic symbol names: a program that links libcurl names ``curl_easy_init`` there);
+where a linker put ``.rodata`` into the code segment, those non-writable segments instead.
+
 Malformed input never raises here: it gives None (not an ELF file at all) or facts whose
 ``incomplete`` says what could not be read. Only the ``read`` callable may raise (a tar that
 ends early is the layer reader's error, not this file's).
@@ -27,6 +34,7 @@ from typing import NamedTuple
 
 from auditor.read import gobuildinfo
 from auditor.read.gobuildinfo import GoBuildInfoBlob
+from auditor.read.identity import MULTICALL, applet_table, identify
 
 ELF_MAGIC = b"\x7fELF"
 KEEP_BYTES = 2 * 1024 * 1024  # prefix kept while walking to PT_DYNAMIC
@@ -40,6 +48,7 @@ _NAME_ANCHORS = (b".so", b"$ORIGIN", b"/lib")
 _ANCHORS = re.compile(b"|".join(re.escape(a) for a in _NAME_ANCHORS))
 GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _CHUNK = 1024 * 1024
+SCAN_BYTES = 1024 * 1024  # read-only data searched for identity strings, per file
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
 PF_X, PF_W = 1, 2
@@ -80,6 +89,10 @@ class ElfFacts:
     is_go: bool = False
     go_buildinfo: GoBuildInfoBlob | None = None  # a Go binary's version and module list
     incomplete: str | None = None
+    # Programs whose identity strings the read-only data holds: (command, what matched);
+    # asked for executables only (``identify``).
+    identity: tuple[tuple[str, str], ...] = ()
+    applets: tuple[str, ...] = ()  # a multi-call binary's own applet table
 
 
 class _Dynamic(NamedTuple):
@@ -100,7 +113,7 @@ class _Forward:
     """
 
     __slots__ = ("buf", "eof", "index_ranges", "indexing", "keep", "names", "pos", "read",
-                 "skip", "tail", "tail_end")
+                 "scan_ranges", "scanned", "skip", "tail", "tail_end")
 
     def __init__(self, head: bytes, read: Callable[[int], bytes], keep: int,
                  skip: Callable[[int], int] | None = None) -> None:
@@ -119,6 +132,29 @@ class _Forward:
         # the program headers are known, nothing past ``keep`` has been read anyway.
         self.index_ranges: list[tuple[int, int]] = []
         self.indexing = True
+        self.scan_ranges: list[tuple[int, int]] = []  # collected whole, for identity
+        self.scanned: list[bytearray] = []
+
+    def watch(self, ranges: list[tuple[int, int]]) -> None:
+        """Collect the bytes of ``ranges`` (sorted, disjoint) as they stream by."""
+        self.scan_ranges = ranges
+        self.scanned = [bytearray(self.buf[low:min(high, len(self.buf))])
+                        if low < len(self.buf) and len(self.buf) == self.pos else bytearray()
+                        for low, high in ranges]
+
+    def watched(self) -> list[bytearray]:
+        """The bytes of the watched ranges, reading forward to their end if need be."""
+        if self.scan_ranges:
+            self.skip_to(self.scan_ranges[-1][1])
+        return self.scanned
+
+    def _collect(self, data: bytes, offset: int) -> None:
+        end = offset + len(data)
+        for (low, high), part in zip(self.scan_ranges, self.scanned, strict=True):
+            start = max(low + len(part), offset)
+            stop = min(high, end)
+            if start < stop and low + len(part) == start:
+                part += data[start - offset:stop - offset]
 
     def _consume(self, n: int, chunked: bool = False) -> bytes:
         if chunked:
@@ -132,6 +168,8 @@ class _Forward:
                 self.buf += data[:kept]
             if kept < len(data):
                 self._index_ranges(data, self.pos, self.pos + kept)
+            if self.scan_ranges:
+                self._collect(data, self.pos)
         self.pos += len(data)
         return data
 
@@ -185,7 +223,7 @@ class _Forward:
         if pos < self.keep and pos == len(self.buf):
             return self.keep
         following = 1 << 62
-        for low, high in self.index_ranges:
+        for low, high in (*self.index_ranges, *self.scan_ranges):
             if low <= pos < high:
                 return high
             if low > pos:
@@ -231,7 +269,7 @@ class _Random:
     """The file with random access (a layer in a file, or mapped): each region the walk
     needs is read where it lies, and nothing in between. Same face as :class:`_Forward`."""
 
-    __slots__ = ("buf", "index_ranges", "indexing", "keep", "read_at", "size")
+    __slots__ = ("buf", "index_ranges", "indexing", "keep", "read_at", "scan_ranges", "size")
 
     def __init__(self, head: bytes, read_at: Callable[[int, int], bytes | None],
                  size: int) -> None:
@@ -241,6 +279,14 @@ class _Random:
         self.keep = size  # nothing is ever out of reach
         self.index_ranges: list[tuple[int, int]] = []
         self.indexing = False
+        self.scan_ranges: list[tuple[int, int]] = []
+
+    def watch(self, ranges: list[tuple[int, int]]) -> None:
+        self.scan_ranges = ranges
+
+    def watched(self) -> list[bytes]:
+        parts = (self.take(low, high - low) for low, high in self.scan_ranges)
+        return [part for part in parts if part]
 
     def take(self, offset: int, length: int) -> bytes | None:
         if offset + length <= len(self.buf):
@@ -269,7 +315,8 @@ def _cstring(data: bytes) -> str:
 def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
                    keep: int = KEEP_BYTES,
                    read_at: Callable[[int, int], bytes | None] | None = None,
-                   skip: Callable[[int], int] | None = None) -> ElfFacts | None:
+                   skip: Callable[[int], int] | None = None,
+                   identify_as: bool = False) -> ElfFacts | None:
     """Facts of the ELF file whose first bytes are ``head`` and whose rest ``read`` gives.
 
     ``read(n)`` returns the next ``n`` bytes after all read so far (fewer at end of file).
@@ -278,7 +325,8 @@ def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
     ``read_at(offset, n)`` (random access) it reads only the regions it parses. With
     ``skip(n)`` it passes over code and writable data without reading them: only the
     prefix up to the first code segment, read-only segments and the parsed regions are
-    read.
+    read. With ``identify_as`` (an executable) the read-only data is searched for the
+    identity strings of known programs as well (``ElfFacts.identity``).
     """
     if not head.startswith(ELF_MAGIC):
         return None
@@ -302,14 +350,17 @@ def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
                     _machine_name(e_machine, elf_class), ELF_TYPES.get(e_type, f"type-{e_type}"))
     if e_type not in (2, 3):  # objects and core dumps load nothing
         return base
-    return _Program(stream, order, elf_class, size).read(phoff, phentsize, phnum, base)
+    return _Program(stream, order, elf_class, size, identify_as).read(phoff, phentsize,
+                                                                       phnum, base)
 
 
 class _Program:
     """The program-header walk of one executable or shared object."""
 
-    def __init__(self, stream: _Forward | _Random, order: str, elf_class: int, size: int) -> None:
+    def __init__(self, stream: _Forward | _Random, order: str, elf_class: int, size: int,
+                 identify_as: bool = False) -> None:
         self.stream = stream
+        self.identify_as = identify_as
         self.order = order
         self.is64 = elf_class == 64
         self.size = size
@@ -318,8 +369,9 @@ class _Program:
         self.data_segment: tuple[int, int] | None = None  # (offset, filesz): build info
 
     def _phdrs(self, phoff: int, phentsize: int, phnum: int
-               ) -> list[tuple[int, int, int, int, int]]:
-        """(type, offset, vaddr, filesz, align) of every program header that could be read."""
+               ) -> list[tuple[int, int, int, int, int, int]]:
+        """(type, offset, vaddr, filesz, align, flags) of every program header that could
+        be read."""
         minimum = 56 if self.is64 else 32
         if phnum == 0:
             return []
@@ -345,15 +397,19 @@ class _Program:
             if p_type == PT_LOAD and p_flags & (PF_X | PF_W) == PF_W and \
                     self.data_segment is None:
                 self.data_segment = (p_offset, p_filesz)
-            out.append((p_type, p_offset, p_vaddr, p_filesz, p_align))
+            out.append((p_type, p_offset, p_vaddr, p_filesz, p_align, p_flags))
         return out
 
     def read(self, phoff: int, phentsize: int, phnum: int, base: ElfFacts) -> ElfFacts:
         phdrs = self._phdrs(phoff, phentsize, phnum)
-        self.loads = [(v, o, f) for t, o, v, f, _ in phdrs if t == PT_LOAD]
-        interp = next(((o, f) for t, o, _, f, _ in phdrs if t == PT_INTERP), None)
-        dynamic = next(((o, f) for t, o, _, f, _ in phdrs if t == PT_DYNAMIC), None)
-        notes = [(o, f, a) for t, o, _, f, a in phdrs if t == PT_NOTE]
+        self.loads = [(v, o, f) for t, o, v, f, _, _ in phdrs if t == PT_LOAD]
+        interp = next(((o, f) for t, o, _, f, _, _ in phdrs if t == PT_INTERP), None)
+        dynamic = next(((o, f) for t, o, _, f, _, _ in phdrs if t == PT_DYNAMIC), None)
+        notes = [(o, f, a) for t, o, _, f, a, _ in phdrs if t == PT_NOTE]
+        # Watched from the first region at or past the read-only data on: by then the
+        # notes have said whether this is a Go program, which is not searched.
+        rodata = self._rodata(phdrs) if self.identify_as else []
+        watching = False
         note_end = max(NOTE_SCAN_END, dynamic[0] if dynamic else 0)
         # Regions in file order, so the forward stream passes each one once.
         regions: list[tuple[int, str, int, int]] = []
@@ -373,6 +429,8 @@ class _Program:
         dyn_bytes: bytes | None = None
         window: tuple[int, bytes] | None = None  # the build info window, once read
         for offset, kind, length, align in regions:
+            if rodata and not watching and offset >= rodata[0][0]:
+                watching = self._watch(rodata, is_go)
             if offset + length > self.size:
                 self.problems.append(f"{kind} segment lies past the end of the file")
                 continue
@@ -396,6 +454,9 @@ class _Program:
             else:
                 dyn_bytes = data
         dyn = self._dynamic(dyn_bytes) if dyn_bytes is not None else _Dynamic()
+        if rodata and not watching:
+            watching = self._watch(rodata, is_go)
+        identity, applets = self._identity() if watching else ((), ())
         if not is_go:
             is_go = GO_BUILDINFO_MAGIC in self.stream.buf
         blob = self._buildinfo(window[1]) if window is not None else None
@@ -405,9 +466,44 @@ class _Program:
             interpreter=interpreter,
             dynamic=dynamic is not None,
             is_static=interpreter is None and read_dynamic and dyn.n_needed == 0,
-            is_go=is_go, go_buildinfo=blob,
+            is_go=is_go, go_buildinfo=blob, identity=identity, applets=applets,
             incomplete="; ".join(dict.fromkeys(self.problems)) or None,
         )
+
+    def _rodata(self, phdrs: list[tuple[int, int, int, int, int, int]]
+                ) -> list[tuple[int, int]]:
+        """Where the read-only data lies (see the module doc), at most ``SCAN_BYTES``."""
+        loads = [(o, min(o + f, self.size), flags) for t, o, _, f, _, flags in phdrs
+                 if t == PT_LOAD and f > 0 and o < self.size]
+        ranges = [(lo, hi) for lo, hi, flags in loads if not flags & (PF_X | PF_W) and lo > 0]
+        if not ranges:
+            ranges = [(lo, hi) for lo, hi, flags in loads if not flags & PF_W]
+        out: list[tuple[int, int]] = []
+        left = SCAN_BYTES
+        for low, high in sorted(ranges):
+            low = max(low, out[-1][1] if out else 0)
+            if low < high and left > 0:
+                out.append((low, min(high, low + left)))
+                left -= out[-1][1] - low
+        return out
+
+    def _watch(self, rodata: list[tuple[int, int]], is_go: bool) -> bool:
+        # None of the programs read/identity knows is written in Go, and a Go program's
+        # read-only data is megabytes of type and symbol names.
+        if not is_go:
+            self.stream.watch(rodata)
+        return not is_go
+
+    def _identity(self) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+        parts = self.stream.watched()
+        found: dict[str, str] = {}
+        for part in parts:
+            for command, what in identify(part):
+                found.setdefault(command, what)
+        applets: tuple[str, ...] = ()
+        if MULTICALL & found.keys():
+            applets = max((applet_table(part) for part in parts), key=len, default=())
+        return tuple(found.items()), applets
 
     def _has_go_note(self, data: bytes, align: int) -> bool:
         """Whether a PT_NOTE segment holds Go's build-id note (name "Go", type 4)."""

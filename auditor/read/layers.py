@@ -86,8 +86,10 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                     if entry.data[:4] == ELF_MAGIC:
                         # libraries and interpreters it needs lie deeper in the file:
                         # read forward to the dynamic section now, while it streams by
-                        entry.elf = read_elf_facts(entry.data, tar.read, size,
-                                                   read_at=read_at, skip=tar.skip)
+                        # an executable is also asked who it is (never a library)
+                        entry.elf = read_elf_facts(
+                            entry.data, tar.read, size, read_at=read_at, skip=tar.skip,
+                            identify_as=bool(mode & 0o111) and ".so" not in path)
                 else:
                     skipped.append(Skipped(f"{where}: {path!r}",
                                            "content not read: capture budget spent"))

@@ -89,6 +89,8 @@ def _row(f: Finding) -> str:
     where = code(path) + (f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else "")
     if not f.path and f.evidence.subject:
         where = cell(f.evidence.subject)
+    if (how := f.evidence.recognised_by) and how.startswith("content:"):
+        where += f"<br><sub>recognised by content: {cell(how[8:])}</sub>"
     return "| " + " | ".join([
         SEVERITY_LABEL.get(f.severity, f.severity), cell(f.category),
         f"{cell(f.title)}<br><sub>{cell(f.rule_id)}</sub>", where,

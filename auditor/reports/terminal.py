@@ -84,6 +84,8 @@ def _finding_row(f: Finding) -> Table:
         text.append(f"  [{inert(f.package_label or '')}]", style="dim")
     if f.layer is not None:
         text.append(f"  layer {f.layer}", style="dim")
+    if (how := f.evidence.recognised_by) and how.startswith("content:"):
+        text.append(f"  recognised by content: {inert(how[8:])}", style="dim")
     for o in f.overlaps[:2]:
         text.append(f"  {human_bytes(o.bytes)} of it counted under {o.rule_id} "
                     f"{inert(o.path or '')}".rstrip(), style="dim")

@@ -173,3 +173,71 @@ def test_many_files_are_counted_but_named_up_to_a_limit():
     assert len(found[0].paths) == 201  # the root and the first 200 files
     assert found[0].evidence["files"] == 250
     assert found[0].bytes == 250
+
+
+# -- CI and test scripts ------------------------------------------------------------------
+
+def scan_with(*specs: Spec, entrypoint: tuple[str, ...] | None = None,
+              packages: tuple[Package, ...] = ()) -> list[Finding]:
+    from auditor.model.image import ImageConfig
+
+    return list(detect(context_of(list(specs), config=ImageConfig(entrypoint=entrypoint),
+                                  packages=packages)))
+
+
+def test_ci_scripts_left_in_a_hidden_home_directory_are_build_files():
+    # the shape of peers' committed test images: their CI's scripts under /root/.data
+    found = scan(F("/root/.data/run-tests.sh", "#!/bin/sh\nset -e\n"),
+                 F("/root/.data/setup.sh", "#!/bin/bash\necho $GITLAB_CI\n"),
+                 F("/root/.data/hello.txt", "hi"))
+    assert rules(found) == [(BUILD_FILE.id, "/root/.data")]
+    f = found[0]
+    assert f.paths == ("/root/.data", "/root/.data/run-tests.sh", "/root/.data/setup.sh")
+    assert f.evidence["ci_scripts"] == {
+        "/root/.data/run-tests.sh": "named as a CI or test script",
+        "/root/.data/setup.sh": "it mentions 'GITLAB_CI'"}
+    assert "run-tests.sh" in f.message and "setup.sh" in f.message
+
+
+@pytest.mark.parametrize("name, text", [
+    ("ci.sh", "echo"), ("test.sh", "echo"), ("unit-tests.sh", "echo"), ("e2e_test.sh", "echo"),
+    ("lint.sh", "#!/bin/sh\npytest -q tests\n"), ("check.sh", "set -e\ngo test ./...\n"),
+    ("release.bash", "if [ -n \"$GITHUB_ACTIONS\" ]; then echo ci; fi\n"),
+    ("verify", "#!/usr/bin/env bash\nexec npm test\n"),
+])
+def test_a_script_named_or_written_as_a_ci_or_test_script_is_reported(name, text):
+    found = scan(F(f"/app/scripts/{name}", text, mode=0o755))
+    assert rules(found) == [(BUILD_FILE.id, "/app")]
+    assert list(found[0].evidence["ci_scripts"]) == [f"/app/scripts/{name}"]
+
+
+def test_ci_config_files_and_ci_directories():
+    found = scan(F("/app/tox.ini", "[tox]"), F("/app/noxfile.py", "import nox"),
+                 F("/app/.gitlab-ci.yml", "x"), F("/app/ci/build.sh", "make"),
+                 F("/app/app.py", "print()"))
+    assert rules(found) == [(BUILD_FILE.id, "/app")]
+    assert found[0].evidence["other"] == [".gitlab-ci.yml", "ci/", "noxfile.py", "tox.ini"]
+
+
+@pytest.mark.parametrize("specs, entrypoint, packages", [
+    pytest.param([F("/usr/local/bin/docker-entrypoint.sh", "#!/bin/sh\nexec \"$@\"\n",
+                    mode=0o755), F("/app/start.sh", "#!/bin/sh\nexec /app/server\n")],
+                 None, (), id="ordinary-scripts"),
+    pytest.param([F("/app/test.sh", "#!/bin/sh\npytest\n", mode=0o755)], ("/app/test.sh",), (),
+                 id="the-script-the-image-runs"),
+    pytest.param([F("/app/ci.sh", "pytest\n")], ("/bin/sh", "/app/ci.sh"), (),
+                 id="the-script-the-image-gives-its-shell"),
+    pytest.param([F("/usr/lib/foo/run-tests.sh", "pytest"), F("/usr/lib/foo/tox.ini", "[tox]")],
+                 None, (package("foo", "/usr/lib/foo/run-tests.sh", "/usr/lib/foo/tox.ini"),),
+                 id="package-owned"),
+    pytest.param([F("/usr/share/doc/foo/examples/test.sh", "pytest"),
+                  F("/usr/lib/python3/dist-packages/foo/tests/run_tests.sh", "pytest"),
+                  F("/usr/local/lib/python3.11/site-packages/bar/ci.sh", "go test"),
+                  F("/app/node_modules/x/test.sh", "npm test"),
+                  F("/usr/local/go/src/run.bash", "go test")],
+                 None, (), id="documentation-and-dependency-trees"),
+    pytest.param([F("/app/notes.txt", "pytest and GITHUB_ACTIONS")], None, (),
+                 id="not-a-script"),
+])
+def test_no_ci_script_finding_for_what_is_not_one(specs, entrypoint, packages):
+    assert scan_with(*specs, entrypoint=entrypoint, packages=packages) == []

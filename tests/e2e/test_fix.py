@@ -1,6 +1,7 @@
 """``auditor fix`` on the real engine: attribution against the fixtures' known lines, and for
 each single-stage fixture the suggested Dockerfile built with the legacy builder, run, audited
-again and weighed against the size the suggestion predicted.
+again, weighed against the size the suggestion predicted, and checked for everything its first
+suggestion claims to remove (``fix_claims``; more fixtures in ``test_fix_proof.py``).
 
 Needs the engine and the fixture images (``fixtures/build.sh``); ``pytest -m engine``.
 Every image these tests build is removed afterwards, intermediate ones included.
@@ -30,6 +31,7 @@ from auditor.model.findings import SEVERITY_RANK
 from auditor.model.image import ImageConfig
 from auditor.policy import load_policy
 from tests.conftest import FIXTURES, expected_of
+from tests.e2e.fix_claims import broken_claims, claims_of
 
 pytestmark = pytest.mark.engine
 
@@ -46,6 +48,7 @@ KNOWN = {
     "c-multi-slim": (1, {1: 9, 2: 10}),
     "c-multi-scratch": (0, {0: 8}),
     "busybox-app": (1, {1: 3}),
+    "entrypoint-script": (1, {1: 3}),  # COPY --chown
     "trouble": (1, {1: 6, 2: 7, 3: 10, 4: 13, 5: 16, 6: 19, 7: 22, 8: 25, 9: 26, 10: 29,
                     11: 30, 12: 31, 13: 34, 14: 39}),
 }
@@ -142,6 +145,9 @@ def test_the_suggested_dockerfile_builds_runs_and_passes(
     high = [f for f in rebuilt.findings if f.category in MUST_BE_GONE
             or (f.category == "shell" and SEVERITY_RANK[f.severity] >= SEVERITY_RANK["high"])]
     assert high == [], [(f.rule_id, f.path) for f in high]
+    # every category and path the first suggestion claims to remove is gone (fix_claims)
+    broken = broken_claims(claims_of(first, result), rebuilt)
+    assert not broken, (broken, first.text)
     verdict = judge(rebuilt, policy)
     assert verdict.passed, verdict.reasons
     predicted = done.expected

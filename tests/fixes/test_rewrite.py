@@ -11,7 +11,8 @@ from auditor.fixes.dockerfile import parse_dockerfile
 from auditor.fixes.rewrite import LocalBase, Rewrite, expected_findings, rewrite
 from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding
-from auditor.model.image import ImageConfig
+from auditor.model.image import HistoryEntry, ImageConfig
+from tests.conftest import FIXTURES
 from tests.fixes.fixkit import (
     APP,
     BASE,
@@ -23,7 +24,7 @@ from tests.fixes.fixkit import (
     attribution_of,
     result_of,
 )
-from tests.layerkit import D, F, Spec
+from tests.layerkit import D, F, L, Spec
 
 
 def rewritten(text: str = DOCKERFILE, closure: Closure | None = None, *,
@@ -290,3 +291,77 @@ def test_expected_findings_keep_only_what_the_final_stage_still_has():
     unknown = rewrite(DOCKERFILE, attribution_of(result), Closure(), result=result,
                       runtime_base="elsewhere:1")
     assert expected_findings(result, unknown) is None
+
+
+# -- what the rewrite keeps of the original's COPY flags and USER (fixtures/entrypoint-script)
+
+ENTRYPOINT_DOCKERFILE = FIXTURES / "entrypoint-script" / "Dockerfile"
+BUSYBOX: list[Spec] = [
+    D("/bin"), D("/etc"), D("/tmp", mode=0o1777),
+    F("/bin/busybox", b"\x7fELF" + b"b" * 996, mode=0o755), L("/bin/sh", "busybox"),
+    L("/bin/id", "busybox"), L("/bin/basename", "busybox"), L("/bin/echo", "busybox"),
+    F("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
+                     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+    F("/etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+]
+SCRIPT: list[Spec] = [D("/usr"), D("/usr/local"), D("/usr/local/bin"),
+                      F("/usr/local/bin/entrypoint.sh", "#!/bin/sh\nid -u\nexec \"$@\"\n",
+                        mode=0o750, uid=65534, gid=65534)]
+ENTRYPOINT_HISTORY = (
+    HistoryEntry("", False),
+    HistoryEntry("/bin/sh -c #(nop) COPY --chown=65534:65534file:26eaddb53734e372 in "
+                 "/usr/local/bin/entrypoint.sh ", False),
+    HistoryEntry("/bin/sh -c #(nop)  USER nobody", True),
+    HistoryEntry('/bin/sh -c #(nop)  ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]', True),
+    HistoryEntry('/bin/sh -c #(nop)  CMD ["echo" "hello from entrypoint-script"]', True),
+)
+ENTRYPOINT_CONFIG = ImageConfig(user="nobody", entrypoint=("/usr/local/bin/entrypoint.sh",),
+                                cmd=("echo", "hello from entrypoint-script"),
+                                env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                     "/usr/bin:/sbin:/bin",))
+
+
+def entrypoint_rewrite(text: str, script: list[Spec] = SCRIPT) -> Rewrite:
+    result = result_of(BUSYBOX, script, config=ENTRYPOINT_CONFIG, history=ENTRYPOINT_HISTORY)
+    closure = Closure(entry="/usr/local/bin/entrypoint.sh", kind="script", files=(
+        "/usr/local/bin/entrypoint.sh", "/bin/sh", "/bin/busybox", "/bin/id", "/bin/basename",
+        "/bin/echo"), reason="a script needs its interpreter and the programs it runs")
+    rw = rewrite(text, attribution_of(result, text), closure, image_user="nobody",
+                 result=result)
+    assert rw.base == "scratch"
+    return rw
+
+
+def test_the_entrypoint_script_keeps_its_owner_its_mode_and_its_user():
+    text = ENTRYPOINT_DOCKERFILE.read_text()
+    rw = entrypoint_rewrite(text)
+    df = parse_dockerfile(rw.text)
+    builder, final = df.stages[0], df.stages[-1]
+    # The builder keeps the original COPY, --chown and all.
+    [copy] = [i for i in builder.instructions if i.keyword == "COPY"]
+    assert copy.flag("chown") == "65534:65534"
+    # The final stage copies the script with the owner it had; COPY --from keeps its mode.
+    [script] = [i for i in final.instructions if i.keyword == "COPY"
+                and "/usr/local/bin/entrypoint.sh" in i.args]
+    assert script.flag("chown") == "65534:65534" and script.flag("from") == "build"
+    assert script.flag("chmod") is None  # the legacy builder has no --chmod
+    # busybox, owned by root, is copied with no --chown.
+    assert all(i.flag("chown") is None for i in final.instructions
+               if i.keyword == "COPY" and "/usr/local/bin/entrypoint.sh" not in i.args)
+    # The final USER is nobody's, by number, with nobody's passwd line carried over.
+    users = [i.args[0] for i in final.instructions if i.keyword == "USER"]
+    assert users == ["65534:65534"]
+    assert "grep '^nobody:' /etc/passwd" in rw.text
+    assert [i.keyword for i in final.instructions][-2:] == ["ENTRYPOINT", "CMD"]
+
+
+def test_a_copy_with_chmod_keeps_it_in_the_builder_and_its_mode_through_copy_from():
+    text = ENTRYPOINT_DOCKERFILE.read_text().replace(
+        "COPY --chown=65534:65534", "COPY --chown=65534:65534 --chmod=0750")
+    rw = entrypoint_rewrite(text)
+    builder, final = (parse_dockerfile(rw.text).stages[i] for i in (0, -1))
+    [copy] = [i for i in builder.instructions if i.keyword == "COPY"]
+    assert (copy.flag("chown"), copy.flag("chmod")) == ("65534:65534", "0750")
+    [script] = [i for i in final.instructions if "/usr/local/bin/entrypoint.sh" in i.args
+                and i.keyword == "COPY"]
+    assert script.flag("chown") == "65534:65534"

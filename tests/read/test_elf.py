@@ -6,7 +6,7 @@ import random
 import shutil
 import struct
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -42,11 +42,12 @@ class ForwardReader:
         return passed
 
 
-def facts_of(data: bytes, head: int = 1024, keep: int | None = None
+def facts_of(data: bytes, head: int = 1024, keep: int | None = None, identify_as: bool = False
              ) -> tuple[ElfFacts | None, ForwardReader]:
     reader = ForwardReader(data, pos=min(head, len(data)))
     kwargs = {} if keep is None else {"keep": keep}
-    facts = read_elf_facts(data[:head], reader.read, len(data), **kwargs)
+    facts = read_elf_facts(data[:head], reader.read, len(data), identify_as=identify_as,
+                           **kwargs)
     return facts, reader
 
 
@@ -330,17 +331,19 @@ def test_random_corruption_never_raises() -> None:
             data[pos] = rng.randrange(256)
         if rng.random() < 0.3:
             del data[rng.randrange(4, len(data)):]
-        facts_of(bytes(data), head=rng.choice([64, 128, 1024]))
+        facts_of(bytes(data), head=rng.choice([64, 128, 1024]), identify_as=rng.random() < 0.5)
 
 
 # -- the three ways the layer reader offers a file give the same facts ------------------------
 
-def facts_three_ways(data: bytes) -> tuple[ElfFacts | None, ...]:
-    forward = facts_of(data)[0]
+def facts_three_ways(data: bytes, identify_as: bool = False) -> tuple[ElfFacts | None, ...]:
+    forward = facts_of(data, identify_as=identify_as)[0]
     skipping = ForwardReader(data, pos=min(1024, len(data)))
-    skipped = read_elf_facts(data[:1024], skipping.read, len(data), skip=skipping.skip)
+    skipped = read_elf_facts(data[:1024], skipping.read, len(data), skip=skipping.skip,
+                             identify_as=identify_as)
     random_access = read_elf_facts(data[:1024], ForwardReader(data).read, len(data),
-                                   read_at=lambda off, n: data[off:off + n])
+                                   read_at=lambda off, n: data[off:off + n],
+                                   identify_as=identify_as)
     return forward, skipped, random_access
 
 
@@ -374,6 +377,19 @@ def test_forward_skipping_and_random_access_agree_on_this_machines_binaries() ->
             and random_access.incomplete is None), path
         complete += forward is not None and forward.incomplete is None
     assert complete > len(files) * 0.9
+
+
+def test_identity_is_the_same_read_three_ways_and_leaves_other_facts_alone() -> None:
+    files = [p for p in _host_elf_files() if p.parent.name in ("bin", "sbin")][:300]
+    if len(files) < 50:
+        pytest.skip("too few ELF programs on this machine")
+    for path in files:
+        data = path.read_bytes()
+        ways = facts_three_ways(data, identify_as=True)
+        assert len({(f.identity, f.applets) if f else None for f in ways}) == 1, path
+        plain = facts_three_ways(data)[1]
+        if ways[1] is not None and plain is not None:
+            assert replace(ways[1], identity=(), applets=()) == plain, path
 
 
 def test_forward_skipping_and_random_access_agree_on_built_binaries(

@@ -1,0 +1,141 @@
+"""What an executable's content says it is, for the tool detectors.
+
+Two kinds of content are read, both kept by the one pass over the layers:
+
+- an ELF program's identity strings (``ElfFacts.identity``, found by ``read/elf`` in its
+  read-only data as it streamed by: ``GNU bash, version %s``, BusyBox's banner), and the
+  applet table of a multi-call binary;
+- a script's first KiB: its ``#!`` line and, for a Python console-script wrapper, the
+  package whose ``main`` it starts (``from pip._internal.cli.main import main`` is pip
+  whatever the file is called).
+
+A script's interpreter alone says nothing of what the script is (``#!/bin/sh`` starts
+every kind of program), so a shebang without a known entry point is no tool.
+
+:func:`content_executables` lists every executable file in the tree whose content names a
+program, wherever it lies: a shell copied to ``/opt/tools/bb`` runs as well from there.
+:func:`multicall_reasons` says whether a file is BusyBox or toybox, by content first, then
+by its name or the applet names linked to it; :func:`file_format` what its first bytes are.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from auditor.filetree import FileTree, Node
+from auditor.model.image import FILE, HARDLINK
+
+if TYPE_CHECKING:
+    from auditor.detectors._tools import Executable
+
+# A multi-call binary is named for its program, or is the target of many common applets.
+MULTICALL_NAME = re.compile(r"^(busybox|toybox)(?:[.-][\w.-]*)?$")
+_CORE_APPLETS = frozenset({"ls", "cat", "cp", "mv", "rm", "mkdir", "echo", "sh", "sed", "grep"})
+MULTICALL_MIN_NAMES = 20
+MULTICALL_MIN_CORE = 4
+
+ELF_MAGIC = b"\x7fELF"
+
+SCRIPT_HEAD = 1024  # what the layer reader keeps of every executable
+# A console-script wrapper (pip's, setuptools', distlib's) imports the package's main.
+_PYTHON_SHEBANG = re.compile(rb"^#![^\n]*python[\d.]*\b")
+_ENTRY_POINT = re.compile(
+    rb"^(?:from|import) (pip|pipx|pipenv|poetry|conda|mamba|mesonbuild|SCons"
+    rb"|setuptools\.command\.easy_install)\b[\w.]*(?: import \w+)?", re.MULTILINE)
+_EASY_INSTALL = re.compile(rb"^# EASY-INSTALL-ENTRY-SCRIPT: '(pip|pipenv|poetry|meson)[=']",
+                           re.MULTILINE)
+_COMMAND_OF = {"mesonbuild": "meson", "SCons": "scons",
+               "setuptools.command.easy_install": "easy_install"}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What one executable's content says: the programs it is, and its applets."""
+
+    programs: tuple[tuple[str, str], ...]  # (command, what matched)
+    applets: tuple[str, ...] = ()  # a multi-call binary's applet table
+
+    def what(self, command: str) -> str | None:
+        return next((what for c, what in self.programs if c == command), None)
+
+
+def identity(node: Node) -> Identity | None:
+    """The programs ``node``'s content names, or None."""
+    elf = node.elf
+    if elf is not None:
+        programs = getattr(elf, "identity", ())
+        return Identity(programs, getattr(elf, "applets", ())) if programs else None
+    head = node.data
+    if not head or not head.startswith(b"#!") or not _PYTHON_SHEBANG.match(head):
+        return None
+    found = _ENTRY_POINT.search(head, 0, SCRIPT_HEAD) or _EASY_INSTALL.search(head, 0,
+                                                                              SCRIPT_HEAD)
+    if found is None:
+        return None
+    module = found.group(1).decode("ascii")
+    line = found.group().decode("ascii", "replace")
+    command = _COMMAND_OF.get(module, module)
+    shebang = head.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
+    return Identity(((command, f"shebang {shebang!r} and entry point {line!r}"),))
+
+
+_CACHE: weakref.WeakKeyDictionary[FileTree, dict[str, tuple[Node, Identity]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def content_executables(tree: FileTree) -> dict[str, tuple[Node, Identity]]:
+    """Every executable regular file of ``tree`` whose content names a program, by path.
+    A hard link that shares an earlier name's content is listed once, under that name."""
+    cached = _CACHE.get(tree)
+    if cached is not None:
+        return cached
+    found: dict[str, tuple[Node, Identity]] = {}
+    for path, node in tree.nodes.items():
+        if node.kind not in (FILE, HARDLINK) or not node.mode & 0o111:
+            continue
+        if node.kind == HARDLINK and node.link and (first := tree.get(node.link)) is not None \
+                and first.kind == FILE and first.layer <= node.layer:
+            continue  # the first name is listed itself
+        ident = identity(node)
+        if ident is not None:
+            found[path] = (node, ident)
+    _CACHE[tree] = found
+    return found
+
+
+def file_format(tree: FileTree, path: str) -> dict[str, str]:
+    """What the first bytes say: ELF, a script and its interpreter, or unknown."""
+    head = tree.read_prefix(path, 256)
+    if head is None:
+        return {"format": "unknown"}
+    if head.startswith(b"#!"):
+        line = head[2:].split(b"\n", 1)[0].strip()
+        return {"format": "script", "interpreter": line.decode("utf-8", "replace")[:120]}
+    return {"format": "ELF" if head.startswith(ELF_MAGIC) else "other"}
+
+
+def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] | None:
+    """(program, why) when ``exe`` is a multi-call binary such as BusyBox or toybox; a
+    reason that its content gave comes first, as ``content:<what matched>``."""
+    bases = exe.basenames()
+    named = sorted(b for b in bases if MULTICALL_NAME.match(b))
+    core = sorted(bases & _CORE_APPLETS)
+    reasons: list[str] = []
+    ident = exe.ident
+    banner = ident.what("busybox") if ident is not None else None
+    if ident is not None and banner is not None:
+        table = f" and its table of {len(ident.applets)} applets" if ident.applets else ""
+        return "busybox", [f"content:{banner}{table}",
+                           *([f"named {named[0]}"] if named else [])]
+    if named:
+        reasons.append(f"named {named[0]}")
+    if len(exe.names) >= MULTICALL_MIN_NAMES and len(core) >= MULTICALL_MIN_CORE:
+        reasons.append(f"{len(exe.names)} command names lead to this one file "
+                       f"(including {', '.join(core[:5])})")
+    if not reasons or file_format(tree, exe.real)["format"] not in ("ELF", "unknown"):
+        return None
+    program = named[0].split(".")[0].split("-")[0] if named else "multi-call binary"
+    return program, reasons

@@ -1,0 +1,100 @@
+"""What a program says it is: the identity strings in an executable's read-only data.
+
+A shell, a downloader or a package manager prints its name and version from a string
+compiled into it (``GNU bash, version %s``, ``Usage: curl [options...] <url>``,
+``BusyBox v1.36.1``). Those strings sit in ``.rodata``, which the ELF reader passes on its
+way through the file anyway; :func:`identify` looks for all of them at once with one
+compiled expression, so a renamed copy (``/opt/tools/bb``) is known by what it holds.
+
+Each pattern is a format string or banner of the program's own source, never a word that
+other programs' help texts use: ``bash`` alone is in many binaries, ``GNU bash, version
+%s`` only in bash. A library that merely links a tool's library (``libcurl``) holds none of
+them. Every pattern here was checked against the Debian 12 binary it names, except
+``apk``, whose banner is taken from apk-tools' source.
+
+BusyBox also keeps the names of the applets it was built with as one sorted run of
+NUL-terminated names (``[``, ``[[``, ``acpid``, ...): :func:`applet_table` finds that run, so
+what a BusyBox can do is read from the binary itself, not guessed from its links.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+# (command the program is, a short label for reports, what must come just before the
+# anchor (a regex), the anchor (a literal), what must follow it (a regex)); one program
+# may have several. Anchors start with a capital or a sign where they can: Python's re
+# scans an alternation of literals fastest when few bytes can start one.
+PATTERNS: tuple[tuple[str, str, bytes, bytes, bytes], ...] = (
+    ("busybox", "BusyBox banner", b"", b"BusyBox v", rb"\d+\.\d+[\w.]*"),
+    ("bash", "GNU bash version string", b"", b"GNU bash, version %s", b""),
+    ("dash", "dash NDELAY message", b"sh: turning off ", b"NDELAY mode", b""),
+    ("mksh", "MirBSD Korn shell version", b"", b"@(#)MIRBSD KSH R", rb"\d+"),
+    ("zsh", "zsh version string", rb"zsh %s ", b"(%s-%s-%s)", b""),
+    ("curl", "curl usage line", b"", b"Usage: curl [options...] <url>", b""),
+    ("wget", "GNU Wget version string", b"", b"GNU Wget %s built on %s", b""),
+    ("nc", "OpenBSD netcat banner", b"", b"OpenBSD netcat (", b""),
+    ("gcc", "gcc driver version string", rb"gcc driver version %s ",
+     b"%sexecuting gcc version %s", b""),
+    ("gcc", "GNU C compiler proper (cc1)", b"", b"\tcompiled by GNU C version %s, ", b""),
+    ("make", "GNU Make version string", rb"%s", b"GNU Make %s", b""),
+    ("dpkg", "dpkg version string", b"", b"Debian '%s' package management program version",
+     b""),
+    ("apt-get", "apt-get usage line", b"", b"Usage: apt-get [options] command", b""),
+    ("apt", "apt usage line", b"", b"Usage: apt [options] command", b""),
+    ("rpm", "RPM version string", b"", b"RPM version %s\n", b""),
+    ("apk", "apk-tools version string", rb"apk-tools \d+\.\d+[\w.]*", b", compiled for ", b""),
+)
+BEFORE = 64  # bytes before an anchor that its ``before`` is matched in
+_ANCHORS = re.compile(b"|".join(re.escape(anchor) for _, _, _, anchor, _ in PATTERNS))
+_BY_ANCHOR: dict[bytes, list[tuple[str, str, re.Pattern[bytes] | None, re.Pattern[bytes]]]] = {}
+for _command, _label, _before, _anchor, _after in PATTERNS:
+    _BY_ANCHOR.setdefault(_anchor, []).append(
+        (_command, _label, re.compile(_before + rb"\Z") if _before else None,
+         re.compile(re.escape(_anchor) + _after)))
+MULTICALL = frozenset({"busybox"})
+
+_RUN = re.compile(rb"(?:[\x21-\x7e]{1,40}\0){20,}")
+_APPLET = re.compile(rb"[a-z0-9\[\]][a-z0-9_.\[\]+-]{0,39}")
+MIN_APPLETS = 20
+MAX_SHOWN = 60  # characters of a matched banner kept
+
+
+def identify(data: bytes | bytearray | memoryview) -> tuple[tuple[str, str], ...]:
+    """(command, what matched) for each program whose identity ``data`` holds, in the
+    order first met; what matched is the pattern's label and the text, quoted."""
+    found: dict[str, str] = {}
+    for hit in _ANCHORS.finditer(data):
+        at = hit.start()
+        for command, label, before, full in _BY_ANCHOR[hit.group()]:
+            if command in found:
+                continue
+            match = full.match(data, at)
+            lead = before.search(data, max(0, at - BEFORE), at) if before else None
+            if match is None or (before is not None and lead is None):
+                continue
+            text = bytes(data[lead.start() if lead else at:match.end()])
+            found[command] = sys.intern(
+                f"{label} {text[:MAX_SHOWN].decode('ascii', 'replace')!r}")
+    return tuple(found.items())
+
+
+def applet_table(data: bytes | bytearray | memoryview) -> tuple[str, ...]:
+    """The longest run of NUL-terminated applet names in strictly increasing order, as
+    BusyBox's ``applet_names`` is; empty when no run of ``MIN_APPLETS`` names is found."""
+    best: list[bytes] = []
+    for match in _RUN.finditer(data):
+        run: list[bytes] = []
+        for name in match.group().split(b"\0")[:-1]:
+            if _APPLET.fullmatch(name) and (not run or name > run[-1]):
+                run.append(name)
+                continue
+            if len(run) > len(best):
+                best = run
+            run = [name] if _APPLET.fullmatch(name) else []
+        if len(run) > len(best):
+            best = run
+    if len(best) < MIN_APPLETS:
+        return ()
+    return tuple(sys.intern(name.decode("ascii")) for name in best)
