@@ -107,9 +107,6 @@ def build_inventory(tree: FileTree) -> Inventory:
         except Exception as exc:  # one broken cataloger never stops the scan
             inv.skipped.append(Skipped(f"cataloger {cat.name}", f"failed: {exc!r}"))
     inv.index(tree)
-    # A runtime whose main binary a package database owns is that package, not another.
-    inv.packages = [p for p in inv.packages if p.ecosystem != "runtime" or not p.files
-                    or inv.owner(p.files[0]) is None]
     return inv
 
 

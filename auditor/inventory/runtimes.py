@@ -10,10 +10,13 @@ tree, and whose ``version_from`` says where its version was read:
 - Node: ``include/node/node_version.h`` beside ``bin/node`` (``NODE_MAJOR_VERSION``...);
 - Python: ``include/pythonX.Y/patchlevel.h`` beside ``bin/pythonX.Y`` (``PY_VERSION``),
   else ``X.Y`` from the ``lib/pythonX.Y`` directory;
-- BusyBox: the banner in the binary (``BusyBox v1.36.1``).
+- BusyBox: its banner (``BusyBox v1.36.1``), which the ELF reader finds in the read-only
+  data of any executable as it streams past, so a renamed copy is listed too.
 
-A runtime whose main binary a package database owns (Debian's openjdk, Alpine's busybox)
-is that package's and is left out: ``build_inventory`` drops it.
+A runtime a package database also lists (Debian's openjdk, Alpine's busybox) is listed
+all the same, with the version its own files say: a policy's rule on ``openjdk`` then
+meets a tarball JDK and a packaged one alike, and a binary that is not what its database
+claims shows as such.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Iterator
 
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package, cataloger
-from auditor.inventory._read import KiB, MiB, find_files, read_content
+from auditor.inventory._read import KiB, find_files, read_content
 from auditor.inventory.trees import SHARED_DIRS, tree_files
 from auditor.model.image import FILE, Skipped
 from auditor.read.wants import Want
@@ -33,14 +36,13 @@ JAVA_WANTS = [Want("**/release", 64 * KiB)]
 GO_WANTS = [Want("**/VERSION", 4 * KiB)]
 NODE_WANTS = [Want("**/include/node/node_version.h", 64 * KiB)]
 PYTHON_WANTS = [Want("**/include/python*/patchlevel.h", 64 * KiB)]
-BUSYBOX_WANTS = [Want("**/busybox", 4 * MiB)]  # the banner sits in .rodata: read it whole
-WANTS = [*JAVA_WANTS, *GO_WANTS, *NODE_WANTS, *PYTHON_WANTS, *BUSYBOX_WANTS]
+WANTS = [*JAVA_WANTS, *GO_WANTS, *NODE_WANTS, *PYTHON_WANTS]
 
 _RELEASE_LINE = re.compile(r'^([A-Z_]+)="?([^"\n]*)"?\s*$', re.M)
 _GO_VERSION = re.compile(r"go(\d+\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)\b")
 _NODE_DEFINE = re.compile(rb"#define\s+NODE_(MAJOR|MINOR|PATCH)_VERSION\s+(\d+)")
 _PY_VERSION = re.compile(rb'#define\s+PY_VERSION\s+"([0-9][0-9A-Za-z.+]*)"')
-_BUSYBOX = re.compile(rb"BusyBox v(\d+\.\d+(?:\.\d+)?)")
+_BUSYBOX = re.compile(r"BusyBox v(\d+\.\d+(?:\.\d+)?)")
 _PY_BIN = re.compile(r"^(.*)/bin/python(\d+\.\d+)$")
 VERSION_TEXT = re.compile(r"[0-9][0-9A-Za-z.+_-]{0,63}")
 
@@ -163,15 +165,14 @@ def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
 
 
 def _busybox(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
-    for node in find_files(tree, BUSYBOX_WANTS, ("/busybox",)):
-        content = read_content(tree, node.path, skipped, "busybox binary")
-        if content is None or not content.data.startswith(b"\x7fELF"):
-            continue
-        m = _BUSYBOX.search(content.data)
-        if m is None:
-            continue
-        yield _runtime("busybox", m[1].decode(), node.path, node.path, [node],
-                       f"{node.path} banner")
+    # the ELF reader has searched every executable's read-only data for its banner
+    for path in sorted(p for p, n in tree.nodes.items() if n.kind == FILE and n.elf is not None
+                       and any(c == "busybox" for c, _ in n.elf.identity)):
+        node = tree.nodes[path]
+        what = dict(node.elf.identity)["busybox"]
+        m = _BUSYBOX.search(what)
+        if m is not None:
+            yield _runtime("busybox", m[1], path, path, [node], f"{path} banner")
 
 
 @cataloger("runtimes", wants=WANTS)

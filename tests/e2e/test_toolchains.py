@@ -29,9 +29,10 @@ def test_debians_go_command_is_a_go_binary_its_package_owns(audited: Any) -> Non
     real = result.tree.resolve("/usr/bin/go")
     assert real is not None and real.startswith("/usr/lib/go-")
     assert _golang(result, real)["stdlib"].startswith("1.19")
-    # a packaged toolchain is its package's: no runtime doubles it
-    assert not [p for p in result.inventory.packages if p.ecosystem == "runtime"
-                and p.name == "go"]
+    # the packaged toolchain is also a runtime, its release read from the go command
+    [go_runtime] = [p for p in result.inventory.packages if p.ecosystem == "runtime"
+                    and p.name == "go"]
+    assert go_runtime.version.startswith("1.19") and go_runtime.location == real[:-7]
     [go] = [f for f in result.findings if f.rule_id == "AUD-COMPILER"
             and f.evidence["tool"] == "go"]
     assert go.package is not None and "install_tree" not in go.evidence

@@ -85,8 +85,24 @@ PYTHON: list[Spec] = [
     F(f"{PY_SITE}/pip/__init__.py", b"p" * 4_000),
 ]
 
+def elf_program(rodata: bytes) -> bytes:
+    """A small loadable ELF64 executable: code from offset 0, then ``rodata`` in a
+    read-only segment, where a program's banner and identity strings sit."""
+    import struct
+
+    text, base = 0x1000, 0x400000
+    phdrs = [(1, 5, 0, text), (1, 4, text, len(rodata))]
+    head = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack(
+        "<HHIQQQIHHHHHH", 2, 62, 1, base, 64, 0, 0, 64, 56, len(phdrs), 64, 0, 0)
+    for p_type, flags, offset, size in phdrs:
+        head += struct.pack("<IIQQQQQQ", p_type, flags, offset, base + offset, base + offset,
+                            size, size, 0x1000)
+    return head.ljust(text, b"\xcc") + rodata
+
+
+BUSYBOX_BINARY = elf_program(b"\0usage\0BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) "
+                             b"multi-call binary.\0" + b"\0" * 2000)
 BUSYBOX: list[Spec] = [
-    exe("/bin/busybox", 20_000, ELF + b"\0" * 4000 +
-        b"BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\0"),
+    F("/bin/busybox", BUSYBOX_BINARY, mode=0o755),
     L("/bin/sh", "busybox"),
 ]

@@ -45,7 +45,7 @@ def test_wants_are_bounded_and_compile(name):
     ("/usr/local/go/VERSION", 4 << 10),
     ("/usr/local/include/node/node_version.h", 64 << 10),
     ("/usr/local/include/python3.12/patchlevel.h", 64 << 10),
-    ("/bin/busybox", 4 << 20),
+    ("/bin/busybox", 0),  # its banner is found by the ELF reader, not read whole
     ("/opt/java/openjdk/lib/modules", 0),
 ], ids=lambda v: str(v))
 def test_only_database_files_are_kept(path, kept):

@@ -94,7 +94,7 @@ def test_marker_files_without_their_runtime_are_not_runtimes() -> None:
     assert runtimes(layer) == []
 
 
-def test_a_runtime_a_package_database_owns_is_that_package() -> None:
+def test_a_runtime_a_package_database_owns_is_listed_by_its_own_files_too() -> None:
     java = "/usr/lib/jvm/java-17-openjdk-amd64"
     layer: list[Spec] = [
         F("/var/lib/dpkg/status", "Package: openjdk-17-jre-headless\nStatus: install ok "
@@ -103,7 +103,9 @@ def test_a_runtime_a_package_database_owns_is_that_package() -> None:
           f"/usr/lib/jvm\n{java}\n{java}/bin\n{java}/bin/java\n{java}/release\n"),
         F(f"{java}/release", 'JAVA_VERSION="17.0.9"\n'), official.exe(f"{java}/bin/java", 100)]
     inv = inventory(layer)
-    assert [(p.name, p.ecosystem) for p in inv] == [("openjdk-17-jre-headless", "deb")]
+    assert sorted((p.name, p.version, p.ecosystem) for p in inv) == [
+        ("openjdk", "17.0.9", "runtime"), ("openjdk-17-jre-headless", "17.0.9+9-1~deb12u1", "deb")]
+    assert inv.owner(f"{java}/bin/java").ecosystem == "deb"  # type: ignore[union-attr]
 
 
 def test_runtimes_own_no_files_in_the_ownership_index() -> None:
@@ -125,10 +127,16 @@ def test_go_without_version_file_from_the_go_commands_build_info() -> None:
 
 
 def test_python_in_its_own_prefix_counts_each_file_once() -> None:
-    layer = [official.exe("/opt/python/bin/python3.11", 1_000),
+    layer: list[Spec] = [official.exe("/opt/python/bin/python3.11", 1_000),
              F("/opt/python/lib/python3.11/os.py", b"o" * 500),
              F("/opt/python/include/python3.11/patchlevel.h", official.PATCHLEVEL_H.replace(
                  b"3.12.1", b"3.11.9"))]
     [py] = runtimes(layer)
     assert (py.version, py.location) == ("3.11.9", "/opt/python")
     assert py.installed_size == 1_000 + 500 + len(official.PATCHLEVEL_H)
+
+
+def test_a_renamed_busybox_is_known_by_its_banner() -> None:
+    [bb] = runtimes([F("/opt/tools/bb", official.BUSYBOX_BINARY, mode=0o755)])
+    assert (bb.name, bb.version, bb.location) == ("busybox", "1.36.1", "/opt/tools/bb")
+    assert bb.version_from == "/opt/tools/bb banner"
