@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--dockerfile", required=True, metavar="PATH",
                      help="the Dockerfile that built the image")
     fix.add_argument("--output", "-o", metavar="PATH", help="write the rewritten Dockerfile "
-                     "here (default: stdout)")
+                     "here (default: stdout, or -)")
     fix.add_argument("--target", metavar="STAGE", help="the build stage that made the image")
     fix.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
                      help="build arguments used for the build (repeatable)")
@@ -133,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("glob", nargs="?", help="only paths matching this glob (e.g. '/usr/bin/*')")
     ls.add_argument("--format", "-f", choices=("text", "json"), default="text",
                     help="text (default) or json (one object per line)")
+    ls.add_argument("--output", "-o", metavar="PATH", help="write the listing here "
+                    "(default: stdout, or -)")
     return p
 
 
@@ -229,7 +231,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         # raises; argument errors below still come first.
         start_early(reference)
     from auditor.audit import AuditRequest, audit
-    from auditor.cli_outputs import STDOUT, parse_outputs
+    from auditor.cli_outputs import parse_outputs
+    from auditor.outputs import STDOUT, written
     from auditor.policy import Baseline
     from auditor.reports import FORMATS, WriteOptions, writer
 
@@ -254,13 +257,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         report = report.showing(shown)
     to_stdout = [fmt for fmt, path in outputs if path == STDOUT]
     for fmt, path in outputs:
-        if path == STDOUT:
-            continue
-        try:
-            with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        if path != STDOUT:
+            with written(path) as fh:
                 writer(fmt)(report, fh, WriteOptions(color=False, width=100))
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     fmt = to_stdout[0] if to_stdout else args.format
     quiet = args.quiet and fmt == "terminal"
     options = WriteOptions(color=_color(args.color, sys.stdout), quiet=quiet)
@@ -312,8 +311,12 @@ def _platform(text: str | None) -> str | None:
 
 def _cmd_fix(args: argparse.Namespace) -> int:
     from auditor.audit import AuditRequest, fix
+    from auditor.outputs import STDOUT, check_target, written
     from auditor.reports import human_bytes
 
+    to_file = args.output not in (None, STDOUT)
+    if to_file:
+        check_target(args.output)  # before the image is read
     policy = _policy(args.policy)
     request = AuditRequest(args.source, platform=_platform(args.platform), verify=args.verify,
                            policy=policy, dockerfile_text=_read_dockerfile(args.dockerfile),
@@ -323,24 +326,18 @@ def _cmd_fix(args: argparse.Namespace) -> int:
         done = fix(replace(request, progress=progress), runtime_base=args.runtime_base)
     fixed, result, now = done.rewrite, done.report.result, done.report.verdict
     assert now is not None  # a policy was given
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(fixed.text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(fixed.text)
-    info = sys.stdout if args.output else sys.stderr
+    with written(args.output if to_file else STDOUT) as fh:
+        fh.write(fixed.text)
+    info = sys.stdout if to_file else sys.stderr
     line = (f"expected: {human_bytes(fixed.expected_bytes)} on {fixed.base} (now "
             f"{human_bytes(result.tree.size_bytes)}, score {now.score} {now.grade})")
     then = done.expected
     if then is not None:
         line += (f"; expected score {then.score} {then.grade}, "
                  f"{'passes' if then.passed else 'fails'} policy {policy.name}")
-    print(line, file=info)
+    print(inert(line), file=info)  # the base's name and the notes may quote the image
     for note in fixed.notes:
-        print(f"note: {note}", file=info)
+        print(inert(" ".join(f"note: {note}".split())), file=info)
     return EXIT_PASSED
 
 
@@ -368,6 +365,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from auditor.audit import read_tree
+    from auditor.outputs import STDOUT, check_target, written
     from auditor.read.globs import compile_globs
     from auditor.reports.ls import write_json_lines, write_text
 
@@ -375,22 +373,41 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         rx = compile_globs([args.glob]) if args.glob else None
     except (ValueError, Exception) as exc:
         raise UsageError(f"bad glob {args.glob!r}: {exc}") from None
+    path = args.output or STDOUT
+    if path != STDOUT:
+        check_target(path)  # before the image is read
     with _progress(not (args.no_progress or args.quiet)) as progress:
         _image, tree = read_tree(args.source, platform=_platform(args.platform),
                                  progress=progress,
                                  verify=args.verify)
     nodes = (n for n in tree if rx is None or rx.match(n.path))
-    out = sys.stdout
-    if args.format == "json":
-        write_json_lines(nodes, out)
-    else:
-        write_text(nodes, out)
+    with written(path) as out:
+        (write_json_lines if args.format == "json" else write_text)(nodes, out)
     return EXIT_PASSED
 
 
 def _cmd_version(_args: argparse.Namespace) -> int:
     print(f"auditor {__version__}")
     return EXIT_PASSED
+
+
+# An error line holds at most this many characters of its message (and of its tip): the
+# message may quote what an image or a server sent, which must not flood a CI log.
+MAX_ERROR_TEXT, MAX_TIP_TEXT = 400, 200
+
+
+def _capped(text: str, most: int) -> str:
+    """``text`` on one line, inert, cut at ``most`` characters with a marker saying so."""
+    text = inert(" ".join(text.split()))
+    if len(text) <= most:
+        return text
+    return f"{text[:most]} [... {len(text) - most} more characters]"
+
+
+def error_line(exc: AuditorError) -> str:
+    """The one line a fatal error shows: scripts grep it and CI logs show it whole."""
+    tip = f" (tip: {_capped(exc.tip, MAX_TIP_TEXT)})" if exc.tip else ""
+    return f"error: {_capped(str(exc), MAX_ERROR_TEXT)}{tip}"
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -419,9 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _process_settings():
             return COMMANDS[args.command](args)
     except AuditorError as exc:
-        # One line, always: scripts grep it and CI logs show it whole.
-        tip = f" (tip: {exc.tip})" if exc.tip else ""
-        print(inert(" ".join(f"error: {exc}{tip}".split())), file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:  # Ctrl-C: 128 + SIGINT, as shells report it
         print("error: interrupted", file=sys.stderr)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditor.errors import UsageError
+from auditor.outputs import STDOUT, check_target
 
-STDOUT = "-"
 # Longest first: a CycloneDX SBOM is a .json file too.
 EXTENSIONS = ((".cdx.json", "cyclonedx"), (".sarif.json", "sarif"), (".sarif", "sarif"),
               (".json", "json"), (".md", "markdown"), (".markdown", "markdown"),
@@ -31,6 +31,8 @@ def parse_outputs(items: Sequence[str], formats: Sequence[str]) -> list[tuple[st
         if not path:
             raise UsageError(f"--output {item!r} names no file (FORMAT=PATH, or - for "
                              "standard output)")
+        if path != STDOUT:
+            check_target(path)  # before the image is read
         out.append((fmt, path))
     if sum(path == STDOUT for _fmt, path in out) > 1:
         raise UsageError("only one --output can go to standard output (-)")

@@ -29,34 +29,16 @@ OPAQUE_MARKER = ".wh..wh..opq"
 MAX_SYMLINK_HOPS = 40  # as Linux's path walk (MAXSYMLINKS)
 
 
-class Node:
-    """One entry of the squashed tree."""
+# One entry of the squashed tree: the layer's own RawEntry, its ``layer`` set (see
+# RawEntry); the tree makes new ones only for the root, the directories it implies and
+# hard links (which take their target's content).
+Node = RawEntry
 
-    __slots__ = ("data", "elf", "gid", "kind", "layer", "link", "mode", "mtime", "path", "size",
-                 "uid")
 
-    def __init__(self, path: str, kind: str, mode: int, uid: int, gid: int, size: int,
-                 link: str | None, layer: int, mtime: int = 0, data: bytes | None = None,
-                 elf: Any = None) -> None:
-        self.path = path
-        self.kind = kind
-        self.mode = mode
-        self.uid = uid
-        self.gid = gid
-        self.size = size
-        self.link = link
-        self.layer = layer
-        self.mtime = mtime
-        self.data = data
-        self.elf = elf  # auditor.read.elf.ElfFacts when the file is ELF
-
-    def __repr__(self) -> str:
-        return f"Node({self.path!r}, {self.kind}, {self.mode:o}, size={self.size}, L{self.layer})"
-
-    @property
-    def is_file(self) -> bool:
-        """A regular file, reached by its own name or by a hard link."""
-        return self.kind in (FILE, HARDLINK)
+def _node(path: str, kind: str, layer: int, mode: int = 0o755, uid: int = 0, gid: int = 0,
+          size: int = 0, link: str | None = None, mtime: int = 0, data: bytes | None = None,
+          elf: Any = None) -> Node:
+    return RawEntry(path, kind, mode, uid, gid, size, link, mtime, data, elf, layer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +77,19 @@ class FileTree:
     """The squashed tree. Build it with :func:`squash_layers`."""
 
     def __init__(self) -> None:
-        root = Node("/", DIR, 0o755, 0, 0, 0, None, -1)
+        root = _node("/", DIR, -1)
         self.nodes: dict[str, Node] = {"/": root}
         self._children: dict[str, set[str]] = {"/": set()}
         self.layers: list[LayerStats] = []
         self.wasted: list[WastedCopy] = []
         self.skipped: list[Skipped] = []
-        self._touches: dict[str, list[int]] = {}  # path -> sizes of every version (dive's view)
+        # dive's view (every version of a path written more than once), kept small: a
+        # file in the tree is its path's one version so far unless listed here; a path
+        # whose one version is gone (deleted, replaced by a non-file, a whiteout of
+        # nothing) maps to that version's size; one written again maps to None, the
+        # sizes of its versions then added up in _dive_wasted
+        self._touches: dict[str, int | None] = {}
+        self._dive_wasted = 0
         # Every entry but the root in path order (and its paths), and the size totals, kept
         # until the next layer is applied: detectors walk the whole tree several times and
         # every report and verdict asks for the sizes, which add up over tens of thousands
@@ -123,6 +111,8 @@ class FileTree:
             kids = self._children.pop(p, None)
             if kids:
                 stack.extend(kids)
+            if n.kind == FILE:
+                self._touches.setdefault(p, n.size)  # its version outlives it
             if n.kind == FILE and n.size:
                 self.wasted.append(WastedCopy(p, n.size, n.layer, by_layer, removed))
                 if 0 <= n.layer < len(self.layers):
@@ -144,7 +134,7 @@ class FileTree:
         for path in reversed(missing):
             if path in nodes:
                 self._remove(path, layer, removed=False)
-            self._insert(Node(path, DIR, 0o755, 0, 0, 0, None, layer))
+            self._insert(_node(path, DIR, layer))
 
     def _insert(self, node: Node, parent: str | None = None) -> None:
         self.nodes[node.path] = node
@@ -174,10 +164,26 @@ class FileTree:
                 continue  # other aufs metadata (.wh..wh.plnk, .wh..wh.aufs): not content
             else:
                 target = posixpath.join(directory, base[len(WHITEOUT_PREFIX):])
-                self._touches.setdefault(target, []).append(0)
+                self._touch(target, 0, whiteout=True)
                 self._remove(target, index, removed=True)
         for raw in upper:
             self._apply_entry(raw, index, stats)
+
+    def _touch(self, path: str, size: int, whiteout: bool = False) -> None:
+        """One more version of ``path``: a file of ``size`` about to be inserted (what
+        was there is gone already), or a whiteout (a version of size 0, before the
+        removal)."""
+        touches = self._touches
+        before = touches.get(path, -1)
+        if before == -1:  # nothing recorded: a file in the tree is the one version
+            node = self.nodes.get(path)
+            if node is None or node.kind != FILE:
+                if whiteout:
+                    touches[path] = 0
+                return  # a new file stands for its own version once it is in the tree
+            before = node.size
+        self._dive_wasted += size if before is None else before + size
+        touches[path] = None
 
     def _apply_entry(self, raw: RawEntry, index: int, stats: LayerStats) -> None:
         path = raw.path
@@ -191,8 +197,9 @@ class FileTree:
             self._ensure_dir(parent, index)
         old = self.nodes.get(path)
         if raw.kind == DIR and old is not None and old.kind == DIR:
-            old.mode, old.uid, old.gid, old.mtime, old.layer = (
-                raw.mode, raw.uid, raw.gid, raw.mtime, index)
+            # a directory over a directory merges: its children stay, its own fields are
+            # the upper layer's (the entry is replaced, never changed: see RawEntry)
+            self.nodes[path] = self._own(raw, index)
             return
         if raw.kind == HARDLINK:
             target = self.nodes.get(raw.link or "")
@@ -202,18 +209,29 @@ class FileTree:
                 return
             if old is not None:
                 self._remove(path, index, removed=False)
-            self._insert(Node(path, HARDLINK, target.mode, target.uid, target.gid, target.size,
-                              target.path if target.kind == FILE else target.link, index,
-                              target.mtime, target.data, target.elf), parent)
+            self._insert(_node(path, HARDLINK, index, target.mode, target.uid, target.gid,
+                               target.size, target.path if target.kind == FILE else
+                               target.link, target.mtime, target.data, target.elf), parent)
             return
         if old is not None:
             self._remove(path, index, removed=False)
         if raw.kind == FILE:
             stats.added_bytes += raw.size
             stats.files += 1
-            self._touches.setdefault(path, []).append(raw.size)
-        self._insert(Node(path, raw.kind, raw.mode, raw.uid, raw.gid, raw.size, raw.link,
-                          index, raw.mtime, raw.data, raw.elf), parent)
+            self._touch(path, raw.size)
+        self._insert(self._own(raw, index), parent)
+
+    @staticmethod
+    def _own(raw: RawEntry, index: int) -> Node:
+        """``raw`` as this tree's entry for layer ``index``: the object itself, or a copy
+        when another tree already holds it for another layer."""
+        if raw.layer == index:
+            return raw
+        if raw.layer == -1:
+            raw.layer = index
+            return raw
+        return _node(raw.path, raw.kind, index, raw.mode, raw.uid, raw.gid, raw.size,
+                     raw.link, raw.mtime, raw.data, raw.elf)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -224,7 +242,8 @@ class FileTree:
         order = self._in_order
         if order is None or len(order[1]) != len(self.nodes) - 1:
             nodes = self.nodes
-            paths = [path for path in sorted(nodes) if path != "/"]
+            paths = sorted(nodes)
+            del paths[0]  # "/", first in path order (one list, not a filtered copy)
             order = self._in_order = ([nodes[path] for path in paths], paths)
         return order
 
@@ -319,7 +338,7 @@ class FileTree:
     def _totals(self) -> tuple[int, int]:
         if self._sizes is None:
             self._sizes = (sum(n.size for n in self.nodes.values() if n.kind == FILE),
-                           sum(sum(sizes) for sizes in self._touches.values() if len(sizes) > 1))
+                           self._dive_wasted)
         return self._sizes
 
     @property

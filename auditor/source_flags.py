@@ -48,7 +48,9 @@ def set_order(names: str) -> None:
 def announce(line: str) -> None:
     """One line on stderr for the user, unless the command line said -q."""
     if REGISTRY[-1].announce:
-        print(line, file=sys.stderr)
+        from auditor.model.text import inert
+
+        print(inert(line), file=sys.stderr)  # it may quote a reference or a registry's name
 
 
 def add_registry_args(sp: argparse.ArgumentParser) -> None:
@@ -66,9 +68,10 @@ def add_registry_args(sp: argparse.ArgumentParser) -> None:
                        "registry's certificate, and allow plain HTTP (loopback registries "
                        "may speak HTTP without it)")
     group.add_argument("--timeout", type=float, metavar="SECONDS",
-                       help="give up on an engine or a registry that sends nothing for this "
-                       "long (default: 120 for an engine, which prepares a save before its "
-                       "first byte; 60 for a registry)")
+                       help="give up on an engine, a registry or standard input that sends "
+                       "nothing for this long (default: 120 for an engine, which prepares a "
+                       "save before its first byte, and for standard input; 60 for a "
+                       "registry)")
 
 
 def configure_sources(args: argparse.Namespace) -> None:

@@ -335,7 +335,7 @@ def is_placeholder(value: str) -> bool:
     if v.startswith(("$", "%(", "{{", "<", "#{", "@@", "!", "/run/secrets/", "file:",
                      "vault:")):
         return True
-    if v.isdigit() and len(v) < 8:  # limits, ports, counts
+    if v.isascii() and v.isdigit() and len(v) < 8:  # limits, ports, counts
         return True
     if len(set(low)) <= 2:  # "xxxxxx", "******", "000000"
         return True

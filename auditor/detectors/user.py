@@ -65,9 +65,10 @@ def read_entries(tree: FileTree, path: str, id_field: int | None) -> list[Entry]
             continue
         ident: int | None = None
         if id_field is not None:
-            if len(fields) <= id_field or not fields[id_field].strip().isdigit():
+            number_text = fields[id_field].strip() if len(fields) > id_field else ""
+            if not (number_text.isascii() and number_text.isdigit()):  # not "²"
                 continue
-            ident = int(fields[id_field])
+            ident = int(number_text)
         out.append(Entry(fields[0], ident, fields[1], number))
     return out
 
@@ -117,7 +118,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
         return replace(finding, created_by=created_by)
 
     missing: list[str] = []
-    if group and not group.isdigit():
+    if group and not (group.isascii() and group.isdigit()):
         groups = read_entries(ctx.tree, GROUP, 2)
         if groups is not None and _lookup(groups, group) is None:
             missing.append(f"group {group!r} is not in /etc/group")
@@ -127,7 +128,7 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     uid: int | None
     if not user:
         uid, reason = 0, "no USER is set, so the process starts as uid 0"
-    elif user.isdigit():
+    elif user.isascii() and user.isdigit():  # not "²"
         uid, reason = int(user), f"USER is the numeric uid {user}"
     else:
         entry = _lookup(passwd, user)

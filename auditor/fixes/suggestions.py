@@ -28,7 +28,7 @@ from auditor.model.closure import Closure
 from auditor.model.findings import Finding
 from auditor.model.result import AuditResult
 from auditor.model.suggestion import Suggestion
-from auditor.model.text import human_bytes, shorten
+from auditor.model.text import human_bytes, inert, shorten
 
 TOOLCHAIN = ("compiler", "network-tool")  # what only a build needs
 DROPPED_BY_STAGE = (*TOOLCHAIN, "package-manager", "leftover-source", "cache", "shell", "setuid")
@@ -37,6 +37,13 @@ CACHE_RULES = {layer_rules.APT_CACHE.id: "apt-get clean",
                layer_rules.NPM_CACHE.id: "npm cache clean --force",
                layer_rules.RPM_CACHE.id: "yum clean all"}
 SHOWN = 6
+
+
+def _one(text: object) -> str:
+    """A string from the image (a path, a package, USER, an ENV name) on one line, its
+    control characters shown as escapes: a newline in a path cannot start a line of the
+    suggestion that reads as an instruction of ours."""
+    return inert(str(text))
 
 
 @dataclass
@@ -99,7 +106,7 @@ def suggest(result: AuditResult, closure: Closure | None,
 def _names(findings: Iterable[Finding]) -> str:
     seen: dict[str, None] = {}
     for f in findings:
-        seen[(f.package.name if f.package is not None else "") or f.path or f.title] = None
+        seen[_one((f.package.name if f.package is not None else "") or f.path or f.title)] = None
     names = list(seen)
     return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN
                                        else "")
@@ -157,7 +164,7 @@ def _multi_stage(ctx: _Ctx) -> Suggestion | None:
         title, line, why = "Use a multi-stage build: ship only the runtime files", None, ""
     removes = "; ".join(f"{c} ({_names(fs)})" for c in DROPPED_BY_STAGE
                         if (fs := [f for f in dropped if f.category == c]))
-    text = (f"{why} The program ({closure.entry}, {closure.kind}) needs "
+    text = (f"{why} The program ({_one(closure.entry)}, {closure.kind}) needs "
             f"{human_bytes(final.expected_bytes)} of the image's {human_bytes(ctx.image_bytes)}"
             f". Building in a builder stage and copying only that into {final.base} removes: "
             f"{removes} [{_rules(dropped)}].{_kept_text(stays)}\n"
@@ -183,7 +190,8 @@ def _nothing_to_drop(closure: Closure, stays: Sequence[Finding]) -> Suggestion |
     if not stays:
         return None
     text = (f"A multi-stage build would not remove the tools found here: the program "
-            f"({closure.entry}, {closure.kind}) needs the files they are.{_kept_text(stays)}")
+            f"({_one(closure.entry)}, {closure.kind}) needs the files they are."
+            f"{_kept_text(stays)}")
     first = stays[0]
     return Suggestion(f"The program needs {_names(stays[:1])}: a stage fix removes nothing",
                       text, 0, first.layer, None, _ids(stays))
@@ -192,7 +200,8 @@ def _nothing_to_drop(closure: Closure, stays: Sequence[Finding]) -> Suggestion |
 def _kept_text(stays: Sequence[Finding]) -> str:
     if not stays:
         return ""
-    multicall = sorted({f.path for f in stays if f.path and f.rule_id.endswith("-MULTICALL")})
+    multicall = sorted({_one(f.path) for f in stays
+                        if f.path and f.rule_id.endswith("-MULTICALL")})
     text = (" It keeps what the program itself needs: " + "; ".join(
         f"{c} ({_names(fs)})" for c in DROPPED_BY_STAGE
         if (fs := [f for f in stays if f.category == c])) + f" [{_rules(stays)}].")
@@ -213,7 +222,7 @@ def _smaller_base(ctx: _Ctx) -> Suggestion | None:
     if not from_base or saves <= 0:
         return None
     text = (f"The final stage's base {a.base_image} (FROM at line {a.from_line}) brings "
-            f"{_names(from_base)} [{_rules(from_base)}]; the program ({closure.entry}, "
+            f"{_names(from_base)} [{_rules(from_base)}]; the program ({_one(closure.entry)}, "
             f"{closure.kind}) needs none of it ({closure.reason}). Options, smallest first: "
             f"{_base_options(closure.base_candidate)}. The closure-only variant:\n"
             f"{_stage_text(ctx, final)}")
@@ -241,7 +250,7 @@ def _non_root(ctx: _Ctx) -> list[Suggestion]:
     a = ctx.attribution
     step = a.last("USER") if a is not None else None
     user = ctx.result.image.config.user
-    why = (f"USER {user}{_line_ref(step)} is uid 0" if user else "No USER is set, so the "
+    why = (f"USER {_one(user)}{_line_ref(step)} is uid 0" if user else "No USER is set, so the "
            "process runs as uid 0")
     text = (f"{why} [{_rules(found)}]. In the final stage, run as an unprivileged numeric "
             "user, which needs no /etc/passwd entry:\n\nUSER 65532:65532\n\nIf the program "
@@ -260,21 +269,23 @@ def _secrets(ctx: _Ctx) -> list[Suggestion]:
             step = None
         line = step.instruction.line if step is not None else None
         if f.path is not None:
-            name = f.path.rsplit("/", 1)[-1]
+            path = _one(f.path)
+            name = path.rsplit("/", 1)[-1]
             how = (f"{step.instruction.keyword} at line {line}" if step is not None
                    else f"layer {f.layer}")
-            text = (f"{f.path} [{f.rule_id}] came in with the {how}. Remove it from the "
+            text = (f"{path} [{f.rule_id}] came in with the {how}. Remove it from the "
                     f"image and add `{name}` to .dockerignore. If a build step needs it, mount "
                     "it for that step only (BuildKit):\n\n"
-                    f"RUN --mount=type=secret,id={_secret_id(name)},target={f.path} <command>"
+                    f"RUN --mount=type=secret,id={_secret_id(name)},target={path} <command>"
                     f"\n\nand build with `docker build --secret id={_secret_id(name)},"
                     f"src={name} .` (`RUN --mount=type=ssh` forwards an SSH agent instead). "
                     "Rotate it: every copy of the image holds it.")
-            out.append(Suggestion(f"Keep {f.path} out of the image", text, f.bytes, f.layer,
+            out.append(Suggestion(f"Keep {path} out of the image", text, f.bytes, f.layer,
                                   line, (f.rule_id,)))
         elif f.rule_id == ENV_RULE.id:
-            var = f.evidence.variable if f.evidence.variable is not None else "the variable"
-            env = ctx.attribution.last("ENV", var + "=") if ctx.attribution else None
+            raw = f.evidence.variable if f.evidence.variable is not None else "the variable"
+            var = _one(raw)
+            env = ctx.attribution.last("ENV", raw + "=") if ctx.attribution else None
             line = env.instruction.line if env is not None else None
             text = (f"ENV {var}{_line_ref(env)} [{f.rule_id}] stores a secret in the image "
                     "config. Remove the ENV line; pass the value when the container starts "
@@ -285,7 +296,7 @@ def _secrets(ctx: _Ctx) -> list[Suggestion]:
             out.append(Suggestion(f"Remove ENV {var} from the image", text, 0, None, line,
                                   (f.rule_id,)))
         else:
-            text = (f"{f.message} [{f.rule_id}]. Pass build secrets with `RUN "
+            text = (f"{_one(f.message)} [{f.rule_id}]. Pass build secrets with `RUN "
                     "--mount=type=secret` (BuildKit) instead of ARG or ENV, and rotate it.")
             out.append(Suggestion("Keep build secrets out of the history", text, 0, f.layer,
                                   line, (f.rule_id,)))
@@ -321,7 +332,7 @@ def _cleanup(f: Finding) -> str:
         return "apt-get clean"
     if path.startswith("/var/lib/apt/lists"):
         return "rm -rf /var/lib/apt/lists/*"
-    return f"rm -rf {path}"
+    return f"rm -rf {_one(path)}"
 
 
 def _caches(ctx: _Ctx) -> list[Suggestion]:
@@ -401,7 +412,7 @@ def _npm_omit_dev(ctx: _Ctx) -> list[Suggestion]:
     layer = node.layer if node is not None else None
     a = ctx.attribution
     step = a.step_of_layer(layer) if a is not None else None
-    names = ", ".join(sorted({p.name for p in dev})[:SHOWN])
+    names = ", ".join(sorted({_one(p.name) for p in dev})[:SHOWN])
     if step is not None and step.instruction.keyword == "RUN":
         amended = _amend(ctx, step, edit=lambda t: re.sub(
             r"\bnpm (ci|install)\b(?![^\n&;|]*--omit=dev)", r"npm \1 --omit=dev", t))
@@ -442,9 +453,9 @@ def _setuid(ctx: _Ctx) -> list[Suggestion]:
         step = ctx.user_run(f)
         if f.package is not None or step is None or f.path is None:
             continue
-        amended = _amend(ctx, step, append=[f"chmod u-s,g-s {f.path}"])
-        text = (f"The RUN at line {step.instruction.line} leaves {f.path} setuid "
+        amended = _amend(ctx, step, append=[f"chmod u-s,g-s {_one(f.path)}"])
+        text = (f"The RUN at line {step.instruction.line} leaves {_one(f.path)} setuid "
                 f"[{f.rule_id}]; drop the bit in the same RUN:\n\n{amended}")
-        out.append(Suggestion(f"Drop the setuid bit of {f.path}", text, 0, f.layer,
+        out.append(Suggestion(f"Drop the setuid bit of {_one(f.path)}", text, 0, f.layer,
                               step.instruction.line, (f.rule_id,)))
     return out

@@ -149,7 +149,7 @@ def split_words(script: str, operators: bool = True) -> list[list[str]]:
             i = n if end < 0 else end
         elif c in "<>" or (c == "&" and script.startswith("&>", i)):
             # A bare number just before is a file descriptor, not a word.
-            if in_word and "".join(word).isdigit():
+            if in_word and "".join(word).isascii() and "".join(word).isdigit():
                 word, in_word = [], False
             end_word()
             i += 1
@@ -187,7 +187,8 @@ def _command_of(words: list[str], depth: int) -> Iterator[Command]:
                     i += 1
                     break
                 i += 2 if words[i] in with_arg else 1
-            if base == "nice" and i < n and words[i].lstrip("-").isdigit():
+            if base == "nice" and i < n and words[i].lstrip("-").isascii() \
+                    and words[i].lstrip("-").isdigit():
                 i += 1
             continue
         break

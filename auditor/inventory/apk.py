@@ -45,7 +45,8 @@ def parse_package(lines: list[str], location: str) -> Package | str:
         return "paragraph has no P: (name) or no V: (version) line"
     size = first.get("I", "")
     return Package(name=first["P"], version=first["V"], ecosystem="apk", files=tuple(files),
-                   installed_size=int(size) if size.isdigit() else 0, location=location,
+                   installed_size=int(size) if size.isascii() and size.isdigit() else 0,
+                   location=location,
                    source=first.get("o") or None, arch=first.get("A") or None)
 
 

@@ -61,7 +61,8 @@ def _package(fields: dict[str, str], files: tuple[str, ...], location: str) -> P
     source = fields.get("Source", "").split("(")[0].strip() or None
     return Package(
         name=fields["Package"], version=fields["Version"], ecosystem="deb", files=files,
-        installed_size=int(size) * 1024 if size.isdigit() else 0, location=location,
+        installed_size=int(size) * 1024 if size.isascii() and size.isdigit() else 0,
+        location=location,
         source=source, arch=fields.get("Architecture") or None)
 
 

@@ -11,11 +11,25 @@ A field of the wrong type is refused with a sentence naming the document and the
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from auditor.errors import FormatError
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # manifests, indexes and configs are small; refuse giants
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_no_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_lone_surrogates(k): _no_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def load_json(raw: bytes, what: str) -> Any:
@@ -24,7 +38,10 @@ def load_json(raw: bytes, what: str) -> Any:
         raise FormatError(f"{what} is larger than {MAX_DOCUMENT // (1 << 20)} MiB, the most "
                           "auditor reads for an image document")
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
+        # A lone surrogate ("\ud800") is valid JSON and no valid text: it would stop every
+        # later encode (a fingerprint, a report). Rare, so looked for in the bytes first.
+        return _no_lone_surrogates(doc) if _SURROGATE_ESCAPE.search(raw) else doc
     except RecursionError:
         pass
     except (ValueError, UnicodeDecodeError) as exc:

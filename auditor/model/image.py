@@ -124,7 +124,12 @@ class ImageConfig:
 
 @dataclass(slots=True)
 class RawEntry:
-    """One tar header of one layer, path normalised to an absolute image path."""
+    """One tar header of one layer, path normalised to an absolute image path.
+
+    The squashed tree keeps these same objects as its entries (``filetree.Node``), its
+    ``layer`` set to the layer that wrote it: one object an entry, not two (an image may
+    hold millions; docs/guide.md, "Speed and memory"). The tree never changes one after
+    it is in the tree, so a layer's entries stay as the layer read them."""
 
     path: str
     kind: str
@@ -136,6 +141,13 @@ class RawEntry:
     mtime: int
     data: bytes | None = None  # the captured content prefix, if one was wanted
     elf: Any = None  # auditor.read.elf.ElfFacts for an ELF file, read as it streamed by
+    # the index of the layer that wrote it, once squashed (-1: not in a tree yet)
+    layer: int = field(default=-1, compare=False)
+
+    @property
+    def is_file(self) -> bool:
+        """A regular file, reached by its own name or by a hard link."""
+        return self.kind in (FILE, HARDLINK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def human_bytes(n: int) -> str:
     """Sizes as docker shows them (decimal units), so users can compare at a glance."""
@@ -19,8 +21,18 @@ def shorten(text: str, width: int) -> str:
 
 
 def printable(text: str) -> str:
-    """Valid Unicode for any name: bytes that are not UTF-8 show as ``\\xff``."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """Valid Unicode for any name: bytes that are not UTF-8 show as ``\\xff``, and a lone
+    surrogate (a JSON string may hold ``"\\ud800"``) as ``\\ud800``."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode(
+            "utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+# Surrogates that surrogateescape cannot turn back into a byte (it owns U+DC80..U+DCFF).
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
 _BIDI = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}

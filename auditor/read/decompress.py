@@ -12,11 +12,11 @@ import bz2
 import gzip
 import io
 import lzma
-import os
 import zlib
 from typing import IO, Any, cast
 
-from auditor.errors import FormatError, UnsupportedMediaType, UsageError
+from auditor.errors import FormatError, UnsupportedMediaType
+from auditor.read.limits import MAX_INFLATE_BYTES, env_limit, unbounded
 
 BUFFER = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -129,19 +129,43 @@ MAX_RATIO = 200
 
 
 def _max_ratio() -> int:
-    text = os.environ.get("AUDITOR_MAX_INFLATE_RATIO", "")
-    if not text:
-        return MAX_RATIO
-    if not text.isdigit():
-        raise UsageError(f"AUDITOR_MAX_INFLATE_RATIO={text[:40]!r} is not a whole number")
-    return int(text)
+    return env_limit(("AUDITOR_MAX_INFLATE_RATIO", MAX_RATIO))
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+class InflateBudget:
+    """What one image's compressed layers inflate to, all together: bounded by the ratio
+    (past FLOOR, as for one stream: many layers each just under the floor are one bomb)
+    and by an absolute ceiling, AUDITOR_MAX_INFLATE_BYTES. One per image; every stream
+    of its layers counts into it."""
+
+    def __init__(self) -> None:
+        self.ceiling = unbounded(env_limit(MAX_INFLATE_BYTES))
+        self.ratio = _max_ratio()
+        self.read = 0  # compressed bytes read, all layers
+        self.out = 0  # bytes they inflated to
+
+    def check(self, name: str) -> None:
+        if self.out > self.ceiling:
+            raise FormatError(
+                f"the image's layers inflate past {_size(self.ceiling)} in all: refused "
+                f"as a decompression bomb ({MAX_INFLATE_BYTES[0]} raises the limit)")
+        if self.ratio and self.out > FLOOR and self.out > self.ratio * self.read:
+            raise FormatError(
+                f"the image's {name} layers inflate more than {self.ratio} times in all "
+                f"({self.out >> 20} MiB from {self.read >> 10} KiB): refused as a "
+                "decompression bomb (AUDITOR_MAX_INFLATE_RATIO raises the limit)")
 
 
 class _CountingReader(io.RawIOBase):
     """The compressed input, counted as the decompressor reads it."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], image: InflateBudget | None = None) -> None:
         self._raw = raw
+        self._image = image
         self.count = 0
 
     def readable(self) -> bool:
@@ -150,6 +174,8 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         n = int(self._raw.readinto(b) or 0)  # type: ignore[attr-defined]
         self.count += n
+        if self._image is not None:
+            self._image.read += n
         return n
 
 
@@ -158,32 +184,40 @@ class _Guard:
     above call it with what each read gave: the check adds no layer to the inflate path,
     where every Python call between the decompressor and the parser costs a GIL hand-off."""
 
-    def __init__(self, counted: _CountingReader, name: str, ratio: int) -> None:
+    def __init__(self, counted: _CountingReader, name: str, ratio: int,
+                 image: InflateBudget | None) -> None:
         self._counted = counted
         self._name = name
         self._ratio = ratio
+        self._image = image
         self._out = 0
 
     def passed(self, n: int) -> None:
         self._out += n
-        if self._out > FLOOR and self._out > self._ratio * self._counted.count:
+        if self._ratio and self._out > FLOOR and self._out > self._ratio * self._counted.count:
             raise FormatError(
                 f"a {self._name} stream inflates more than {self._ratio} times "
                 f"({self._out >> 20} MiB from {self._counted.count >> 10} KiB): refused as "
                 "a decompression bomb (AUDITOR_MAX_INFLATE_RATIO raises the limit)")
+        image = self._image
+        if image is not None:
+            image.out += n
+            image.check(self._name)
 
 
-def decompressed(raw: IO[bytes], compression: str) -> IO[bytes]:
-    """The uncompressed bytes of ``raw``, a stream in ``compression``, bomb-guarded."""
+def decompressed(raw: IO[bytes], compression: str,
+                 image: InflateBudget | None = None) -> IO[bytes]:
+    """The uncompressed bytes of ``raw``, a stream in ``compression``, bomb-guarded on
+    its own and, given the image's ``InflateBudget``, together with its other layers."""
     if compression == "none":
         return raw
     ratio = _max_ratio()
-    if ratio == 0:
+    if ratio == 0 and image is None:
         return _decompressed(raw, compression)
-    counted = _CountingReader(raw)
+    counted = _CountingReader(raw, image)
     name = {"bz2": "bzip2"}.get(compression, compression)
     return _decompressed(cast(IO[bytes], io.BufferedReader(counted, BUFFER)), compression,
-                         _Guard(counted, name, ratio))
+                         _Guard(counted, name, ratio, image))
 
 
 def _decompressed(raw: IO[bytes], compression: str, guard: _Guard | None = None

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from auditor.errors import DigestMismatch, FormatError, SourceError, UnsupportedMediaType
 from auditor.read.progress import Progress
-from auditor.read.ranges import FileRange
+from auditor.read.ranges import FileRange, open_regular_fd
 
 CHUNK = 1 << 20
 
@@ -165,7 +165,7 @@ class FileDigests:
         blob = job.range
         fd = files.get(blob.path)
         if fd is None:
-            fd = files[blob.path] = os.open(blob.path, os.O_RDONLY)
+            fd = files[blob.path] = open_regular_fd(blob.path)
         h = hashlib.sha256()
         pos, end = blob.offset, blob.offset + blob.size
         while pos < end and not self._stop.is_set():

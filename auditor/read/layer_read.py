@@ -25,7 +25,12 @@ from typing import IO, cast
 from auditor.errors import AuditorError, DigestMismatch
 from auditor.model.image import LayerScan
 from auditor.read.cursor import Cursor, CursorReader, StreamCursor
-from auditor.read.decompress import compression_of, decompressed, sniff_compression
+from auditor.read.decompress import (
+    InflateBudget,
+    compression_of,
+    decompressed,
+    sniff_compression,
+)
 from auditor.read.digests import FileDigests, HashingReader, check_digest
 from auditor.read.layer_blob import DOCKER_LAYER, SNIFF, LayerBlob, Opened, Passing
 from auditor.read.layers import CaptureBudget, scan_layer_tar
@@ -57,6 +62,7 @@ class LayerReader:
         self.digests = FileDigests(settings.progress if settings.verify else None,
                                    bool(settings.verify))
         self._budget: CaptureBudget | None = None
+        self._inflate = InflateBudget()  # one for the whole image, as the budget below
 
     def unmap(self) -> None:
         """Unmap the files (the walk is over; hashing goes on with its own reads)."""
@@ -139,7 +145,7 @@ class LayerReader:
         inner: HashingReader | None = None
         source: IO[bytes] = buffered
         if compression != "none":
-            inner = HashingReader(decompressed(buffered, compression),
+            inner = HashingReader(decompressed(buffered, compression, self._inflate),
                                   hashing=bool(self._settings.verify))
             source = io.BufferedReader(inner, CHUNK)
         wants, budget = self._wants()

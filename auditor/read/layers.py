@@ -7,7 +7,7 @@ from typing import IO
 from auditor.model.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
 from auditor.read.cursor import Cursor
 from auditor.read.elf import ELF_MAGIC, read_elf_facts
-from auditor.read.tarstream import TarStream
+from auditor.read.tarstream import HeaderBudget, TarStream
 from auditor.read.wants import ContentWants
 
 _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,
@@ -38,10 +38,12 @@ def image_path(name: str) -> str | None:
     return "/" + "/".join(parts)
 
 
-class CaptureBudget:
-    """How many content bytes an image may still keep (shared by all its layers)."""
+class CaptureBudget(HeaderBudget):
+    """How many content bytes an image may still keep, and what its headers may still
+    hold (shared by all its layers)."""
 
     def __init__(self, total: int) -> None:
+        super().__init__()
         self.left = total
 
 
@@ -51,11 +53,17 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
     entries: list[RawEntry] = []
     skipped: list[Skipped] = []
     where = f"layer {index}"
-    tar = TarStream(stream)
+    tar = TarStream(stream, budget)
     # On a random-access source (a layer in a file) the ELF reader jumps straight to the
     # dynamic section instead of reading the code in front of it.
     read_at = tar.read_at if tar.random_access else None
     limit = wants.limit
+    # Numbers repeat from entry to entry (a few modes; an owner, a timestamp for a whole
+    # package or COPY): one int object for each run of equal values, not one an entry,
+    # which is 28 bytes each of a million entries. Modes have 4,096 values at most.
+    modes: dict[int, int] = {}
+    same_mode = modes.setdefault
+    last_uid = last_gid = last_mtime = 0
     for name, typeflag, mode, uid, gid, size, linkname, mtime in tar.headers():
         path = image_path(name)
         kind = _KINDS.get(typeflag)
@@ -75,7 +83,21 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                 continue
         if kind != FILE:
             size = 0
-        entry = RawEntry(path, kind, mode & 0o7777, uid, gid, size, link, mtime)
+        budget.names_left -= len(path) + (len(link) if link else 0)
+        if budget.names_left < 0:
+            raise budget.names_spent()
+        perm = mode & 0o7777
+        if mtime == last_mtime:
+            mtime = last_mtime
+        else:
+            last_mtime = mtime
+        if uid > 256:  # smaller ones are shared by Python itself
+            uid = last_uid if uid == last_uid else uid
+            last_uid = uid
+        if gid > 256:
+            gid = last_gid if gid == last_gid else gid
+            last_gid = gid
+        entry = RawEntry(path, kind, same_mode(perm, perm), uid, gid, size, link, mtime)
         if size:
             want = limit(path, mode)
             if want:

@@ -19,7 +19,7 @@ from typing import IO
 from auditor.errors import FormatError, SourceError
 from auditor.read.cursor import Cursor, MemoryCursor, StreamCursor
 from auditor.read.decompress import decompressed, sniff_archive_compression
-from auditor.read.ranges import FileRange, LimitedReader, open_range
+from auditor.read.ranges import FileRange, LimitedReader, open_range, open_regular
 from auditor.read.tarstream import TarStream
 
 _REGULAR = (b"0", b"\0", b"7")
@@ -61,11 +61,12 @@ def link_target(name: str, type_: bytes, linkname: str) -> str:
 
 def _open(path: str) -> tuple[str, IO[bytes]]:
     """The archive's compression and the file, opened."""
+    f = open_regular(path)  # a FIFO or a device is refused: docker-archive:- is stdin
     try:
-        f = open(path, "rb")  # noqa: SIM115 - the caller closes it
         head = f.read(8)
         f.seek(0)
     except OSError as exc:
+        f.close()
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head:
         f.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import stat
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -30,6 +31,39 @@ class FileRange:
 
 
 
+_NOT_REGULAR = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+                stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket",
+                stat.S_IFDIR: "a directory"}
+
+
+def open_regular_fd(path: str) -> int:
+    """A descriptor of the regular file at ``path`` (a symlink to one is fine), opened for
+    reading; a SourceError when it is anything else. The open does not block (a FIFO
+    would wait for a writer forever) and the type is checked on the open file, so
+    nothing can be swapped in between: every image file is opened here."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+            raise SourceError(f"cannot read {path}: it is {what}, not a regular file",
+                              tip="an image on standard input is docker-archive:-")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path: str, buffering: int = -1) -> IO[bytes]:
+    """:func:`open_regular_fd` as a binary file object."""
+    return os.fdopen(open_regular_fd(path), "rb", buffering=buffering)
+
+
 class FileMaps:
     """The files of one image read, each mapped once; ``cursor`` walks a range of one."""
 
@@ -40,7 +74,7 @@ class FileMaps:
         buf = self._maps.get(path)
         if buf is None:
             try:
-                with open(path, "rb") as f:
+                with open_regular(path) as f:
                     size = os.fstat(f.fileno()).st_size
                     buf = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) if size else b""
             except OSError as exc:
@@ -101,7 +135,7 @@ class RangeReader(LimitedReader):
     read straight from the file without the standard library's per-read seeking."""
 
     def __init__(self, path: str, offset: int, size: int) -> None:
-        file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        file = open_regular(path, buffering=0)
         file.seek(offset)
         super().__init__(file, size)
         self._file = file

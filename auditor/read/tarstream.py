@@ -17,6 +17,7 @@ from typing import IO
 
 from auditor.errors import FormatError
 from auditor.read.cursor import Cursor, SubCursor, as_cursor
+from auditor.read.limits import MAX_NAME_BYTES, MAX_PAX_BYTES, env_limit, unbounded
 
 BLOCK = 512
 MAX_EXTENDED = 1 << 20  # a PAX or GNU long-name header larger than this is refused
@@ -29,6 +30,28 @@ MAX_NAME = 16384
 REG, AREG, LNK, SYM, CHR, BLK = b"0", b"\0", b"1", b"2", b"3", b"4"
 DIRT, FIFO, CONT = b"5", b"6", b"7"
 PAX, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK, GNU_SPARSE = b"x", b"g", b"L", b"K", b"S"
+
+
+class HeaderBudget:
+    """What the headers of one image's tars may hold in all, shared by its layers:
+    extended (PAX, GNU long-name) header bytes here, and the bytes of the names kept
+    (``layers`` counts those). Made fresh, it holds the documented bounds."""
+
+    def __init__(self) -> None:
+        self.extended_left = unbounded(env_limit(MAX_PAX_BYTES))
+        self.names_left = unbounded(env_limit(MAX_NAME_BYTES))
+
+    def spend_extended(self, size: int) -> None:
+        self.extended_left -= size
+        if self.extended_left < 0:
+            raise FormatError(f"tar: the image's extended (PAX) headers hold more than "
+                              f"{env_limit(MAX_PAX_BYTES)} bytes in all ({MAX_PAX_BYTES[0]} "
+                              "raises the limit)")
+
+    def names_spent(self) -> FormatError:
+        return FormatError(f"tar: the image's member names hold more than "
+                           f"{env_limit(MAX_NAME_BYTES)} bytes in all ({MAX_NAME_BYTES[0]} "
+                           "raises the limit)")
 
 
 @dataclass(slots=True)
@@ -158,7 +181,8 @@ class TarStream:
     returns up to n bytes of the current member's content and ``read_at(offset, n)`` (on a
     random-access source) any range of it. Unread content is skipped."""
 
-    def __init__(self, source: Cursor | IO[bytes]) -> None:
+    def __init__(self, source: Cursor | IO[bytes], budget: HeaderBudget | None = None) -> None:
+        self._budget = budget if budget is not None else HeaderBudget()
         cursor = as_cursor(source)
         # A tar inside a tar (a layer in the engine's save stream) is walked on the outer
         # cursor itself, bounded by its member's end: one call a step, not two.
@@ -212,6 +236,7 @@ class TarStream:
     def _content(self, size: int, what: str) -> bytes:
         if size > MAX_EXTENDED:
             raise FormatError(f"tar: {what} header of {size} bytes is too large")
+        self._budget.spend_extended(size)
         if self._limit is not None and self._cur.tell() + size > self._limit:
             raise FormatError("tar archive is truncated")
         data = self._read_exact(size)

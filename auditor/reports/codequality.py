@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 from auditor.model.findings import SECURITY_CATEGORIES, Finding
-from auditor.model.text import printable
+from auditor.model.text import inert
 from auditor.reports import Report, WriteOptions, view
 from auditor.reports.sarif import finding_location
 
@@ -42,7 +42,7 @@ def _description(report: Report, f: Finding) -> str:
     text = f"{f.rule_id} {f.title}{where}{package}: {f.message.rstrip('. ')}.{gate}"
     if f.fix:
         text += f" Fix: {f.fix}"
-    text = printable(" ".join(text.split()))
+    text = inert(" ".join(text.split()))
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"
 
 
@@ -58,7 +58,7 @@ def issue(report: Report, f: Finding) -> dict[str, Any]:
         "fingerprint": f.fingerprint,
         "severity": SEVERITY[f.severity],
         # a repository path, as GitLab matches it against the diff: not percent-encoded
-        "location": {"path": printable(unquote(uri)), "lines": {"begin": line}},
+        "location": {"path": inert(unquote(uri)), "lines": {"begin": line}},
     }
 
 

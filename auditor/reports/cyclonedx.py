@@ -60,10 +60,18 @@ def _distro(report: Report, ecosystem: str) -> str | None:
     return None
 
 
+MAX_VERSION = 1024  # CycloneDX 1.6 refuses a longer component version
+
+
+def _version(package: Package) -> str | None:
+    """The version as CycloneDX can hold it: valid Unicode, at most MAX_VERSION long."""
+    return printable(package.version)[:MAX_VERSION] or None
+
+
 def purl(package: Package, distro: str | None) -> PackageURL:
     """The package URL; a name that is not UTF-8 (hostile or broken metadata) keeps its
     odd bytes as ``\\xff`` escapes, as every other report shows them."""
-    version = printable(package.version) or None
+    version = _version(package)
     qualifiers = {"arch": printable(package.arch)} if package.arch else {}
     if package.ecosystem in DISTRO_MARKERS:
         if distro:
@@ -158,7 +166,7 @@ def _components(report: Report, packages: Iterable[Package]) -> list[Component]:
             ref += "+"
         seen.add(ref)
         out.append(Component(type=ComponentType.LIBRARY, name=printable(package.name),
-                             version=printable(package.version) or None, purl=url,
+                             version=_version(package), purl=url,
                              bom_ref=ref, properties=_properties(report, package)))
     return out
 

@@ -23,7 +23,7 @@ from typing import TextIO
 from auditor import __version__
 from auditor.history import created_by_text
 from auditor.model.findings import SEVERITIES, Finding
-from auditor.model.text import human_bytes, printable, shorten
+from auditor.model.text import human_bytes, inert, shorten
 from auditor.reports import Report, WriteOptions, treemap, view
 
 MAX_ROWS = 5_000  # findings in the table; the JSON report lists all
@@ -93,8 +93,14 @@ SCRIPT = """
 
 
 def e(text: object) -> str:
-    """Any value as HTML text or attribute content: escaped, non-UTF-8 bytes as escapes."""
-    return html.escape(printable(str(text)), quote=True)
+    """Any value as HTML text or attribute content: escaped, and through :func:`inert`
+    (control characters and non-UTF-8 bytes shown as escapes)."""
+    return html.escape(inert(str(text)), quote=True)
+
+
+def e_lines(text: str) -> str:
+    """A text of several lines (a suggestion) for a ``<pre>``: each line as :func:`e`."""
+    return "\n".join(e(line) for line in text.split("\n"))
 
 
 def _kind_label(kind: str) -> str:
@@ -241,7 +247,7 @@ def _suggestions(report: Report) -> str:
     for s in view.suggestions(report):
         facts = view.suggestion_facts(s)
         tail = f' <span class="muted">({e(", ".join(facts))})</span>' if facts else ""
-        items.append(f"<li><b>{e(s.title)}</b>{tail}<pre>{e(s.text.strip())}</pre></li>")
+        items.append(f"<li><b>{e(s.title)}</b>{tail}<pre>{e_lines(s.text.strip())}</pre></li>")
     if not items:
         return ""
     return f"<h2>Suggestions</h2><div class='card'><ol>{''.join(items)}</ol></div>"

@@ -26,19 +26,28 @@ from typing import TextIO
 
 from auditor.history import created_by_text
 from auditor.model.findings import SEVERITY_RANK, Finding, Rule
-from auditor.model.text import human_bytes, printable, shorten
+from auditor.model.text import human_bytes, inert, shorten
 from auditor.reports import Report, WriteOptions, sarif, view
 
 MAX_BYTES = 25_000_000  # GitLab's limit is 30 MB; the margin covers markup and escaping
 MAX_TEXT = 4_000  # characters of one failure's text
-# Characters XML 1.0 cannot hold, even escaped (the C0 controls but tab, LF and CR).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters XML 1.0 cannot hold, even escaped, that inert() leaves (the noncharacters).
+_NOT_XML = re.compile("[\ufffe\uffff]")
 
 
 def xml_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Any string as XML 1.0 character data: non-UTF-8 bytes and controls as escapes."""
-    text = _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(text))
+    """Our text, image text in it, as XML 1.0 character data a CI shows people: each line
+    through :func:`inert` (controls, C1 and non-UTF-8 bytes as escapes), the line breaks
+    kept. Image text goes in through :func:`one_line`, so that its own line breaks
+    cannot start a line of ours."""
+    text = "\n".join(_NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", inert(line))
+                     for line in text.split("\n"))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(text: str) -> str:
+    """Image text on one line: every control character, line breaks too, as an escape."""
+    return inert(text)
 
 
 @dataclass
@@ -63,13 +72,14 @@ class _Case:
 
 
 def _finding_line(f: Finding) -> str:
-    facts = [f"package {f.package}"] if f.package else []
+    facts = [f"package {one_line(str(f.package))}"] if f.package else []
     if f.layer is not None:
-        facts.append(f"layer {f.layer}: {shorten(created_by_text(f.created_by), 100)}")
+        facts.append(f"layer {f.layer}: {one_line(shorten(created_by_text(f.created_by), 100))}")
     if f.bytes:
         facts.append(human_bytes(f.bytes))
     tail = f" ({'; '.join(facts)})" if facts else ""
-    return f"{f.severity} {f.path or 'image configuration'}: {f.message.rstrip('. ')}{tail}"
+    return (f"{f.severity} {one_line(f.path or 'image configuration')}: "
+            f"{one_line(f.message.rstrip('. '))}{tail}")
 
 
 def _cases(report: Report) -> list[_Case]:
@@ -86,7 +96,7 @@ def _cases(report: Report) -> list[_Case]:
     for f, why in view.suppressed(report):
         case = cases.setdefault(f.rule_id, _Case(Rule(f.rule_id, f.category, f.severity,
                                                       f.title, fix=f.fix)))
-        case.others.append(f"suppressed ({why}): {_finding_line(f)}")
+        case.others.append(f"suppressed ({one_line(why)}): {_finding_line(f)}")
     # failing rules first, then by category and id: what a reader looks for comes first
     return sorted(cases.values(), key=lambda c: (not c.failing, -SEVERITY_RANK[c.rule.severity]
                                                  if c.failing else 0, c.rule.category,
@@ -109,7 +119,7 @@ def _rule_case(suite: ET.Element, image: str, c: _Case, budget: _Budget) -> None
                          name=xml_text(f"{c.rule.id}: {c.rule.title}", 200))
     left_out = 0
     for f in c.failing:
-        message = xml_text(f"{f.title}: {f.path or 'image configuration'}", 300)
+        message = xml_text(one_line(f"{f.title}: {f.path or 'image configuration'}"), 300)
         body = xml_text(f"{_finding_line(f)}\nImage {image}. Rule {f.rule_id}, category "
                         f"{f.category}, fingerprint {f.fingerprint}."
                         + (f"\nFix: {f.fix}" if f.fix else ""))
@@ -131,11 +141,11 @@ def _policy_case(suite: ET.Element, report: Report) -> None:
         return
     verdict = "passed" if gate.passed else "failed"
     case = ET.SubElement(suite, "testcase", classname="auditor.policy",
-                         name=xml_text(f"policy {gate.policy}: score {gate.score}/100, "
+                         name=xml_text(f"policy {one_line(gate.policy)}: score {gate.score}/100, "
                                        f"grade {gate.grade}", 200))
     for reason in gate.reasons if not gate.passed else ():
-        ET.SubElement(case, "failure", message=xml_text(reason, 300),
-                      type="policy").text = xml_text(reason)
+        ET.SubElement(case, "failure", message=xml_text(one_line(reason), 300),
+                      type="policy").text = xml_text(one_line(reason))
     if not gate.passed and not gate.reasons:
         ET.SubElement(case, "failure", message="the policy failed the image", type="policy")
     ET.SubElement(case, "system-out").text = f"The image {verdict} policy {gate.policy}.\n"
@@ -146,7 +156,7 @@ def _skipped_case(suite: ET.Element, report: Report, budget: _Budget) -> None:
     case = ET.SubElement(suite, "testcase", classname="auditor.scan",
                          name="AUD-SKIPPED: every part of the image was read")
     if skipped:
-        lines = [xml_text(f"{s.where}: {s.reason}", 1_000) for s in skipped]
+        lines = [xml_text(one_line(f"{s.where}: {s.reason}"), 1_000) for s in skipped]
         kept = [line for line in lines if budget.take(line)]
         ET.SubElement(case, "skipped", message=f"{len(skipped)} item(s) could not be read; "
                       "the scan went on without them").text = "\n".join(kept)
@@ -154,7 +164,7 @@ def _skipped_case(suite: ET.Element, report: Report, budget: _Budget) -> None:
 
 def build(report: Report, max_bytes: int = MAX_BYTES) -> ET.Element:
     facts = view.image(report)
-    image = xml_text(facts.reference, 500)
+    image = xml_text(one_line(facts.reference), 500)
     budget = _Budget(max_bytes)
     root = ET.Element("testsuites", name="auditor")
     suite = ET.SubElement(root, "testsuite", name=f"auditor {image}", package="auditor")
@@ -165,7 +175,7 @@ def build(report: Report, max_bytes: int = MAX_BYTES) -> ET.Element:
                         *([("policy", gate.policy), ("score", str(gate.score)),
                            ("grade", gate.grade), ("passed", str(gate.passed).lower())]
                           if gate is not None else [])]:
-        ET.SubElement(props, "property", name=name, value=xml_text(value, 500))
+        ET.SubElement(props, "property", name=name, value=xml_text(one_line(value), 500))
     _policy_case(suite, report)
     for case in _cases(report):
         _rule_case(suite, image, case, budget)

@@ -7,7 +7,6 @@ cut to fit and says how many rows it left out.
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -15,15 +14,17 @@ from typing import TextIO
 
 from auditor import __version__
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
-from auditor.model.text import printable
-from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, shorten, view
+from auditor.model.text import inert
+from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, mdtext, view
 from auditor.reports.view import suggestion_facts
 
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body
 MAX_REASONS = 20
 MAX_SUGGESTIONS = 5
-MAX_SUGGESTION_CHARS = 2_000
+MAX_SUGGESTION_CHARS = 4_000  # of one suggestion's Markdown
+MAX_CODE_LINES = 12  # a longer Dockerfile block is left to `auditor fix`
 MAX_PATH_CHARS = 120
+MAX_TEXT_CHARS = 300  # one reason, one skipped item, one suppressed finding's why
 MAX_SKIPPED = 10
 
 SEVERITY_LABEL = {"critical": "**critical**", "high": "**high**", "medium": "medium",
@@ -32,49 +33,47 @@ HEADER = ("| Severity | Category | Finding | Path | Package | Layer | Bytes |\n"
           "|---|---|---|---|---|---:|---:|\n")
 
 
-# A line of a suggestion that is Dockerfile text: an instruction, or our own comment in it.
-_DOCKERFILE_LINE = re.compile(
-    r"^(# auditor:|(FROM|RUN|COPY|ADD|ENV|ARG|USER|CMD|ENTRYPOINT|WORKDIR|EXPOSE|LABEL|"
-    r"VOLUME|HEALTHCHECK|SHELL|STOPSIGNAL|ONBUILD)\s)")
-
-
 def _prose(line: str) -> str:
-    # GitHub drops what looks like an HTML tag (`<command>`); code spans keep theirs
-    parts = line.split("`")
-    return "`".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+    """A prose line of a suggestion: its `code spans` stay code spans, the rest prose;
+    both inert, whatever the image put in them (an odd backtick is prose)."""
+    parts = inert(line).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: the last part is prose
+        parts[-2:] = ["`".join(parts[-2:])]
+    out = []
+    for i, part in enumerate(parts):
+        part = re.sub(r"\s+", " ", part)
+        out.append((mdtext.code(part, len(part) + 1) or "` `") if i % 2
+                   else mdtext.escape(part))
+    return "".join(out).strip()
 
 
-def suggestion_markdown(text: str) -> str:
-    """A suggestion's plain text as Markdown: its Dockerfile lines fenced as code."""
+def suggestion_markdown(text: str, max_code_lines: int | None = None) -> str:
+    """A suggestion's plain text as Markdown: its Dockerfile lines fenced as code, its
+    prose escaped, nothing in either live. A block of more than ``max_code_lines``
+    Dockerfile lines is left to ``auditor fix``, which writes it."""
     out: list[str] = []
-    in_code = False
-    for line in printable(text).strip().splitlines():
-        continued = in_code and out[-1].endswith("\\") and line[:1].isspace()
-        # a sentence that starts with a keyword ("USER is not set.") ends like one
-        code = continued or (bool(_DOCKERFILE_LINE.match(line))
-                             and not line.rstrip().endswith((".", ":")))
-        if code and not in_code:
-            if out and out[-1]:
-                out.append("")
-            out.append("```dockerfile")
-        elif not code and in_code:
-            out.append("```")
-            if line:
-                out.append("")
-        in_code = code
-        out.append(line if code else _prose(line))
-    if in_code:
-        out.append("```")
-    return "\n".join(out)
+    for kind, lines in view.suggestion_blocks(text):
+        if kind == view.DOCKERFILE and max_code_lines is not None \
+                and len(lines) > max_code_lines:
+            out += ["", f"*({len(lines)} Dockerfile lines; `auditor fix IMAGE --dockerfile "
+                    "Dockerfile` writes them.)*", ""]
+        elif kind == view.DOCKERFILE:
+            body = [inert(line.expandtabs(4)) for line in lines]
+            fence = mdtext.fence_for(body)
+            out += ["", f"{fence}dockerfile", *body, fence, ""]
+        else:
+            out += [_prose(line) for line in lines]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
 
 
-def cell(text: str) -> str:
-    """Plain text made safe for one table cell: no markup, no pipe, no line break."""
-    return html.escape(" ".join(printable(text).split()), quote=False).replace("|", "&#124;")
+def cell(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Image text as prose in one table cell: no markup, no pipe, no line break."""
+    return mdtext.text(text, limit)
 
 
-def code(text: str) -> str:
-    return f"<code>{cell(text)}</code>" if text else ""
+def code(text: str, limit: int = MAX_PATH_CHARS) -> str:
+    """Image text as a code span in a table cell."""
+    return mdtext.code(text, limit, table=True)
 
 
 def _findings(report: Report) -> list[Finding]:
@@ -85,10 +84,9 @@ def _findings(report: Report) -> list[Finding]:
 
 
 def _row(f: Finding) -> str:
-    path = shorten(f.path or "", MAX_PATH_CHARS)
-    where = code(path) + (f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else "")
+    where = code(f.path or "") + (f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else "")
     if not f.path and f.evidence.subject:
-        where = cell(f.evidence.subject)
+        where = code(f.evidence.subject)
     if (how := f.evidence.recognised_by) and how.startswith("content:"):
         where += f"<br><sub>recognised by content: {cell(how[8:])}</sub>"
     return "| " + " | ".join([
@@ -106,12 +104,12 @@ def _headline(report: Report, findings: Sequence[Finding]) -> str:
     summary = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s]) or "none"
     verdict = report.verdict
     if verdict is None:
-        title = f"### auditor: {code(image.reference)}\n\n"
+        title = f"### auditor: {mdtext.code(image.reference)}\n\n"
         score = ""
     else:
         word = "✅ passed" if verdict.passed else "❌ failed"
-        title = f"### auditor: {code(image.reference)}: {word}\n\n"
-        policy = f" under policy {code(verdict.policy)}" if verdict.policy else ""
+        title = f"### auditor: {mdtext.code(image.reference)}: {word}\n\n"
+        policy = f" under policy {mdtext.code(verdict.policy)}" if verdict.policy else ""
         score = f"**Score {verdict.score}/100 (grade {verdict.grade})**{policy}. "
     return (f"{title}{score}Image {human_bytes(tree.size_bytes)} in {len(image.layers)} "
             f"layers, {human_bytes(tree.wasted_bytes)} wasted. "
@@ -135,7 +133,8 @@ def _suppressed(report: Report) -> str:
     hidden = view.suppressed(report)
     lines = []
     if hidden:
-        items = [f"- {cell(f.rule_id)} {code(f.path or f.package_label or '')}: {cell(why)}"
+        items = [f"- {cell(f.rule_id)} {mdtext.code(f.path or f.package_label or '')}: "
+                 f"{cell(why)}"
                  for f, why in hidden[:MAX_SKIPPED]]
         if len(hidden) > MAX_SKIPPED:
             items.append(f"- … and {len(hidden) - MAX_SKIPPED} more")
@@ -155,11 +154,13 @@ def _suppressed(report: Report) -> str:
 def _suggestion(s: Suggestion, number: int) -> str:
     facts = suggestion_facts(s)
     tail = f" ({', '.join(facts)})" if facts else ""
-    text = s.text.strip()
-    if len(text) > MAX_SUGGESTION_CHARS:
-        text = text[:MAX_SUGGESTION_CHARS] + " …"
-    body = "\n".join("   " + line if line else ""
-                     for line in suggestion_markdown(text).splitlines())
+    markdown = suggestion_markdown(s.text, MAX_CODE_LINES)
+    if len(markdown) > MAX_SUGGESTION_CHARS:
+        # at a paragraph: a blank line is never inside a code block, so no fence is cut
+        cut = markdown.rfind("\n\n", 0, MAX_SUGGESTION_CHARS)
+        markdown = (markdown[:cut] + "\n\n… " if cut > 0 else "(") + \
+            "`--format json` has the whole suggestion" + ("" if cut > 0 else ")")
+    body = "\n".join("   " + line if line else "" for line in markdown.splitlines())
     return f"{number}. **{cell(s.title)}**{tail}\n\n{body}\n"
 
 
@@ -177,7 +178,8 @@ def _skipped(report: Report) -> str:
     skipped = report.result.skipped
     if not skipped:
         return ""
-    lines = [f"- {cell(s.where)}: {cell(s.reason)}" for s in skipped[:MAX_SKIPPED]]
+    lines = [f"- {mdtext.code(s.where, MAX_PATH_CHARS)}: {cell(s.reason)}"
+             for s in skipped[:MAX_SKIPPED]]
     if len(skipped) > MAX_SKIPPED:
         lines.append(f"- … and {len(skipped) - MAX_SKIPPED} more")
     return (f"\n<details><summary>{len(skipped)} item(s) could not be read; the scan went "
@@ -190,7 +192,7 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
     tail = (_suppressed(report) + _suggestions(report) + _skipped(report)
             + f"\n<sub>auditor {__version__}</sub>\n")
     if not findings:
-        return head + "\nNo findings.\n" + tail
+        return _fit(head + "\nNo findings.\n" + tail, max_chars)
     table_head = f"\n#### Findings\n\n{HEADER}"
     rows = [_row(f) for f in findings]
     budget = max_chars - len(head) - len(table_head) - len(tail) - 200  # 200: the cut note
@@ -204,7 +206,18 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
     if len(kept) < len(rows):
         note = (f"\n… and {len(rows) - len(kept)} more findings, left out to stay under "
                 "GitHub's comment size limit (`--format json` lists all).\n")
-    return head + table_head + "".join(kept) + note + tail
+    return _fit(head + table_head + "".join(kept) + note + tail, max_chars)
+
+
+def _fit(text: str, max_chars: int) -> str:
+    """The comment cut at a line to ``max_chars``, when what the image put in the head
+    and tail (every part of it already capped) still adds up past GitHub's limit. A
+    code block cut open stays code to the end: nothing after it becomes live."""
+    if len(text) <= max_chars:
+        return text
+    note = "\n\n… cut to stay under GitHub's comment size limit (`--format json` has all).\n"
+    cut = text.rfind("\n", 0, max_chars - len(note))
+    return text[: max(cut, 0)] + note
 
 
 def write(report: Report, stream: TextIO, options: WriteOptions) -> None:

@@ -27,9 +27,9 @@ import sarif_om as sarif
 from auditor import __version__
 from auditor.history import created_by_text
 from auditor.model.findings import MAX_TAGS, SEVERITY_RANK, Finding, Rule
-from auditor.model.text import human_bytes, printable, shorten
+from auditor.model.text import human_bytes, inert, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
-from auditor.reports import Report, Suggestion, WriteOptions, view
+from auditor.reports import Report, Suggestion, WriteOptions, mdtext, view
 from auditor.reports.markdown import suggestion_markdown
 
 INFORMATION_URI = "https://github.com/auditor-dev/auditor"  # placeholder: the project's home
@@ -145,7 +145,7 @@ def _location(report: Report, f: Finding) -> sarif.Location:
             artifact_location=sarif.ArtifactLocation(uri=uri),
             region=sarif.Region(start_line=line)),
         logical_locations=[sarif.LogicalLocation(
-            name=printable(subject), kind="resource" if f.path else "object")],
+            name=inert(subject), kind="resource" if f.path else "object")],
     )
 
 
@@ -159,7 +159,7 @@ def _message(report: Report, f: Finding) -> str:
     extra = f" ({'; '.join(facts)})" if facts else ""
     text = (f"{f.title}: {f.message.rstrip('. ')}. Image {report.result.image.reference}, "
             f"{where}{extra}.")
-    return printable(text)
+    return inert(" ".join(text.split()))
 
 
 def _properties(report: Report, f: Finding, suppressed: bool) -> dict[str, Any]:
@@ -184,8 +184,9 @@ def _suggestion_text(suggestions: Sequence[Suggestion], markdown: bool) -> str:
         if s.dockerfile_line is not None:
             facts.append(f"Dockerfile line {s.dockerfile_line}")
         tail = f" ({', '.join(facts)})" if facts else ""
-        parts.append(f"**{s.title}**{tail}\n\n{suggestion_markdown(s.text)}" if markdown
-                     else f"{s.title}{tail}:\n{s.text.strip()}")
+        parts.append(f"**{mdtext.text(s.title)}**{tail}\n\n{suggestion_markdown(s.text)}"
+                     if markdown else f"{inert(s.title)}{tail}:\n"
+                     + "\n".join(inert(line) for line in s.text.strip().split("\n")))
     return "\n\n".join(parts)
 
 
@@ -271,7 +272,7 @@ def automation_id(report: Report) -> str:
 
 
 def _notification(text: str, rule_id: str, level: str = "warning") -> sarif.Notification:
-    return sarif.Notification(message=sarif.Message(text=printable(text)), level=level,
+    return sarif.Notification(message=sarif.Message(text=inert(text)), level=level,
                               descriptor=sarif.ReportingDescriptorReference(id=rule_id))
 
 
@@ -293,7 +294,7 @@ def build_log(report: Report, limit: int = RESULT_LIMIT) -> sarif.SarifLog:
         partial_fingerprints={FINGERPRINT_KEY: f.fingerprint},
         properties=_properties(report, f, why is not None),
         suppressions=[sarif.Suppression(kind="external", state="accepted",
-                                        justification=printable(why))] if why else None,
+                                        justification=inert(why))] if why else None,
     ) for f, why in kept]
     configuration = [_notification(f"{s.where}: {s.reason}; the scan went on without it",
                                    "AUD-SKIPPED") for s in report.result.skipped]
@@ -373,6 +374,22 @@ def _too_big(doc: dict[str, Any]) -> bool:
     return len(raw) > MAX_GZIP_BYTES and len(gzip.compress(raw, 6)) > MAX_GZIP_BYTES
 
 
+# Characters JSON may carry raw that a terminal or a viewer would act on (C1 controls,
+# bidi overrides): written as \u escapes, so the file stays text and the values exact.
+_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _valid_text(value: Any) -> Any:
+    """Every string of the log as valid Unicode (a name's non-UTF-8 bytes as ``\\xff``)."""
+    if isinstance(value, str):
+        return value if value.isascii() else printable(value)
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    return value
+
+
 def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
-    json.dump(sarif_json(report), stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    text = json.dumps(_valid_text(sarif_json(report)), indent=2, ensure_ascii=False)
+    stream.write(_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")

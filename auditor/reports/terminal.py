@@ -1,10 +1,15 @@
 """The report people read in a terminal: header, findings by category, layers, verdict.
 
-Fits 80 columns; colour only on a terminal and never with NO_COLOR (rich honours it).
+As wide as the terminal (``COLUMNS``, else 100 columns, when the output is not one);
+colour only on a terminal and never with NO_COLOR (rich honours it). Every string from the
+image goes through :func:`~auditor.model.text.inert` and into a ``rich.text.Text``, never
+into markup. A suggestion's prose wraps at word boundaries; its Dockerfile lines stay
+whole for copying, and a long block of them is left to ``auditor fix``, which writes it.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import TextIO
 
@@ -14,44 +19,76 @@ from rich.text import Text
 
 from auditor.model.findings import CATEGORIES, SEVERITY_RANK, Finding
 from auditor.model.text import inert
-from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten
+from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten, view
 from auditor.reports.json import image_json
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
                   "low": "cyan", "info": "dim"}
 MAX_PER_CATEGORY = 8
+MAX_SUGGESTIONS = 3
+MAX_DOCKERFILE_LINES = 6  # more than this, and the scan report points at `auditor fix`
+DEFAULT_WIDTH = 100  # when the output is not a terminal and COLUMNS says nothing
+MIN_WIDTH = 40
+
+
+MAX_TEXT = 500  # characters of one string from the image; the JSON report has it whole
+
+
+def _shown(text: str, limit: int = MAX_TEXT) -> str:
+    """Image text for the screen: :func:`inert`, and cut at ``limit`` with a marker."""
+    text = inert(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def width_for(stream: TextIO, options: WriteOptions) -> int | None:
+    """The columns to lay out in: the option's; None on a terminal (rich asks it); else
+    ``COLUMNS`` when it is a sensible number, else :data:`DEFAULT_WIDTH`."""
+    if options.width:
+        return max(options.width, MIN_WIDTH)
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isascii() and columns.isdigit() and MIN_WIDTH <= int(columns) <= 1000:
+        return int(columns)
+    return DEFAULT_WIDTH
 
 
 def _console(stream: TextIO, options: WriteOptions) -> Console:
-    return Console(file=stream, width=options.width or 80, no_color=not options.color,
+    return Console(file=stream, width=width_for(stream, options), no_color=not options.color,
                    force_terminal=options.color, highlight=False, soft_wrap=False,
                    emoji=False)
 
 
-def verdict_line(report: Report) -> Text:
-    verdict = report.verdict
-    findings = verdict.findings if verdict is not None else report.result.findings
+def _summary(findings: list[Finding]) -> str:
+    """The counts by severity, info included: it agrees with the "Findings (N)" above it."""
     counts: dict[str, int] = defaultdict(int)
     for f in findings:
         counts[f.severity] += 1
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low")
-                        if counts[s]) or "no findings"
+    return ", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low", "info")
+                     if counts[s]) or "no findings"
+
+
+def verdict_line(report: Report) -> Text:
+    verdict = report.verdict
+    summary = _summary(list(verdict.findings if verdict is not None
+                            else report.result.findings))
     if verdict is None:
-        return Text(f"{inert(report.result.image.reference)}: {summary}")
+        return Text(f"{_shown(report.result.image.reference)}: {summary}")
     word, style = ("PASSED", "bold green") if verdict.passed else ("FAILED", "bold red")
     line = Text()
     line.append(word, style=style)
-    line.append(f" {inert(report.result.image.reference)}: score {verdict.score}/100 "
+    line.append(f" {_shown(report.result.image.reference)}: score {verdict.score}/100 "
                 f"(grade {verdict.grade}), {summary}")
     if report.policy_name:
-        line.append(f", policy {report.policy_name}")
+        line.append(f", policy {_shown(report.policy_name)}")
     return line
 
 
 def _header(console: Console, report: Report) -> None:
     img = image_json(report)
     config = report.result.image.config
-    console.print(Text(f"auditor: {inert(img['reference'])}", style="bold"))
+    console.print(Text(f"auditor: {_shown(img['reference'])}", style="bold"))
     rows = [
         ("id", img["id"][:19]),
         ("size", f"{human_bytes(img['size_bytes'])} in {len(img['layers'])} layers, "
@@ -59,9 +96,9 @@ def _header(console: Console, report: Report) -> None:
                  # dive also counts the surviving copy of a path written twice
                  + (f" (dive counts {human_bytes(img['dive_wasted_bytes'])})"
                     if img["dive_wasted_bytes"] != img["wasted_bytes"] else "")),
-        ("user", inert(config.user) if config.user else "(none: runs as root)"),
-        ("entrypoint", inert(" ".join(config.entrypoint)) if config.entrypoint else "-"),
-        ("cmd", inert(" ".join(config.cmd)) if config.cmd else "-"),
+        ("user", _shown(config.user) if config.user else "(none: runs as root)"),
+        ("entrypoint", _shown(" ".join(config.entrypoint)) if config.entrypoint else "-"),
+        ("cmd", _shown(" ".join(config.cmd)) if config.cmd else "-"),
     ]
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
@@ -78,10 +115,10 @@ def _finding_row(f: Finding) -> Table:
     grid.add_column(width=9, justify="right", no_wrap=True)
     where = f.path or f.package_label or ""
     extra = f" (+{len(f.paths) - 1} more)" if len(f.paths) > 1 else ""
-    text = Text(f.title, style="bold")
-    text.append(f"  {inert(where)}{extra}")
+    text = Text(_shown(f.title), style="bold")
+    text.append(f"  {_shown(where)}{extra}")
     if f.package and f.path:
-        text.append(f"  [{inert(f.package_label or '')}]", style="dim")
+        text.append(f"  [{_shown(f.package_label or '')}]", style="dim")
     if f.layer is not None:
         text.append(f"  layer {f.layer}", style="dim")
     if (how := f.evidence.recognised_by) and how.startswith("content:"):
@@ -128,7 +165,7 @@ def _suppressed(console: Console, report: Report) -> None:
         console.rule(f"Suppressed ({len(hidden)})", align="left")
     for f, why in hidden[:MAX_SUPPRESSED]:
         where = f.path or f.package_label or f.evidence.subject or ""
-        console.print(Text(inert(f"{f.rule_id} {where}: {why}")), soft_wrap=True)
+        console.print(Text(_shown(f"{f.rule_id} {where}: {why}")), soft_wrap=True)
     if len(hidden) > MAX_SUPPRESSED:
         console.print(Text(f"… and {len(hidden) - MAX_SUPPRESSED} more (--format json "
                            "lists all under 'suppressed')", style="dim"))
@@ -136,6 +173,36 @@ def _suppressed(console: Console, report: Report) -> None:
         console.print(Text(f"{report.hidden_by_severity} finding(s) not shown: --severity "
                            f"{','.join(report.shown_severities or ())}; the verdict counts "
                            "them", style="dim"))
+
+
+def _suggestions(console: Console, report: Report) -> None:
+    if not report.suggestions:
+        return
+    console.rule("Suggestions", align="left")
+    for s in list(report.suggestions)[:MAX_SUGGESTIONS]:
+        title = Text(f"• {_shown(s.title)}", style="bold")
+        if s.saves_bytes:
+            title.append(f"  saves {human_bytes(s.saves_bytes)}", style="")
+        console.print(title)
+        for kind, lines in view.suggestion_blocks(s.text):
+            _suggestion_block(console, kind, lines)
+    more = len(report.suggestions) - MAX_SUGGESTIONS
+    if more > 0:
+        console.print(Text(f"… and {more} more (--format json lists all)", style="dim"))
+
+
+def _suggestion_block(console: Console, kind: str, lines: list[str]) -> None:
+    if kind == view.PROSE:
+        for line in lines:
+            # wrapped at word boundaries; only a word wider than the screen is folded
+            console.print(Text(_shown(line, 4_000), overflow="fold"))
+    elif len(lines) > MAX_DOCKERFILE_LINES:
+        console.print(Text(f"  ({len(lines)} Dockerfile lines; `auditor fix IMAGE "
+                           "--dockerfile Dockerfile` writes them)", style="dim"))
+    else:
+        for line in lines:
+            # soft wrap: a Dockerfile line must stay one line when copied
+            console.print(Text(_shown(line.expandtabs(4), 1_000), style="cyan"), soft_wrap=True)
 
 
 def _layers(console: Console, report: Report) -> None:
@@ -147,7 +214,7 @@ def _layers(console: Console, report: Report) -> None:
     for layer in image_json(report)["layers"]:
         table.add_row(str(layer["index"]), human_bytes(layer["size_bytes"]),
                       human_bytes(layer["wasted_bytes"]) if layer["wasted_bytes"] else "",
-                      Text(inert(shorten(created_by_text(layer["created_by"]), 200))))
+                      Text(_shown(shorten(created_by_text(layer["created_by"]), 200))))
     console.rule("Layers", align="left")
     console.print(table)
 
@@ -162,19 +229,13 @@ def write(report: Report, stream: TextIO, options: WriteOptions) -> None:
     findings = verdict.findings if verdict is not None else report.result.findings
     _findings(console, list(findings))
     _suppressed(console, report)
-    if report.suggestions:
-        console.rule("Suggestions", align="left")
-        for s in list(report.suggestions)[:3]:
-            console.print(Text(f"• {s.title}", style="bold"),
-                          Text(f" saves {human_bytes(s.saves_bytes)}" if s.saves_bytes else ""))
-            # soft wrap: a Dockerfile line in the text must stay one line when copied
-            console.print(Text(s.text), soft_wrap=True)
+    _suggestions(console, report)
     _layers(console, report)
     if report.result.skipped:
         console.print(Text(f"{len(report.result.skipped)} item(s) could not be read; "
                            "--format json lists them under 'skipped'", style="dim"))
     console.rule("Verdict", align="left")
-    console.print(verdict_line(report), soft_wrap=True)
+    console.print(verdict_line(report))
     if verdict is not None:
         for reason in verdict.reasons:
-            console.print(Text(f"  - {inert(reason)}"))
+            console.print(Text(f"  - {_shown(reason)}"))

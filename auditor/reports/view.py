@@ -8,6 +8,7 @@ suppressed and why, the image and its layers, the packages, suggestions, what wa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,32 @@ def suggestion_facts(s: Suggestion) -> list[str]:
     if s.dockerfile_line is not None:
         facts.append(f"Dockerfile line {s.dockerfile_line}")
     return facts
+
+
+# A line of a suggestion that is Dockerfile text: an instruction, or our own comment in it.
+_DOCKERFILE_LINE = re.compile(
+    r"^(# auditor:|(FROM|RUN|COPY|ADD|ENV|ARG|USER|CMD|ENTRYPOINT|WORKDIR|EXPOSE|LABEL|"
+    r"VOLUME|HEALTHCHECK|SHELL|STOPSIGNAL|ONBUILD)\s)")
+PROSE, DOCKERFILE = "prose", "dockerfile"
+
+
+def suggestion_blocks(text: str) -> list[tuple[str, list[str]]]:
+    """A suggestion's plain text cut into blocks of prose and of Dockerfile lines, each
+    ``(PROSE or DOCKERFILE, lines)``; a blank line ends a Dockerfile block."""
+    blocks: list[tuple[str, list[str]]] = []
+    # "\n" only: the suggestion's own line breaks; other separators are image text
+    for line in text.strip().split("\n"):
+        in_code = bool(blocks) and blocks[-1][0] == DOCKERFILE
+        continued = in_code and blocks[-1][1][-1].endswith("\\") and line[:1].isspace()
+        # a sentence that starts with a keyword ("USER is not set.") ends like one
+        code = continued or (bool(_DOCKERFILE_LINE.match(line))
+                             and not line.rstrip().endswith((".", ":")))
+        kind = DOCKERFILE if code else PROSE
+        if blocks and blocks[-1][0] == kind:
+            blocks[-1][1].append(line)
+        else:
+            blocks.append((kind, [line]))
+    return blocks
 
 
 def skipped(report: Report) -> list[Skipped]:

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from auditor import source_flags
 from auditor.errors import FormatError, ImageNotFound, SourceError, UsageError
 from auditor.model.image import Image
+from auditor.read import engine_wire
 from auditor.read.engine_wire import ENGINE_PREFIXES, engine_reference
 from auditor.read.outer_tar import NotATar, walk_members
+from auditor.read.pipes import stdin_stream
 from auditor.sources.archive import open_docker_archive_file, read_docker_save_stream
 from auditor.sources.common import ScanOptions
 from auditor.sources.engine import open_engine_image, open_podman_image
@@ -135,7 +137,7 @@ def open_image(source: str, options: ScanOptions) -> Image:
     prefix, sep, rest = source.partition(":")
     if sep and prefix in FILE_SOURCES:
         if prefix == "docker-archive" and rest in ("-", ""):
-            stream = sys.stdin.buffer
+            stream = stdin_stream(sys.stdin.buffer, engine_wire.timeout())
             return read_docker_save_stream(stream, None, options, "stdin", "docker-archive")
         path, wanted = _split_path(rest)
         _announce_size(path, options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Callable
@@ -9,9 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from auditor.reports import Report, WriteOptions, formats
+from auditor.model.image import Skipped
+from auditor.reports import Report, Suggestion, WriteOptions, formats, mdtext
 from auditor.reports import markdown as markdown_report
-from tests.reports import samples
+from tests.reports import gfm, samples
 
 
 def markdown_of(report: Report) -> str:
@@ -57,14 +59,16 @@ def test_without_a_verdict_there_is_no_score() -> None:
 
 
 def test_rows_most_severe_first_and_each_cell_stays_in_its_column() -> None:
-    rows = table_rows(markdown_of(samples.sample_report()))
+    text = markdown_of(samples.sample_report())
+    rows = table_rows(text)
     assert len(rows) == len(samples.FINDINGS)
     assert rows[0].startswith("| **critical** | secret |")
     for row in rows:
         # 7 columns: 8 unescaped pipes, whatever the path or message holds
         assert len(re.findall(r"(?<!\\)\|", row)) == 8, row
     odd = next(r for r in rows if "AUD-BUILD-FILE" in r)
-    assert "&lt;b&gt;&#124;y&#124;&lt;/b&gt;" in odd and "\\xff" in odd and "<b>" not in odd
+    assert "``/app/odd\\xffname `x` <b>\\|y\\|</b>``" in odd  # a code span, pipes escaped
+    assert gfm.live(text) == []
 
 
 def test_suggestions_suppressed_expired_and_skipped_are_shown() -> None:
@@ -102,9 +106,79 @@ def test_a_long_table_is_cut_under_githubs_comment_limit() -> None:
     ("Append:\nFROM scratch\nENV A=1 \\\n    B=2\n`auditor fix` writes it.",
      "Append:\n\n```dockerfile\nFROM scratch\nENV A=1 \\\n    B=2\n```\n\n"
      "`auditor fix` writes it."),
-    ("Run `a <b>` then <c>.", "Run `a <b>` then &lt;c&gt;."),
+    ("Run `a <b>` then <c>.", "Run `a <b>` then \\<c\\>."),
     ("USER is not set.", "USER is not set."),  # a sentence, not an instruction
 ], ids=["instruction-between-paragraphs", "stage-with-continuation", "html-outside-code",
         "keyword-as-a-word"])
 def test_suggestion_text_becomes_markdown(text: str, expected: str) -> None:
     assert markdown_report.suggestion_markdown(text) == expected
+
+
+# Markdown, HTML and GitHub's own text features, each as an image could hold it.
+MD_PAYLOADS = [
+    "[x](https://evil.example/a)", "![](https://evil.example/i.png)", "[a]: https://evil.example",
+    "<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "<details><summary>PWN",
+    "<sub>PWN</sub>", "</sub>PWN<sub>", "</summary></details>PWN<details><summary>PWN",
+    "@octocat", "hi @octocat!", "@org/team", "www.evil.example", "http://evil.example/x",
+    "<https://evil.example>", "mail@evil.example", "`x` ``y`` ```z", "`", "a|b\\|c\\\\|d",
+    "#1 GH-2 :octocat: $x$ $$y$$", "line\nbreak\n# h\n- l\n\n    code", "*em* _em_ ~~s~~ **b**",
+    "1. list", "> quote", "- item", "=== ", "   ", "&lt;b&gt; &#124; &amp;", "\\", "` a `",
+    "ends with \\", "\x1b]8;;https://evil.example\x1b\\x\x1b]8;;\x1b\\", "bad\udcffbyte",
+]
+
+
+def _plain(html_text: str) -> str:
+    cell = re.search(r"<td>(.*)</td>", html_text, re.S)
+    html_text = cell.group(1) if cell else html_text
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text)).replace(mdtext.ZWJ, "").strip()
+
+
+@pytest.mark.parametrize("payload", MD_PAYLOADS)
+def test_image_text_as_prose_or_code_renders_as_itself(payload: str) -> None:
+    shown = mdtext.one_line(payload, 500)
+    for markdown in (mdtext.text(payload), mdtext.code(payload),
+                     "| a |\n|---|\n| " + mdtext.text(payload) + " |\n",
+                     "| a |\n|---|\n| " + mdtext.code(payload, table=True) + " |\n",
+                     "- " + mdtext.text(payload)):
+        assert gfm.live(markdown) == [], markdown
+        assert _plain(gfm.render(markdown)) == shown.strip(), markdown
+
+
+@pytest.mark.parametrize("payload", MD_PAYLOADS)
+def test_image_text_in_every_field_is_inert(payload: str) -> None:
+    f = samples.finding("AUD-SETUID", "setuid", "high", payload, payload, path=payload,
+                        package=f"{payload}@{payload}", layer=0, size=1,
+                        evidence={"subject": payload})
+    report = samples.sample_report(reference=payload, findings=[f])
+    verdict = replace(samples.sample_verdict([f]), policy=payload, reasons=[payload],
+                      suppressed=[(replace(f, path=payload + "x"), payload)])
+    report = replace(report, verdict=verdict, suggestions=(
+        Suggestion(payload, f"{payload}\nRUN {payload}\n`{payload}` {payload}"),),
+        result=replace(report.result, skipped=(Skipped(payload, payload),)))
+    text = markdown_of(report)
+    assert gfm.live(text) == [], text
+    assert len(table_rows(text)) == 1
+    assert len(re.findall(r"(?<!\\)\|", table_rows(text)[0])) == 8
+
+
+def test_a_head_and_tail_over_the_limit_are_cut_at_a_line() -> None:
+    text = markdown_report.render(samples.sample_report(), max_chars=900)
+    assert len(text) <= 900 and text.endswith("(`--format json` has all).\n")
+    assert gfm.live(text) == []
+
+
+@pytest.mark.parametrize("lines,path", [(40, "/usr/lib/x"), (3, "/usr/lib/" + "x" * 3000)],
+                         ids=["many-lines", "long-lines"])
+def test_a_long_stage_fix_is_left_to_auditor_fix(lines: int, path: str) -> None:
+    run = ["RUN tar -C / -cf - \\", *[f"      {path}{i} \\" for i in range(lines)], "    | tar x"]
+    stage = Suggestion("Use a multi-stage build", "Append the final stage:\n\n" + "\n".join(run)
+                       + "\n\nThen rebuild.", rule_ids=("AUD-COMPILER",))
+    text = markdown_of(replace(samples.sample_report(), suggestions=(stage,)))
+    part = text.split("#### Suggestions")[1]
+    assert "x1 \\" not in part and "Append the final stage" in part and gfm.live(text) == []
+    assert part.count("```") % 2 == 0  # no fence left open
+    if lines > markdown_report.MAX_CODE_LINES:
+        assert f"({lines + 2} Dockerfile lines; `auditor fix IMAGE --dockerfile Dockerfile` " \
+            "writes them.)" in part and "Then rebuild." in part
+    else:
+        assert "`--format json` has the whole suggestion" in part

@@ -201,7 +201,8 @@ class RegistryClient:
     def blob_stream(self, digest: str, size: int | None, what: str) -> IO[bytes]:
         resp = self.get(f"blobs/{digest}", what)
         sent = resp.headers.get("Content-Length")
-        if size is not None and sent is not None and sent.isdigit() and int(sent) != size:
+        if size is not None and sent is not None and sent.isascii() \
+                and sent.isdigit() and int(sent) != size:
             resp.close()
             raise DigestMismatch(f"registry {self.ref.host}: {what} is {sent} bytes, not the "
                                  f"{size} its descriptor says: it does not match its digest")
