@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Inventory, Package
 from auditor.model.evidence import Evidence
-from auditor.model.findings import Finding, Rule
+from auditor.model.findings import Copy, Finding, Rule
 from auditor.model.image import HistoryEntry, Image, Skipped
 from auditor.model.package import PackageRef
 from auditor.read.wants import Want
@@ -47,8 +47,14 @@ class ScanContext:
                 paths: Sequence[str] = (), package: PackageRef | None = None,
                 layer: int | None = None, size: int | None = None,
                 evidence: Evidence | None = None, severity: str | None = None,
-                fix: str | None = None, created_by: str | None = None) -> Finding:
-        """A Finding under ``rule``; layer, package and bytes default from ``path``."""
+                fix: str | None = None, created_by: str | None = None,
+                claim: Iterable[Copy] | None = None) -> Finding:
+        """A Finding under ``rule``; layer, package and bytes default from ``path``.
+
+        ``claim``: the file copies ``(layer, path, size)`` whose bytes ``size`` counts
+        (see ``_overlap``); by default the regular files of ``paths`` when ``size`` is
+        theirs, else none (not known).
+        """
         all_paths = tuple(paths) or ((path,) if path else ())
         path = path or (all_paths[0] if all_paths else None)
         node: Node | None = self.tree.get(path) if path else None
@@ -59,14 +65,17 @@ class ScanContext:
             if pkg is not None:
                 package = pkg.ref
         if size is None:
-            size = sum(n.size for p in all_paths if (n := self.tree.get(p)) is not None
-                       and n.kind == "file")
+            files = [n for p in all_paths if (n := self.tree.get(p)) is not None
+                     and n.kind == "file"]
+            size = sum(n.size for n in files)
+            claim = [(n.layer, n.path, n.size) for n in files] if claim is None else claim
         return Finding(
             rule_id=rule.id, category=rule.category, severity=severity or rule.severity,
             title=rule.title, message=message, path=path, package=package, layer=layer,
             created_by=created_by or self.created_by(layer), bytes=size, fix=fix if fix is not None
             else rule.fix, paths=all_paths,
             evidence=evidence if evidence is not None else Evidence(),
+            claim=frozenset(claim or ()),
         )
 
 
@@ -131,7 +140,9 @@ def run_detectors(ctx: ScanContext, skipped: list[Skipped]) -> list[Finding]:
                                        f"reported undeclared rule {f.rule_id}"))
             else:
                 findings.append(f)
-    return findings
+    from auditor.detectors._overlap import mark_overlaps
+
+    return mark_overlaps(findings)
 
 
 def redact_instruction(text: str) -> str:

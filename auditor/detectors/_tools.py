@@ -31,6 +31,7 @@ from auditor.detectors._content import (
     multicall_reasons,
 )
 from auditor.detectors._matches import Match, applets_of, content_matches, name_matches
+from auditor.detectors._sizing import tool_cost
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package
 from auditor.model.evidence import Evidence
@@ -339,8 +340,7 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
     family = primary.best.family
     paths = _unique(p for h in hits for p in h.exe.all_paths())
     pkg = owner_of(ctx, primary.exe)
-    file_bytes = sum(h.exe.node.size for h in hits)
-    size = max(file_bytes, pkg.installed_size) if pkg is not None else file_bytes
+    cost = tool_cost(ctx, [h.exe.node for h in hits], pkg)
     commands = sorted({posixpath.basename(m.path) for h in hits for m in h.matches
                        if m.via == "path"})
     recognised_by = _recognised(hits)
@@ -351,11 +351,13 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
         "recognised_by": recognised_by,
         **({"content": [c.removeprefix("content:") for c in content]} if content else {}),
         **file_format(ctx.tree, primary.exe.real),
+        **cost.evidence,
     }
     message = f"{nouns[family.rule.id]} {family.name} at {_describe(paths, primary.exe.real)}"
     if pkg is not None:
-        evidence["package_installed_size"] = pkg.installed_size
         message += f", from package {pkg.name}"
+    elif "install_tree" in cost.evidence:
+        message += f", part of {cost.evidence['install_tree']}"
     if recognised_by != "path":
         message += f" (recognised by its content: {recognised_by.removeprefix('content:')})"
     tools = _unique(h.best.family.name for h in hits)
@@ -363,7 +365,7 @@ def _tool_finding(ctx: ScanContext, hits: list[_Hit], nouns: Mapping[str, str]) 
         evidence["tools"] = tools
     return ctx.finding(family.rule, message, path=primary.exe.real, paths=paths,
                        package=pkg.ref if pkg is not None else None,
-                       size=size, evidence=Evidence.of(**evidence))
+                       size=cost.bytes, claim=cost.claim, evidence=Evidence.of(**evidence))
 
 
 def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[str]],
@@ -373,7 +375,7 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
     applets = _unique(applet for applet, _ in ranked)
     applet_paths = _unique(m.path for _, m in ranked if m.path != exe.real)
     pkg = owner_of(ctx, exe)
-    size = max(exe.node.size, pkg.installed_size) if pkg is not None else exe.node.size
+    cost = tool_cost(ctx, [exe.node], pkg)
     levels = [m.family.multicall_severity for _, m in found if m.family.multicall_severity]
     severity = max(levels, key=SEVERITY_RANK.__getitem__) if levels else None
     if severity is not None and SEVERITY_RANK[severity] <= SEVERITY_RANK[rule.severity]:
@@ -386,13 +388,13 @@ def _multicall_finding(ctx: ScanContext, exe: Executable, mc: tuple[str, list[st
         "recognised_by": recognised_by,
         "reasons": reasons,
         **file_format(ctx.tree, exe.real),
+        **cost.evidence,
     }
-    if pkg is not None:
-        evidence["package_installed_size"] = pkg.installed_size
     how = (f"recognised by its content: {recognised_by.removeprefix('content:')}"
            if recognised_by != "name" else f"{len(exe.names)} command names lead to it")
     message = (f"{program} at {exe.real} provides the {noun} applet"
                f"{'s' if len(applets) > 1 else ''} {', '.join(applets)} ({how})")
     return ctx.finding(rule, message, path=exe.real, paths=_unique([exe.real, *applet_paths]),
                        package=pkg.ref if pkg is not None else None,
-                       size=size, evidence=Evidence.of(**evidence), severity=severity)
+                       size=cost.bytes, claim=cost.claim, evidence=Evidence.of(**evidence),
+                       severity=severity)

@@ -181,7 +181,8 @@ def _finding(ctx: ScanContext, root: str, cache: Cache, files: list[Node],
         CACHE, f"{cache.what} in {where}: {size_text(size)} in {len(files)} "
         f"file{'s' if len(files) != 1 else ''}", path=paths[0], paths=paths, layer=layer,
         size=size, severity="medium" if size >= MEDIUM_FROM else "low",
-        fix=cache.fix, evidence=Evidence.of(
+        fix=cache.fix, claim=[(n.layer, n.path, n.size) for n in files if n.kind == FILE],
+        evidence=Evidence.of(
             cache=cache.what, files=len(files), bytes=size,
             bytes_by_layer={str(i): b for i, b in sorted(by_layer.items())},
             sample=[n.path for n in files[:5]]))

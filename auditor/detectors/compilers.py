@@ -101,7 +101,9 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
 
     **How to fix.** Use a multi-stage build: compile in a toolchain stage, then
     ``COPY --from`` only the artefact into a distroless or ``scratch`` base. ``bytes`` is
-    the owning package's installed size (what removing it saves), else the file sizes.
+    what removing the tool saves: the owning package's installed size, else the install
+    tree it came in (the JDK around ``javac``, ``/usr/local/go`` around ``go``; evidence
+    ``install_tree``), else the file sizes.
     """
     yield from tool_findings(ctx, TOOLCHAIN, {COMPILER.id: "compiler", BUILD_TOOL.id: "build tool"})
     yield from _dev_packages(ctx)

@@ -155,8 +155,10 @@ class _Reporter:
         elif files is None and self.run.files is None:
             evidence["layer_contents"] = "unknown: history does not map onto the layers"
         evidence.update(extra)
+        claim = [(step.layer, p, s) for p, s in files or ()] if step.layer is not None else []
         finding = self.ctx.finding(rule, message, layer=step.layer, size=size,
-                                   severity=severity, evidence=Evidence.of(**evidence))
+                                   severity=severity, evidence=Evidence.of(**evidence),
+                                   claim=claim)
         return replace(finding, created_by=step.created_by)
 
 
@@ -188,10 +190,11 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     - `apt-get update` or `apk update` with no install in the same RUN (Dockle
       CIS-DI-0007, Trivy): the cached update layer goes stale and later installs break or
       install old versions.
-    - apt lists (`/var/lib/apt/lists`) or downloaded `.deb`s and `pkgcache.bin`
-      (`/var/cache/apt`) that the RUN's own layer carries (Dockle DKL-DI-0005). Deleting
-      them in a later RUN does not help: the bytes stay in this layer. Only reported
-      when the layer really has them.
+    - apt lists (`/var/lib/apt/lists`) or downloaded `.deb`s (`/var/cache/apt/archives`)
+      that the RUN's own layer carries (Dockle DKL-DI-0005). Deleting them in a later RUN
+      does not help: the bytes stay in this layer. Only reported when the layer really
+      has them. These bytes are the same files as the cache or wasted-space findings
+      about them: the report lists them under `overlaps` and totals count them once.
     - `apt-get install` without `--no-install-recommends` (unless an apt.conf file in the
       image turns recommends off): pulls in packages nobody asked for (Trivy).
     - `apk add` whose layer keeps `/var/cache/apk` (Dockle DKL-DI-0004, Trivy), yum, dnf,
@@ -272,8 +275,9 @@ def _apt(ctx: ScanContext, run: Run, report: _Reporter,
                          "/var/lib/apt/lists.", upd, None)
     installs = [c for c, a in apt if a in APT_INSTALLS]
     if installs:
-        debs = run.written(r"^/var/cache/apt/archives/[^/]+\.deb$",
-                           r"^/var/cache/apt/[^/]+\.bin$")
+        # .debs only: pkgcache.bin is apt's index cache, often the larger part, and not a
+        # download (the cache rule reports it as apt's binary caches).
+        debs = run.written(r"^/var/cache/apt/archives/[^/]+\.deb$")
         if debs:
             yield report(APT_CACHE, f"RUN installed packages and its layer keeps apt's "
                          f"download cache ({_mib(debs)}); {_left(run, debs, ctx)}.",

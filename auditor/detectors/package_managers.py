@@ -84,6 +84,8 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     ``apt`` and ``dpkg`` are the common case.
 
     **How to fix.** Install everything in a build stage and copy only the result into a
-    distroless or ``scratch`` base. ``bytes`` is the owning package's installed size.
+    distroless or ``scratch`` base. ``bytes`` is the owning package's installed size, or
+    the install tree the tool came in (``/opt/yarn-v1.22.22`` for yarn, npm's directory
+    with the packages it bundles; evidence ``install_tree``).
     """
     yield from tool_findings(ctx, PACKAGE_MANAGERS, NOUNS, multicall_rule=PKG_MANAGER_MULTICALL)

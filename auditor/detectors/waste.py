@@ -121,6 +121,7 @@ def _finding(ctx: ScanContext, writer: int, remover: int, copies: list[WastedCop
     fix = " ".join(advice for _, advice in notes) or None
     return ctx.finding(
         WASTE, message, layer=writer, size=size, fix=fix,
+        claim=[(c.layer, c.path, c.size) for c in copies],
         severity="medium" if size >= MEDIUM_FROM else "low",
         evidence=Evidence.of(
             subject=f"{instruction_text(wrote_by)} -> {instruction_text(removed_by)}",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from auditor.filetree import FileTree
 from auditor.model.image import Skipped
-from auditor.model.package import Package
+from auditor.model.package import FROM_FILES, Package
 from auditor.read.wants import Want
 
 __all__ = ["CATALOGERS", "Cataloger", "Inventory", "Package", "build_inventory",
@@ -69,6 +69,8 @@ class Inventory:
         real_dirs: dict[str, str | None] = {}
         nodes, owners = tree.nodes, self._owners  # tens of thousands of paths: no lookups
         for pkg in self.packages:
+            if pkg.ecosystem in FROM_FILES:
+                continue
             for path in pkg.files:
                 node = nodes.get(path)
                 if node is not None and node.kind == "dir":

@@ -97,6 +97,24 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Overlap:
+    """Bytes of a finding that another finding already counts in the totals."""
+
+    fingerprint: str  # the finding the bytes belong to in the totals
+    rule_id: str
+    path: str | None
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "rule_id": self.rule_id, "path": self.path,
+                "bytes": self.bytes}
+
+
+# A file copy: the layer that wrote it, its path and its size. One copy counts once.
+Copy = tuple[int, str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     category: str
@@ -111,6 +129,16 @@ class Finding:
     fix: str = ""
     paths: tuple[str, ...] = ()  # every path of the thing found (path is the first)
     evidence: Evidence = field(default_factory=Evidence)  # why it was flagged
+    # Bytes of ``bytes`` that other findings count (the same files seen by two concerns:
+    # an apt cache and the RUN that left it); totals add ``own_bytes`` only.
+    overlaps: tuple[Overlap, ...] = ()
+    # The file copies whose bytes ``bytes`` counts, for the overlap pass; never reported.
+    claim: frozenset[Copy] = field(default=frozenset(), compare=False, repr=False)
+
+    @property
+    def own_bytes(self) -> int:
+        """The bytes that belong to this finding alone in the totals."""
+        return max(0, self.bytes - sum(o.bytes for o in self.overlaps))
 
     @property
     def fingerprint(self) -> str:
@@ -140,6 +168,7 @@ class Finding:
             "layer": self.layer,
             "created_by": self.created_by,
             "bytes": self.bytes,
+            "overlaps": [o.to_json() for o in self.overlaps],
             "fix": self.fix,
             "fingerprint": self.fingerprint,
             "evidence": self.evidence.to_json(),

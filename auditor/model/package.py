@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PURL_TYPES = {"deb": "deb", "apk": "apk", "rpm": "rpm", "python": "pypi", "npm": "npm"}
+PURL_TYPES = {"deb": "deb", "apk": "apk", "rpm": "rpm", "python": "pypi", "npm": "npm",
+              "golang": "golang", "maven": "maven", "runtime": "generic"}
+# Ecosystems read from the files themselves rather than from a package database: a
+# runtime's install tree, the modules a Go binary was built from, a Java archive's
+# Maven coordinates. They own no file in the inventory's ownership index.
+FROM_FILES = frozenset({"runtime", "golang", "maven"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +24,7 @@ class PackageRef:
 
     name: str
     version: str = ""
-    ecosystem: str = ""  # deb, apk, rpm, python, npm; "" when read back from a label
+    ecosystem: str = ""  # as Package.ecosystem; "" when read back from a label
 
     @property
     def label(self) -> str:
@@ -45,13 +50,16 @@ class Package:
 
     name: str
     version: str
-    ecosystem: str  # deb, apk, rpm, python, npm
+    ecosystem: str  # deb, apk, rpm, python, npm, golang, maven, runtime
     files: tuple[str, ...] = ()  # absolute paths the package installed, as its db lists them
     installed_size: int = 0  # bytes, as the database records it (or summed from files)
     location: str = ""  # the database file or metadata path this came from
     dev: bool | None = None  # npm: a devDependency (None when unknown)
     source: str | None = None  # source package (deb), origin (apk)
     arch: str | None = None
+    # where the version was read when no database says it: "release JAVA_VERSION",
+    # "Go build info", "META-INF/maven/g/a/pom.properties"
+    version_from: str | None = None
 
     @property
     def ref(self) -> PackageRef:

@@ -33,7 +33,7 @@ from auditor.policy.model import (
 from auditor.policy.validate import Checker, kind_of
 
 BUILTIN_PREFIX = "builtin:"
-ECOSYSTEMS = ("deb", "apk", "rpm", "python", "npm")
+ECOSYSTEMS = ("deb", "apk", "rpm", "python", "npm", "golang", "maven", "runtime")
 FINGERPRINT = re.compile(r"[0-9a-f]{16,64}\Z")
 SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*\Z", re.IGNORECASE)
 UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,

@@ -127,7 +127,7 @@ class PackageRule:
 
     name: str  # a package name; * and ? match as in shell patterns
     versions: str | None = None  # a packaging specifier, e.g. "<3.0.7"; None: any version
-    ecosystem: str | None = None  # deb, apk, rpm, python, npm; None: any
+    ecosystem: str | None = None  # deb, apk, rpm, python, npm, golang, maven, runtime; None: any
     action: str = "fail"
     severity: str = PACKAGE_FORBIDDEN.severity
     reason: str = ""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # packaging is imported where used: only version rules need i
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
-_UPSTREAM = re.compile(r"(?:\d+:)?(\d+(?:\.\d+)*)")
+_UPSTREAM = re.compile(r"(?:\d+:)?v?(\d+(?:\.\d+)*)")  # v: Go pseudo-versions
 
 
 def comparable_version(text: str) -> Version | None:

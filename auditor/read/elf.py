@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from auditor.read import gobuildinfo
+from auditor.read.gobuildinfo import GoBuildInfoBlob
 from auditor.read.identity import MULTICALL, applet_table, identify
 
 ELF_MAGIC = b"\x7fELF"
@@ -85,6 +87,7 @@ class ElfFacts:
     dynamic: bool = False  # has a PT_DYNAMIC segment
     is_static: bool = False
     is_go: bool = False
+    go_buildinfo: GoBuildInfoBlob | None = None  # a Go binary's version and module list
     incomplete: str | None = None
     # Programs whose identity strings the read-only data holds: (command, what matched);
     # asked for executables only (``identify``).
@@ -363,6 +366,7 @@ class _Program:
         self.size = size
         self.problems: list[str] = []
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+        self.data_segment: tuple[int, int] | None = None  # (offset, filesz): build info
 
     def _phdrs(self, phoff: int, phentsize: int, phnum: int
                ) -> list[tuple[int, int, int, int, int, int]]:
@@ -390,6 +394,9 @@ class _Program:
                 self.stream.index_ranges.append((p_offset, p_offset + p_filesz))
             elif p_type == PT_LOAD and p_flags & PF_X and p_offset > 0:
                 self.stream.end_prefix(p_offset)
+            if p_type == PT_LOAD and p_flags & (PF_X | PF_W) == PF_W and \
+                    self.data_segment is None:
+                self.data_segment = (p_offset, p_filesz)
             out.append((p_type, p_offset, p_vaddr, p_filesz, p_align, p_flags))
         return out
 
@@ -413,17 +420,30 @@ class _Program:
             if dynamic[1] > MAX_DYNAMIC:
                 self.problems.append("dynamic section is implausibly large; read in part")
             regions.append((dynamic[0], "dynamic", min(dynamic[1], MAX_DYNAMIC), 0))
+        if self.data_segment is not None:  # read only if the binary turns out to be Go
+            regions.append((self.data_segment[0], "buildinfo",
+                            min(self.data_segment[1], gobuildinfo.WINDOW), 0))
         regions.sort()
         interpreter: str | None = None
         is_go = False
         dyn_bytes: bytes | None = None
+        window: tuple[int, bytes] | None = None  # the build info window, once read
         for offset, kind, length, align in regions:
             if rodata and not watching and offset >= rodata[0][0]:
                 watching = self._watch(rodata, is_go)
             if offset + length > self.size:
                 self.problems.append(f"{kind} segment lies past the end of the file")
                 continue
-            data = self.stream.take(offset, length)
+            if kind == "buildinfo":
+                is_go = is_go or GO_BUILDINFO_MAGIC in self.stream.buf
+                data = self.stream.take(offset, length) if is_go else None
+                window = (offset, data) if data else None
+                continue
+            if window is not None and window[0] <= offset and \
+                    offset + length <= window[0] + len(window[1]):
+                data = window[1][offset - window[0]:offset - window[0] + length]
+            else:
+                data = self.stream.take(offset, length)
             if data is None or len(data) < length:
                 self.problems.append(f"{kind} segment could not be read")
                 continue
@@ -439,13 +459,14 @@ class _Program:
         identity, applets = self._identity() if watching else ((), ())
         if not is_go:
             is_go = GO_BUILDINFO_MAGIC in self.stream.buf
+        blob = self._buildinfo(window[1]) if window is not None else None
         read_dynamic = dynamic is None or dyn_bytes is not None
         return replace(
             base, needed=dyn.needed, rpath=dyn.rpath, runpath=dyn.runpath, soname=dyn.soname,
             interpreter=interpreter,
             dynamic=dynamic is not None,
             is_static=interpreter is None and read_dynamic and dyn.n_needed == 0,
-            is_go=is_go, identity=identity, applets=applets,
+            is_go=is_go, go_buildinfo=blob, identity=identity, applets=applets,
             incomplete="; ".join(dict.fromkeys(self.problems)) or None,
         )
 
@@ -498,6 +519,21 @@ class _Program:
             if namesz > len(data) or descsz > len(data):
                 break
         return False
+
+    def _buildinfo(self, window: bytes) -> GoBuildInfoBlob | None:
+        """The build info at the start of the data segment; the old format's strings are
+        read through their addresses, where the stream can still reach them."""
+
+        def read_vaddr(vaddr: int, n: int) -> bytes | None:
+            offset = self._file_offset(vaddr)
+            if offset is None or offset + n > self.size:
+                return None
+            return self.stream.take(offset, n)
+
+        blob = gobuildinfo.read_blob(window, read_vaddr)
+        if blob is not None and blob.incomplete:
+            self.problems.append(blob.incomplete)
+        return blob
 
     def _file_offset(self, vaddr: int) -> int | None:
         for start, offset, filesz in self.loads:

@@ -2,11 +2,14 @@
 
 Built with cyclonedx-python-lib, purls with packageurl-python. The image is the BOM's
 subject (``metadata.component``, type ``container``, its config digest as version and
-SHA-256 hash); every package the catalogers found (dpkg, apk, rpm, Python, npm) is a
-component that the image depends on, with its purl and, as ``auditor:`` properties, the
-database record it came from (``auditor:location``), the layers its files come from in
-the squashed tree (``auditor:layer``) and its files (``auditor:path``, the first
-``MAX_PATHS`` of them, with ``auditor:path:count``). The layers themselves are metadata
+SHA-256 hash); every package the catalogers found (dpkg, apk, rpm, Python, npm, the Go
+modules in Go binaries as ``pkg:golang``, Java archives as ``pkg:maven``, runtimes
+outside a package database as ``pkg:generic``) is a component that the image depends
+on, with its purl and, as ``auditor:`` properties, the database record it came from
+(``auditor:location``), the layers its files come from in the squashed tree
+(``auditor:layer``), its files (``auditor:path``, the first ``MAX_PATHS`` of them, with
+``auditor:path:count``) and, for what no database records, where its version was read
+(``auditor:versionFrom``). The layers themselves are metadata
 properties (``auditor:layer:N:digest``, ``auditor:layer:N:createdBy``).
 
 A deb, apk or rpm purl needs the distribution as its namespace: it is told by the release
@@ -81,6 +84,10 @@ def purl(package: Package, distro: str | None) -> PackageURL:
         namespace, name = name.split("/", 1)
     if package.ecosystem == "python":
         name = name.lower().replace("_", "-")
+    if package.ecosystem == "maven" and ":" in name:  # group:artifact
+        namespace, name = name.split(":", 1)
+    if package.ecosystem == "golang" and "/" in name:  # github.com/x/y: namespace github.com/x
+        namespace, name = name.rsplit("/", 1)
     return PackageURL(type=package.purl_type, namespace=namespace, name=name, version=version)
 
 
@@ -97,6 +104,9 @@ def _properties(report: Report, package: Package) -> list[Property]:
     props.append(Property(name="auditor:path:count", value=str(len(present))))
     if package.source:
         props.append(Property(name="auditor:source", value=printable(package.source)))
+    if package.version_from:
+        props.append(Property(name="auditor:versionFrom",
+                              value=printable(package.version_from)))
     return props
 
 

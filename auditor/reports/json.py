@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from auditor import __version__
 from auditor.model.findings import Finding
+from auditor.model.package import Package
 from auditor.model.text import printable
 from auditor.reports import Report, WriteOptions, view
 
@@ -104,10 +106,26 @@ def report_json(report: Report) -> dict[str, Any]:
         "findings": [finding_json(report, f) for f in findings],
         **_gate_json(report),
         "suggestions": [s.to_json() for s in report.suggestions],
-        "packages": {"count": len(result.inventory.packages)},
+        "packages": _packages_json(result.inventory.packages),
         "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],
     }
     return out
+
+
+def _packages_json(packages: Sequence[Package]) -> dict[str, Any]:
+    """How many packages of each ecosystem; the runtimes outside a package database in
+    full (a few at most), each with where its version was read."""
+    by_ecosystem: dict[str, int] = {}
+    for p in packages:
+        by_ecosystem[p.ecosystem] = by_ecosystem.get(p.ecosystem, 0) + 1
+    from packageurl import PackageURL
+
+    runtimes = [{"name": p.name, "version": p.version, "path": printable(p.location),
+                 "version_from": printable(p.version_from or ""),
+                 "purl": PackageURL(type="generic", name=p.name, version=p.version).to_string()}
+                for p in packages if p.ecosystem == "runtime"]
+    return {"count": len(packages), "by_ecosystem": dict(sorted(by_ecosystem.items())),
+            "runtimes": runtimes}
 
 
 def _strict(value: Any) -> Any:

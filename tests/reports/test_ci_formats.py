@@ -229,3 +229,26 @@ def test_same_image_same_serial_number() -> None:
     one = json.loads(cyclonedx.render(samples.sample_report()))
     two = json.loads(cyclonedx.render(samples.sample_report()))
     assert one["serialNumber"] == two["serialNumber"]
+
+
+def test_cyclonedx_purls_of_go_modules_java_archives_and_runtimes() -> None:
+    report = samples.sample_report()
+    report.result.inventory.packages = [
+        Package("golang.org/x/net", "v0.17.0", "golang", files=("/app/server",),
+                location="/app/server", version_from="Go build info", arch="amd64"),
+        Package("stdlib", "1.21.5", "golang", location="/app/server"),
+        Package("org.apache.logging.log4j:log4j-core", "2.17.1", "maven",
+                location="/app/lib/log4j-core.jar"),
+        Package("temurin", "17.0.9", "runtime", location="/opt/java/openjdk",
+                version_from="/opt/java/openjdk/release JAVA_VERSION")]
+    text = cyclonedx.render(report)
+    assert_valid_cyclonedx(text)
+    bom = json.loads(text)
+    purls = {c["purl"] for c in bom["components"]}
+    assert purls == {"pkg:golang/golang.org/x/net@v0.17.0",
+                     "pkg:golang/stdlib@1.21.5",
+                     "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1",
+                     "pkg:generic/temurin@17.0.9"}
+    jdk = next(c for c in bom["components"] if c["name"] == "temurin")
+    assert ("auditor:versionFrom", "/opt/java/openjdk/release JAVA_VERSION") in {
+        (p["name"], p["value"]) for p in jdk["properties"]}

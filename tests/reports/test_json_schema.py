@@ -88,3 +88,22 @@ def _broken(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         "negative-layer"])
 def test_the_schema_rejects_drift(change: Callable[[dict[str, Any]], None]) -> None:
     assert report_problems(_broken(change))
+
+
+def test_packages_by_ecosystem_and_the_runtimes_in_full() -> None:
+    from auditor.inventory import Package
+
+    report = samples.sample_report()
+    report.result.inventory.packages = [
+        Package("bash", "5.2", "deb"), Package("stdlib", "1.21.5", "golang"),
+        Package("temurin", "17.0.9", "runtime", location="/opt/java/openjdk",
+                version_from="/opt/java/openjdk/release JAVA_VERSION")]
+    out = io.StringIO()
+    json_report.write(report, out, WriteOptions())
+    doc = json.loads(out.getvalue())
+    assert_valid_report(doc)
+    assert doc["packages"] == {
+        "count": 3, "by_ecosystem": {"deb": 1, "golang": 1, "runtime": 1},
+        "runtimes": [{"name": "temurin", "version": "17.0.9", "path": "/opt/java/openjdk",
+                      "version_from": "/opt/java/openjdk/release JAVA_VERSION",
+                      "purl": "pkg:generic/temurin@17.0.9"}]}

@@ -137,3 +137,18 @@ def test_a_huge_string_from_the_image_is_cut() -> None:
     image = replace(report.result.image, config=ImageConfig(user=huge, entrypoint=(huge,)))
     out = terminal_of(replace(report, result=replace(report.result, image=image)), 100)
     assert len(out) < 10_000 and "L…" in out
+
+
+def test_category_totals_count_overlapping_bytes_once() -> None:
+    from auditor.model.findings import Finding, Overlap
+
+    cache = Finding("AUD-CACHE", "cache", "low", "Package or build cache left in the image",
+                    "apt lists", path="/var/lib/apt/lists", bytes=50_000_000)
+    kept = Finding("AUD-APT-LISTS-KEPT", "config", "low", "apt package lists left in a layer",
+                   "RUN kept the lists", bytes=50_000_000,
+                   overlaps=(Overlap(cache.fingerprint, "AUD-CACHE", "/var/lib/apt/lists",
+                                     50_000_000),))
+    text = terminal_of(samples.sample_report(findings=[cache, kept], verdict=False), 160)
+    assert "cache (1, 50.0 MB)" in text
+    assert "config (1, 0 B; 50.0 MB more counted under other findings)" in text
+    assert "50.0 MB of it counted under AUD-CACHE /var/lib/apt/lists" in text

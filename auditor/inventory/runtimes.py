@@ -1,0 +1,181 @@
+"""Language runtimes unpacked outside a package database, as the official images ship
+them: a JDK in ``/opt/java/openjdk``, Go in ``/usr/local/go``, Node and Python built into
+``/usr/local``, a lone BusyBox. Each is a ``runtime`` package whose files are its install
+tree, and whose ``version_from`` says where its version was read:
+
+- Java: the ``release`` file beside ``bin/java`` (``JAVA_VERSION="17.0.9"``; Eclipse
+  Adoptium's builds, by ``IMPLEMENTOR``, are named ``temurin``, the others ``openjdk``);
+- Go: ``VERSION`` beside ``bin/go`` (``go1.21.5``, its first line), else the build info
+  of ``bin/go`` itself;
+- Node: ``include/node/node_version.h`` beside ``bin/node`` (``NODE_MAJOR_VERSION``...);
+- Python: ``include/pythonX.Y/patchlevel.h`` beside ``bin/pythonX.Y`` (``PY_VERSION``),
+  else ``X.Y`` from the ``lib/pythonX.Y`` directory;
+- BusyBox: its banner (``BusyBox v1.36.1``), which the ELF reader finds in the read-only
+  data of any executable as it streams past, so a renamed copy is listed too.
+
+A runtime a package database also lists (Debian's openjdk, Alpine's busybox) is listed
+all the same, with the version its own files say: a policy's rule on ``openjdk`` then
+meets a tarball JDK and a packaged one alike, and a binary that is not what its database
+claims shows as such.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+
+from auditor.filetree import FileTree, Node
+from auditor.inventory import Package, cataloger
+from auditor.inventory._read import KiB, find_files, read_content
+from auditor.inventory.trees import SHARED_DIRS, tree_files
+from auditor.model.image import FILE, Skipped
+from auditor.read.wants import Want
+
+JAVA_WANTS = [Want("**/release", 64 * KiB)]
+GO_WANTS = [Want("**/VERSION", 4 * KiB)]
+NODE_WANTS = [Want("**/include/node/node_version.h", 64 * KiB)]
+PYTHON_WANTS = [Want("**/include/python*/patchlevel.h", 64 * KiB)]
+WANTS = [*JAVA_WANTS, *GO_WANTS, *NODE_WANTS, *PYTHON_WANTS]
+
+_RELEASE_LINE = re.compile(r'^([A-Z_]+)="?([^"\n]*)"?\s*$', re.M)
+_GO_VERSION = re.compile(r"go(\d+\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)\b")
+_NODE_DEFINE = re.compile(rb"#define\s+NODE_(MAJOR|MINOR|PATCH)_VERSION\s+(\d+)")
+_PY_VERSION = re.compile(rb'#define\s+PY_VERSION\s+"([0-9][0-9A-Za-z.+]*)"')
+_BUSYBOX = re.compile(r"BusyBox v(\d+\.\d+(?:\.\d+)?)")
+_PY_BIN = re.compile(r"^(.*)/bin/python(\d+\.\d+)$")
+VERSION_TEXT = re.compile(r"[0-9][0-9A-Za-z.+_-]{0,63}")
+
+
+def _runtime(name: str, version: str, root: str, main: str,
+             files: list[Node], version_from: str) -> Package:
+    unique = {n.path: n for n in files}  # a file reached two ways counts once
+    paths = [main, *sorted(set(unique) - {main})]
+    return Package(name=name, version=version, ecosystem="runtime", files=tuple(paths),
+                   installed_size=sum(n.size for n in unique.values() if n.kind == FILE),
+                   location=root, version_from=version_from)
+
+
+def _text(tree: FileTree, path: str, skipped: list[Skipped]) -> str | None:
+    content = read_content(tree, path, skipped, "version file")
+    return content.data.decode("utf-8", "replace") if content is not None else None
+
+
+def _java(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    for node in find_files(tree, JAVA_WANTS, ("/release",)):
+        root = posixpath.dirname(node.path)
+        if tree.lookup(root + "/bin/java") is None or root in SHARED_DIRS:
+            continue
+        text = _text(tree, node.path, skipped)
+        fields = dict(_RELEASE_LINE.findall(text or ""))
+        version = fields.get("JAVA_VERSION", "")
+        if not VERSION_TEXT.fullmatch(version):
+            skipped.append(Skipped(node.path, "JDK release file has no JAVA_VERSION"))
+            continue
+        name = "temurin" if "adoptium" in fields.get("IMPLEMENTOR", "").lower() else "openjdk"
+        yield _runtime(name, version, root, root + "/bin/java", list(tree_files(tree, root)),
+                       f"{node.path} JAVA_VERSION")
+
+
+def _go(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    found: set[str] = set()
+    for node in find_files(tree, GO_WANTS, ("/VERSION",)):
+        root = posixpath.dirname(node.path)
+        if tree.lookup(root + "/bin/go") is None or root in SHARED_DIRS:
+            continue
+        text = _text(tree, node.path, skipped) or ""
+        m = _GO_VERSION.match(text.split("\n", 1)[0].strip())
+        if m is None:
+            skipped.append(Skipped(node.path, "Go VERSION file does not start with goN.N"))
+            continue
+        found.add(root)
+        yield _runtime("go", m[1], root, root + "/bin/go", list(tree_files(tree, root)),
+                       f"{node.path} first line")
+    # a Go tree without VERSION: the go command's own build info says its release
+    for path in sorted(p for p in tree.nodes if p.endswith("/bin/go")):
+        root = path[:-len("/bin/go")]
+        node = tree.nodes[path]
+        blob = node.elf.go_buildinfo if node.kind == FILE and node.elf is not None else None
+        if root in found or root in SHARED_DIRS or blob is None or \
+                "path\tcmd/go\n" not in blob.modinfo or tree.get(root + "/pkg/tool") is None:
+            continue
+        m = _GO_VERSION.match(blob.version)
+        if m is not None:
+            yield _runtime("go", m[1], root, path, list(tree_files(tree, root)),
+                           f"{path} Go build info")
+
+
+def _prefix_files(tree: FileTree, root: str, subtrees: list[str], singles: list[str]
+                  ) -> list[Node]:
+    """A runtime's files in a prefix it shares (``/usr/local``): only its own parts."""
+    if root not in SHARED_DIRS:
+        return list(tree_files(tree, root))
+    out = [n for sub in subtrees for n in tree_files(tree, root + sub)]
+    out += [n for p in singles if (n := tree.get(root + p)) is not None and n.is_file]
+    return out
+
+
+def _node(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    for node in find_files(tree, NODE_WANTS, ("/include/node/node_version.h",)):
+        root = node.path[:-len("/include/node/node_version.h")] or "/"
+        main = root.rstrip("/") + "/bin/node"
+        if tree.lookup(main) is None:
+            continue
+        content = read_content(tree, node.path, skipped, "node_version.h")
+        parts = dict(_NODE_DEFINE.findall(content.data if content else b""))
+        if not all(k in parts for k in (b"MAJOR", b"MINOR", b"PATCH")):
+            skipped.append(Skipped(node.path, "node_version.h has no NODE_*_VERSION"))
+            continue
+        version = ".".join(parts[k].decode() for k in (b"MAJOR", b"MINOR", b"PATCH"))
+        # npm and corepack in lib/node_modules are npm packages of their own
+        files = _prefix_files(tree, root, ["/include/node", "/share/doc/node"],
+                              ["/bin/node", "/share/man/man1/node.1",
+                               "/share/systemtap/tapsets/node.stp"])
+        yield _runtime("node", version, root, main, files,
+                       f"{node.path} NODE_MAJOR/MINOR/PATCH_VERSION")
+
+
+def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    headers = {n.path: n for n in find_files(tree, PYTHON_WANTS, ("/patchlevel.h",))}
+    binaries = sorted(p for p in tree.nodes if "/bin/python" in p)
+    for path in binaries:
+        node = tree.nodes[path]
+        m = _PY_BIN.match(path)
+        if m is None or not node.is_file:
+            continue
+        root, xy = m[1] or "/", m[2]
+        lib = f"{root}/lib/python{xy}"
+        if tree.get(lib) is None:
+            continue
+        header = f"{root}/include/python{xy}/patchlevel.h"
+        version, version_from = xy, f"{lib} directory"
+        if header in headers:
+            content = read_content(tree, header, skipped, "patchlevel.h")
+            found = _PY_VERSION.search(content.data) if content is not None else None
+            if found is not None and found[1].decode().startswith(xy):
+                version, version_from = found[1].decode(), f"{header} PY_VERSION"
+        own = [n for n in tree_files(tree, lib)
+               if "/site-packages/" not in n.path and "/dist-packages/" not in n.path]
+        own += _prefix_files(tree, root, [f"/include/python{xy}"], [])
+        own += [n for n in tree.children(root + "/bin") if n.is_file and
+                n.path.rsplit("/", 1)[1].startswith(("python", "pydoc", "idle", "2to3"))]
+        own += [n for n in tree.children(root + "/lib") if n.is_file and
+                n.path.rsplit("/", 1)[1].startswith(f"libpython{xy}")]
+        yield _runtime("python", version, root, path, own, version_from)
+
+
+def _busybox(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    # the ELF reader has searched every executable's read-only data for its banner
+    for path in sorted(p for p, n in tree.nodes.items() if n.kind == FILE and n.elf is not None
+                       and any(c == "busybox" for c, _ in n.elf.identity)):
+        node = tree.nodes[path]
+        what = dict(node.elf.identity)["busybox"]
+        m = _BUSYBOX.search(what)
+        if m is not None:
+            yield _runtime("busybox", m[1], path, path, [node], f"{path} banner")
+
+
+@cataloger("runtimes", wants=WANTS)
+def catalog_runtimes(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    for find in (_java, _go, _node, _python, _busybox):
+        yield from find(tree, skipped)
