@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from auditor.filetree import FileTree, Node
 from auditor.fixes import dockerquote as dq
+from auditor.model.findings import Finding
 
 MAX_COPIES = 12  # above this, gather with tar: a COPY is a layer, and links become copies
 STAGING_DIR = "/auditor-runtime"
@@ -225,6 +226,20 @@ def _names(tree: FileTree, reals: dict[str, Node], links: dict[str, Node]) -> di
 
 def _under(path: str, dirs: Iterable[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def held_by(f: Finding) -> tuple[str, ...]:
+    """The image paths that hold what finding ``f`` is about: its own paths, and for a
+    Java compiler its JDK's ``lib/modules``. The ``javac`` launcher is a small front for the
+    ``jdk.compiler`` module inside that runtime image, so a final stage that copies the
+    JDK's ``lib/modules`` for ``java`` keeps the compiler (``java -m jdk.compiler/...``
+    still compiles) even without ``bin/javac``; only a ``jlink``-made runtime drops it."""
+    paths = f.paths or ((f.path,) if f.path else ())
+    root = f.evidence.extras.get("install_tree")
+    if f.category == "compiler" and f.evidence.extras.get("install_tree_kind") == "java" \
+            and isinstance(root, str):
+        paths = (*paths, root.rstrip("/") + "/lib/modules")
+    return paths
 
 
 def keeper(tree: FileTree, plan: CopyPlan, base_has: Callable[[Node], bool] | None = None

@@ -15,7 +15,7 @@ from auditor.detectors.secrets import ENV_RULE, HISTORY_RULE
 from auditor.errors import AuditorError
 from auditor.filetree import Node
 from auditor.fixes.bases import Bases, LocalBase
-from auditor.fixes.copyplan import CopyPlan, keeper
+from auditor.fixes.copyplan import CopyPlan, held_by, keeper
 from auditor.fixes.dockerfile import parse_dockerfile
 from auditor.fixes.finalstage import (
     builder_alias,
@@ -140,7 +140,7 @@ def expected_findings(result: AuditResult, fixed: Rewrite) -> list[Finding] | No
     kept = keeper(result.tree, fixed.plan, fixed.base_has)
     out = []
     for f in result.findings:
-        paths = f.paths or ((f.path,) if f.path else ())
+        paths = held_by(f)
         if paths:
             if any(kept(p) for p in paths):
                 out.append(f)

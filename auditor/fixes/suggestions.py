@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from auditor.detectors import history as layer_rules
 from auditor.detectors.secrets import ENV_RULE
 from auditor.fixes.bases import Bases
-from auditor.fixes.copyplan import keeper
+from auditor.fixes.copyplan import held_by, keeper
 from auditor.fixes.finalstage import (
     FinalStage,
     builder_alias,
@@ -144,9 +144,11 @@ def _multi_stage(ctx: _Ctx) -> Suggestion | None:
         return None
     dropped, stays = _split_kept(ctx, final)
     toolchain = [f for f in toolchain if f in dropped]
-    if not toolchain:  # the program needs the toolchain itself: a stage removes none of it
+    if not dropped:  # the program needs the toolchain itself: a stage removes none of it
         return _nothing_to_drop(closure, stays)
-    culprit = max(toolchain, key=lambda f: f.bytes)
+    # The culprit is a tool the stage drops; when the program keeps every build tool (a
+    # JDK's compiler lives in the runtime java needs) the stage still drops the rest.
+    culprit = max(toolchain or dropped, key=lambda f: f.bytes)
     origin, step = ctx.origin(culprit)
     saves = max(ctx.image_bytes - final.expected_bytes, 0)
     stage_name = builder_alias(a)
@@ -182,7 +184,7 @@ def _split_kept(ctx: _Ctx, final: FinalStage) -> tuple[list[Finding], list[Findi
     if final.plan is None:
         return found, []
     kept = keeper(ctx.result.tree, final.plan, final.base_has)
-    stays = [f for f in found if any(kept(p) for p in (f.paths or (f.path,) if f.path else ()))]
+    stays = [f for f in found if any(kept(p) for p in held_by(f))]
     return [f for f in found if f not in stays], stays
 
 
@@ -205,6 +207,13 @@ def _kept_text(stays: Sequence[Finding], closure: Closure) -> str:
     text += (" It keeps what the program itself needs: " + "; ".join(
         f"{c} ({_names(fs)})" for c in DROPPED_BY_STAGE
         if (fs := [f for f in stays if f.category == c])) + f" [{_rules(stays)}].")
+    for f in stays:
+        if f.category == "compiler" and f.evidence.extras.get("install_tree_kind") == "java":
+            text += (f" {_one(str(f.evidence.extras.get('install_tree')))}/lib/modules stays for "
+                     "java, and it holds the compiler (the jdk.compiler module) whatever the "
+                     "launcher: a runtime made with jlink --add-modules (only the modules the "
+                     "program uses) or a JRE base drops it.")
+            break
     for path in multicall:
         applets = [_one(a) for a in closure.applets_of(path)]
         if applets:
