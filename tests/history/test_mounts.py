@@ -75,3 +75,20 @@ def test_a_dockerfiles_run_flags():
     [run] = df.stages[0].instructions
     assert mounts_of_flags(run.flags) == (RunMount("cache", "/root/.cache/pip"),
                                           RunMount("secret", "/run/secrets/npmrc", "npmrc"))
+
+
+def test_a_run_with_mounts_attributes_exactly_on_buildah_and_buildkit():
+    from auditor.fixes.attribution import attribute, run_mounts
+    from auditor.model.image import HistoryEntry
+
+    text = ("FROM base\nRUN --mount=type=cache,target=/root/.cache/pip \\\n"
+            "    pip install flask\nRUN echo done\n")
+    flask = "pip install flask"
+    for recorded in (f"/bin/sh -c --mount=type=cache,target=/root/.cache/pip {flask}",
+                     f"RUN /bin/sh -c {flask} # buildkit"):
+        history = [HistoryEntry("", False, comment="Imported from -"),
+                   HistoryEntry(recorded, False), HistoryEntry("/bin/sh -c echo done", False)]
+        a = attribute(text, history, 3)
+        assert [(s.instruction.line, s.confidence) for s in a.steps] == [(2, "exact"),
+                                                                           (4, "exact")]
+        assert run_mounts(a) == {1: (RunMount("cache", "/root/.cache/pip"),)}
