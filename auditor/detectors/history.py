@@ -97,8 +97,9 @@ class Run:
 
     def written(self, *patterns: str) -> list[tuple[str, int]]:
         rx = re.compile("|".join(patterns))
-        return [(p, s) for p, s in self.files or () if s > 0 and rx.search(p)
-                and not mounted(p, self.mounts)]
+        found = [(p, s) for p, s in self.files or () if s > 0 and rx.search(p)]
+        return [(p, s) for p, s in found if not mounted(p, self.mounts)] if self.mounts \
+            else found
 
     def mounts_cache(self, where: str) -> bool:
         """Whether the RUN mounted something over the cache directory ``where`` or a
