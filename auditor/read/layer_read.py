@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from auditor.errors import AuditorError, DigestMismatch
 from auditor.model.image import LayerScan
@@ -139,8 +139,7 @@ class LayerReader:
 
     def _read_stream(self, blob: LayerBlob, stream: IO[bytes]) -> LayerScan:
         """A layer as a stream: hashed as it passes, decompressed, walked."""
-        outer = HashingReader(stream, self._settings.progress)
-        buffered = io.BufferedReader(outer, CHUNK)
+        buffered = io.BufferedReader(cast(Any, stream), CHUNK)
         if blob.media_type == SNIFF:
             compression = sniff_compression(buffered.peek(4)[:4])
             media_type = DOCKER_LAYER + ("" if compression == "none" else "." + compression)
@@ -151,7 +150,8 @@ class LayerReader:
         wants, budget = self._wants()
         # Reading and hashing run in a second thread (they release the GIL), parsing
         # headers in this one: two cores, and the scan runs at hashing speed.
-        pump = PrefetchReader(chunks_of(buffered))
+        outer = HashingReader(cast(IO[bytes], buffered), self._settings.progress)
+        pump = PrefetchReader(chunks_of(cast(IO[bytes], outer)))
         try:
             entries, skipped = scan_layer_tar(StreamCursor(pump), blob.index, wants, budget)
             # Read to the end, past the tar's end-of-archive blocks: the digests cover it.
