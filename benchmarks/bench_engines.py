@@ -90,12 +90,17 @@ def main() -> int:
 
 def rounds(commands: list[tuple[str, list[str] | str]], repeat: int,
            cwd: str | None = None) -> list[float]:
-    """Each command in turn, ``repeat`` rounds; prints each series; the median over rounds
-    of each command's time over the last command's, for all but the last."""
+    """Each command in turn, ``repeat`` rounds, each round starting one command further on
+    (the command after an engine's save pays for its clean-up; each takes that place in
+    turn); prints each series; the median over rounds of each command's time over the
+    last command's, for all but the last."""
     series = [Series(label) for label, _ in commands]
     per_round: list[list[float]] = []
-    for _ in range(repeat):
-        walls = [s.run(cmd, cwd) for s, (_, cmd) in zip(series, commands, strict=True)]
+    n = len(commands)
+    for r in range(repeat):
+        walls = [0.0] * n
+        for i in [(r + k) % n for k in range(n)]:
+            walls[i] = series[i].run(commands[i][1], cwd)
         per_round.append([w / walls[-1] for w in walls[:-1]])
     for s in series:
         print(s.line(), flush=True)
