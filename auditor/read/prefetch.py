@@ -195,7 +195,7 @@ class LayerPump:
     _END = object()
 
     def __init__(self, read: Callable[[int], bytes], compression: str, blob: Tally, tar: Tally,
-                 chunk: int = 4 << 20, depth: int = 6) -> None:
+                 chunk: int = 4 << 20, depth: int = 4) -> None:
         self.blob, self.tar = blob, tar
         self._read = read
         self._stop = threading.Event()
