@@ -178,9 +178,9 @@ class LayerReader:
         # costs several times the hashing, which runs beside it); the tar when verifying.
         stored = Tally(not blob.blob_digest or verify is not False, self._settings.progress)
         tar = Tally(bool(verify))
-        wants, budget = self._wants()
-        pump = LayerPump(read, compression, stored, tar)
+        pump = LayerPump(read, compression, stored, tar)  # inflating while the wants load
         try:
+            wants, budget = self._wants()
             cursor = StreamCursor(None, next_chunk=pump.next_chunk)
             entries, skipped = scan_layer_tar(cursor, blob.index, wants, budget)
             pump.drain()  # past the tar's end-of-archive blocks: the digests cover it
