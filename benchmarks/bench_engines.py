@@ -53,6 +53,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--image", default=IMAGE)
     ap.add_argument("--baseline", help="another checkout whose auditor is timed beside")
+    ap.add_argument("--engine", action="append", help="only this engine (repeatable)")
     args = ap.parse_args()
     here = str(Path(__file__).resolve().parent.parent)
     # This checkout's auditor, whatever the directory a command runs in (dive's, a tmp dir)
@@ -66,6 +67,8 @@ def main() -> int:
           f"repeat {args.repeat}; image {args.image}")
     lines = []
     for name, host in engines().items():
+        if args.engine and name not in args.engine:
+            continue
         if not has_image(host, args.image):
             print(f"{name}: no {args.image} at {host}; left out")
             continue
