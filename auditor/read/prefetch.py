@@ -189,7 +189,7 @@ class LayerPump:
     with :class:`SocketPrefetch`). Inflating and hashing hold no GIL while they work, so
     the three overlap on two cores, and nothing copies the uncompressed bytes after the
     decompressor wrote them. Memory stays bounded: ``depth`` buffers of ``chunk`` bytes,
-    and as many stored blocks waiting to be hashed.
+    and two stored blocks waiting to be hashed (hashing outruns inflating).
     """
 
     _END = object()
@@ -203,7 +203,7 @@ class LayerPump:
         for _ in range(depth):
             self._free.put(bytearray(chunk))
         self._full: queue.Queue[object] = queue.Queue()
-        self._to_hash: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._to_hash: queue.Queue[object] = queue.Queue(maxsize=2)  # hashing outruns inflating
         self._held: bytearray | None = None
         self._done = False
         self._hasher = threading.Thread(target=self._hash, daemon=True)
