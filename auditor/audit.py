@@ -29,6 +29,7 @@ from auditor.sources.common import ScanOptions
 if TYPE_CHECKING:
     from auditor.fixes.bases import LocalBase
     from auditor.fixes.rewrite import Rewrite
+    from auditor.history import RunMount
     from auditor.policy import Baseline, Policy
 
 # The detectors, catalogers, policy, closure and fixes are imported where they are first
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 # loads them.
 
 ListBases = Callable[[], Sequence["str | LocalBase"]]
+# The RUN mounts a Dockerfile declares for an image, by history index (BuildKit's history
+# leaves them out).
+MountsOf = Callable[[Image], Mapping[int, tuple["RunMount", ...]]]
 
 
 def _engine_bases() -> Sequence[str | LocalBase]:
@@ -79,14 +83,15 @@ def audit(request: AuditRequest) -> Report:
     """The whole pipeline. Problems that are the user's (a bad policy threshold, an
     unknown --target) stop it; a step after the findings that fails is recorded as
     skipped, and the report still holds everything before it."""
+    attribution_of = _attributor(request)
     result = scan(request.source, platform=request.platform, progress=request.progress,
-                  verify=request.verify)
+                  verify=request.verify, dockerfile_mounts=_mounts_of(attribution_of))
     verdict = None if request.policy is None else judge(
         result, request.policy, baseline=request.baseline, fail_under=request.fail_under,
         fail_on=request.fail_on, ignore=request.ignore)
     skipped: list[Skipped] = []  # what goes wrong from here on
     closure = _closure(result, skipped)
-    attribution = _attribution(request, result)
+    attribution = attribution_of(result.image)
     if attribution is not None and attribution.mismatch is not None:
         # said in every report; the suggestions quote no line of that Dockerfile
         skipped.append(Skipped(f"--dockerfile {request.dockerfile or 'Dockerfile'}",
@@ -191,14 +196,35 @@ def _closure(result: AuditResult, skipped: list[Skipped]) -> Closure | None:
         return None
 
 
-def _attribution(request: AuditRequest, result: AuditResult) -> Attribution | None:
-    if request.dockerfile_text is None:
-        return None
+def _attributor(request: AuditRequest) -> Callable[[Image], Attribution | None]:
+    """The image's attribution to the request's Dockerfile, made once when first asked
+    (the detectors ask first, for the RUN mounts; the suggestions after)."""
+    made: list[Attribution | None] = []
+
+    def attribution_of(image: Image) -> Attribution | None:
+        if not made:
+            made.append(None if request.dockerfile_text is None else _attribute(request, image))
+        return made[0]
+
+    return attribution_of
+
+
+def _attribute(request: AuditRequest, image: Image) -> Attribution:
     from auditor.fixes.attribution import attribute
 
-    return attribute(request.dockerfile_text, result.image.config.history,
-                     len(result.image.layers), target=request.target,
-                     build_args=request.build_args)
+    assert request.dockerfile_text is not None
+    return attribute(request.dockerfile_text, image.config.history, len(image.layers),
+                     target=request.target, build_args=request.build_args)
+
+
+def _mounts_of(attribution_of: Callable[[Image], Attribution | None]) -> MountsOf:
+    def mounts(image: Image) -> Mapping[int, tuple[RunMount, ...]]:
+        from auditor.fixes.attribution import run_mounts
+
+        attribution = attribution_of(image)
+        return run_mounts(attribution) if attribution is not None else {}
+
+    return mounts
 
 
 def dockerfile_lines(attribution: Attribution | None) -> dict[int, int]:
@@ -257,7 +283,8 @@ def _open(source: str, options: ScanOptions) -> Image:
     return image
 
 
-def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResult:
+def audit_image(image: Image, tree: FileTree, detect: bool = True,
+                dockerfile_mounts: MountsOf | None = None) -> AuditResult:
     from auditor.detectors import ScanContext, redact_instruction, run_detectors
     from auditor.inventory import build_inventory
 
@@ -269,19 +296,23 @@ def audit_image(image: Image, tree: FileTree, detect: bool = True) -> AuditResul
     skipped = [*image.skipped, *tree.skipped, *inventory.skipped]
     findings = []
     if detect:
-        ctx = ScanContext(image, tree, inventory, history, redact=redact_instruction)
+        mounts = dockerfile_mounts(image) if dockerfile_mounts is not None else {}
+        ctx = ScanContext(image, tree, inventory, history, redact=redact_instruction,
+                          dockerfile_mounts=mounts)
         findings = run_detectors(ctx, skipped)
     return AuditResult(image, tree, inventory, shown, tuple(findings), tuple(skipped))
 
 
 def scan(source: str, *, platform: str | None = None, progress: Progress | None = None,
-         detect: bool = True, verify: bool | None = None) -> AuditResult:
-    """The image read and audited: its tree, its packages and the detectors' findings."""
+         detect: bool = True, verify: bool | None = None,
+         dockerfile_mounts: MountsOf | None = None) -> AuditResult:
+    """The image read and audited: its tree, its packages and the detectors' findings.
+    ``dockerfile_mounts`` gives the RUN mounts a Dockerfile declares, by history index."""
     wants = scan_wants if detect else NOTHING  # made once the source has started reading
     image = _open(source, ScanOptions(wants, platform, progress, verify=verify,
                                       defer_checks=True))
     # Layer digests are checked in the background while the tree is squashed and audited;
     # a mismatch is raised here, before anything is reported.
-    result = audit_image(image, squash_layers(image.layers), detect)
+    result = audit_image(image, squash_layers(image.layers), detect, dockerfile_mounts)
     image.wait_checks()
     return result

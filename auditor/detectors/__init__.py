@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from auditor.filetree import FileTree, Node
+from auditor.history import RunMount, parse_created_by
 from auditor.inventory import Inventory, Package
 from auditor.model.evidence import Evidence
 from auditor.model.findings import Copy, Finding, Rule
@@ -32,6 +33,26 @@ class ScanContext:
     history: list[HistoryEntry | None] = field(default_factory=list)  # per layer
     # Masks secrets in an instruction: findings carry created_by into every report.
     redact: Callable[[str], str] = field(default=lambda text: text)
+    # RUN --mount flags the history does not record (BuildKit's), read from the Dockerfile
+    # given with --dockerfile, by history index (see ``run_mounts``).
+    dockerfile_mounts: Mapping[int, tuple[RunMount, ...]] = field(default_factory=dict)
+
+    def run_mounts(self, history_index: int | None) -> tuple[RunMount, ...]:
+        """The ``--mount`` flags of the RUN at ``history_index``: recorded in its history
+        entry (buildah) or in the Dockerfile (BuildKit)."""
+        entries = self.image.config.history
+        if history_index is None or not 0 <= history_index < len(entries):
+            return ()
+        recorded = parse_created_by(entries[history_index].created_by).mounts
+        return recorded + tuple(self.dockerfile_mounts.get(history_index, ()))
+
+    def layer_mounts(self, layer: int) -> tuple[RunMount, ...]:
+        """The ``--mount`` flags of the RUN that made ``layer`` (none when the history
+        does not map onto the layers)."""
+        producing = [i for i, h in enumerate(self.image.config.history) if not h.empty_layer]
+        if len(producing) != len(self.image.layers) or not 0 <= layer < len(producing):
+            return ()
+        return self.run_mounts(producing[layer])
 
     def created_by(self, layer: int | None) -> str | None:
         if layer is None or not 0 <= layer < len(self.history):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from auditor.detectors import ScanContext, detector
 from auditor.detectors.waste import size_text
 from auditor.filetree import FileTree, Node
+from auditor.history import RunMount, mounted
 from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
@@ -157,16 +158,37 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     (``RUN --mount=type=cache,target=/root/.cache/go-build``), or build in one stage and copy
     only the result into a clean final stage. Deleting a cache in a later RUN does not help:
     its bytes stay in the layer that wrote them (see wasted space).
+
+    A cache mount is the right way, and is not reported: a file is left out when the RUN
+    that wrote its layer mounted a cache (or a tmpfs, a bind, a secret) over it, as the
+    history records (buildah) or the Dockerfile says (``--dockerfile``, for BuildKit, whose
+    history leaves the flags out). A layer that wrote into the same directory without the
+    mount is reported as ever.
     """
+    in_mount = _in_a_mount(ctx)
     for root, cache in cache_locations(ctx):
         files = sorted((n for n in files_under(ctx.tree, root)
-                        if cache.keep(posixpath.relpath(n.path, root))), key=lambda n: n.path)
+                        if cache.keep(posixpath.relpath(n.path, root)) and not in_mount(n)),
+                       key=lambda n: n.path)
         if files:
             yield _finding(ctx, root, cache, files, [root])
     bins = [n for n in ctx.tree.children("/var/cache/apt")
             if n.is_file and n.path.endswith(".bin")]
     if bins:
         yield _finding(ctx, bins[0].path, APT_BINS, bins, [n.path for n in bins])
+
+
+def _in_a_mount(ctx: ScanContext) -> Callable[[Node], bool]:
+    """Whether a file lies in a mount of the RUN that made its layer."""
+    by_layer: dict[int, tuple[RunMount, ...]] = {}
+
+    def check(node: Node) -> bool:
+        mounts = by_layer.get(node.layer)
+        if mounts is None:
+            mounts = by_layer[node.layer] = ctx.layer_mounts(node.layer)
+        return bool(mounts) and mounted(node.path, mounts)
+
+    return check
 
 
 def _finding(ctx: ScanContext, root: str, cache: Cache, files: list[Node],

@@ -13,7 +13,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from auditor.detectors import ScanContext, detector
-from auditor.history import Command, Step, brief, build_steps, iter_commands, operands
+from auditor.history import (
+    Command,
+    RunMount,
+    Step,
+    brief,
+    build_steps,
+    iter_commands,
+    mounted,
+    operands,
+)
 from auditor.model.evidence import Evidence, JsonValue
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import FILE
@@ -84,10 +93,23 @@ class Run:
     step: Step
     commands: tuple[Command, ...]
     files: tuple[tuple[str, int], ...] | None  # regular files its layer wrote; None: unknown
+    mounts: tuple[RunMount, ...] = ()  # its --mount flags (history or Dockerfile)
 
     def written(self, *patterns: str) -> list[tuple[str, int]]:
         rx = re.compile("|".join(patterns))
-        return [(p, s) for p, s in self.files or () if s > 0 and rx.search(p)]
+        found = [(p, s) for p, s in self.files or () if s > 0 and rx.search(p)]
+        return [(p, s) for p, s in found if not mounted(p, self.mounts)] if self.mounts \
+            else found
+
+    def mounts_cache(self, where: str) -> bool:
+        """Whether the RUN mounted something over the cache directory ``where`` or a
+        directory above it (``/root/.cache`` holds ``/root/.cache/pip``); ``~/`` is any
+        home."""
+        if not where.startswith("~/"):
+            return any(m.holds(where) for m in self.mounts)
+        parts = where[2:].split("/")
+        tails = ["/" + "/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+        return any(m.target.endswith(tuple(tails)) for m in self.mounts)
 
 
 def _action(cmd: Command, with_value: frozenset[str]) -> str:
@@ -128,7 +150,7 @@ def _runs(ctx: ScanContext) -> Iterator[Run]:
         if step.layer is not None and step.layer < len(ctx.image.layers):
             files = tuple((e.path, e.size) for e in ctx.image.layers[step.layer].entries
                           if e.kind == FILE)
-        yield Run(step, tuple(iter_commands(step.args)), files)
+        yield Run(step, tuple(iter_commands(step.args)), files, ctx.run_mounts(step.index))
 
 
 class _Reporter:
@@ -208,6 +230,11 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
 
     When the history cannot be mapped onto the layers the cache checks fall back to the
     command line alone, and the evidence says so.
+
+    A RUN that mounts a cache over the directory (``RUN --mount=type=cache,target=
+    /root/.cache/pip pip install ...``) keeps it out of its layer: that is the right way,
+    and is not reported. The mounts are read from the history (buildah records them) or
+    from the Dockerfile given with ``--dockerfile`` (BuildKit's history leaves them out).
     """
     runs = list(_runs(ctx))
     for run in runs:
@@ -270,7 +297,7 @@ def _apt(ctx: ScanContext, run: Run, report: _Reporter,
         if lists:
             yield report(APT_LISTS, f"RUN ran apt-get update and its layer keeps the apt "
                          f"lists ({_mib(lists)}); {_left(run, lists, ctx)}.", upd, lists)
-        elif run.files is None and not removed:
+        elif run.files is None and not removed and not run.mounts_cache("/var/lib/apt/lists"):
             yield report(APT_LISTS, "RUN ran apt-get update and does not remove "
                          "/var/lib/apt/lists.", upd, None)
     installs = [c for c, a in apt if a in APT_INSTALLS]
@@ -295,32 +322,36 @@ def _apt(ctx: ScanContext, run: Run, report: _Reporter,
 def _caches(run: Run, report: _Reporter, ctx: ScanContext,
             apk: list[tuple[Command, str]], rpm: list[tuple[Command, str]]
             ) -> Iterator[Finding]:
-    checks: list[tuple[Rule, list[Command], tuple[str, ...], str]] = [
+    # (rule, the commands that fill the cache, where its files are, what it is, where a
+    # mount keeps it out of the layer)
+    checks: list[tuple[Rule, list[Command], tuple[str, ...], str, str]] = [
         (APK_CACHE, [c for c, a in apk if a in ("add", "upgrade") and not c.has("--no-cache")],
-         (r"^/var/cache/apk/",), "apk's index and package cache"),
+         (r"^/var/cache/apk/",), "apk's index and package cache", "/var/cache/apk"),
         (RPM_CACHE, [c for c, a in rpm if a in ("install", "in", "update", "upgrade", "up",
                                                 "reinstall", "groupinstall", "localinstall",
                                                 "distro-sync", "dup", "dist-upgrade")],
-         (r"^/var/cache/(?:yum|dnf|zypp|libdnf5|tdnf)/",), "the package manager's cache"),
+         (r"^/var/cache/(?:yum|dnf|zypp|libdnf5|tdnf)/",), "the package manager's cache",
+         "/var/cache/dnf"),
         (PIP_CACHE, [c for c in run.commands if _is_pip(c) and _pip_action(c) == "install"
                      and not c.has("--no-cache-dir")],
-         (r"/\.cache/pip/",), "pip's download and wheel cache"),
+         (r"/\.cache/pip/",), "pip's download and wheel cache", "~/.cache/pip"),
         (NPM_CACHE, [c for c in run.commands
                      if (c.program == "npm" and _action(c, frozenset()) in
                          ("install", "i", "ci", "add", "update"))
                      or (c.program == "yarn" and _action(c, frozenset()) in
                          ("", "install", "add"))],
          (r"/\.npm/_cacache/", r"/\.cache/yarn/", r"^/usr/local/share/\.cache/yarn/"),
-         "the npm/yarn cache"),
+         "the npm/yarn cache", "~/.npm/_cacache"),
     ]
-    for rule, commands, patterns, what in checks:
+    for rule, commands, patterns, what, where in checks:
         if not commands:
             continue
         files = run.written(*patterns)
         if files:
             yield report(rule, f"RUN {brief(commands[0].text, 120)} left {what} in its layer "
                          f"({_mib(files)}); {_left(run, files, ctx)}.", commands, files)
-        elif run.files is None and rule in (APK_CACHE, PIP_CACHE):
+        elif run.files is None and rule in (APK_CACHE, PIP_CACHE) \
+                and not run.mounts_cache(where):
             # Without the layer, the command line is all there is to go on.
             yield report(rule, f"RUN {brief(commands[0].text, 120)} keeps {what} unless "
                          "something else removes it.", commands, None)

@@ -27,7 +27,13 @@ from auditor.fixes.dockerfile import (
     expand,
     parse_dockerfile,
 )
-from auditor.history import created_by_text, parse_created_by, recorded_env
+from auditor.history import (
+    RunMount,
+    created_by_text,
+    mounts_of_flags,
+    parse_created_by,
+    recorded_env,
+)
 from auditor.model.attribution import Attribution, LayerOrigin, StepMatch
 from auditor.model.dockerfile import Dockerfile, Instruction, Stage
 from auditor.model.image import HistoryEntry
@@ -111,6 +117,20 @@ def attribute(dockerfile_text: str, history: Sequence[HistoryEntry], layer_count
     root = chain[0]
     return Attribution(tuple(layers), base_layers, root.base, root.from_line, chain[-1],
                        tuple(steps), tuple(notes), df, layer_of)
+
+
+def run_mounts(attribution: Attribution) -> dict[int, tuple[RunMount, ...]]:
+    """Each matched RUN's ``--mount`` flags, by the history entry it made: what BuildKit's
+    history leaves out and the cache and secret checks need."""
+    out: dict[int, tuple[RunMount, ...]] = {}
+    for step in attribution.steps:
+        ins = step.instruction
+        if step.history_index is None or step.confidence == NONE or ins.keyword != "RUN":
+            continue
+        mounts = mounts_of_flags(ins.flags)
+        if mounts:
+            out[step.history_index] = mounts
+    return out
 
 
 # -- alignment -------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from auditor.history.created_by import (
     recorded_env,
     recorded_settings,
 )
+from auditor.history.mounts import RunMount, mounted, mounts_of_flags, parse_mount
 from auditor.history.shell import Command, brief, iter_commands, operands, split_words
 from auditor.history.steps import Step, build_steps, last_step
 
-__all__ = ["INSTRUCTIONS", "Command", "CreatedBy", "Step", "brief", "build_steps",
-           "created_by_text", "iter_commands", "last_step", "operands", "parse_created_by",
-           "recorded_env", "recorded_settings", "split_words"]
+__all__ = ["INSTRUCTIONS", "Command", "CreatedBy", "RunMount", "Step", "brief", "build_steps",
+           "created_by_text", "iter_commands", "last_step", "mounted", "mounts_of_flags",
+           "operands", "parse_created_by", "parse_mount", "recorded_env", "recorded_settings",
+           "split_words"]

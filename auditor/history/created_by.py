@@ -14,6 +14,10 @@ builders write them in a few shapes:
 - BuildKit: the instruction keyword first and `` # buildkit`` last for RUN, ADD and COPY:
   ``RUN /bin/sh -c ... # buildkit``, ``RUN |1 V=1 /bin/sh -c make # buildkit``,
   ``ADD https://x/y /y # buildkit``; the others bare: ``USER toor``, ``ENV A=1``, ``ARG V=1``.
+
+A RUN's ``--mount`` flags: buildah writes them in front of the script (``/bin/sh -c
+--mount=type=cache,target=/root/.cache/pip pip install x``), BuildKit leaves them out;
+``mounts`` reads them off the script (see ``mounts``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from auditor.history.mounts import RunMount, split_run_flags
 from auditor.history.shell import split_words
 
 INSTRUCTIONS = frozenset({
@@ -51,6 +56,7 @@ class CreatedBy:
     ``shell``: for a RUN, the ``<shell> -c`` it ran under as recorded ("" for exec form).
     ``build_args``: the ``|N A=1 ...`` build args a RUN recorded, in order.
     ``written``: the instruction as the user wrote it, for display (no builder wrapper).
+    ``mounts``: a RUN's ``--mount`` flags, where the history records them (buildah).
     """
 
     instruction: str
@@ -59,6 +65,7 @@ class CreatedBy:
     shell: str = ""
     build_args: tuple[tuple[str, str], ...] = ()
     written: str = ""
+    mounts: tuple[RunMount, ...] = ()
 
 
 def _read_run(text: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -101,12 +108,16 @@ def parse_created_by(created_by: str) -> CreatedBy:
         if keyword != "RUN":
             return CreatedBy(keyword, rest, buildkit, written=text)
         shell, script, build_args = _read_run(rest)
-        return CreatedBy("RUN", script, buildkit, shell, build_args, written=text)
+        script, mounts = split_run_flags(script)
+        return CreatedBy("RUN", script, buildkit, shell, build_args, written=text,
+                         mounts=mounts)
     shell, script, build_args = _read_run(text)
     # Only a recognised shell wrapper is the builder's RUN; other text (another tool's
     # history) is shown as it is.
     written = "RUN " + script if shell or build_args else text
-    return CreatedBy("RUN", script, buildkit, shell, build_args, written=written)
+    script, mounts = split_run_flags(script) if shell else (script, ())
+    return CreatedBy("RUN", script, buildkit, shell, build_args, written=written,
+                     mounts=mounts)
 
 
 def created_by_text(created_by: str | None) -> str:

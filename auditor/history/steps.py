@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auditor.history.created_by import parse_created_by
+from auditor.history.mounts import RunMount
 from auditor.model.image import ImageConfig
 
 
@@ -23,6 +24,7 @@ class Step:
     args: str  # the text after the keyword; for RUN, the shell script itself
     created_by: str  # the history entry as written
     buildkit: bool
+    mounts: tuple[RunMount, ...] = ()  # a RUN's --mount flags, where history records them
 
 
 def build_steps(config: ImageConfig, layer_count: int) -> list[Step]:
@@ -37,7 +39,7 @@ def build_steps(config: ImageConfig, layer_count: int) -> list[Step]:
             layer += 1
         read = parse_created_by(entry.created_by)
         steps.append(Step(index, this_layer, read.instruction, read.args, entry.created_by,
-                          read.buildkit))
+                          read.buildkit, read.mounts))
     return steps
 
 

@@ -55,6 +55,31 @@ class HashingReader(io.RawIOBase):
         return "sha256:" + self._hash.hexdigest() if self._hash is not None else ""
 
 
+class Tally:
+    """The sha256 (when hashing) and the count of the bytes handed to ``add``: a stream's
+    digest where the bytes are not read through a file object (the layer pump)."""
+
+    def __init__(self, hashing: bool, progress: Progress | None = None) -> None:
+        self._hash = hashlib.sha256() if hashing else None
+        self._progress = progress
+        self.count = 0
+
+    @property
+    def hashing(self) -> bool:
+        return self._hash is not None
+
+    def add(self, data: bytes | bytearray | memoryview) -> None:
+        if self._hash is not None:
+            self._hash.update(data)  # holds no GIL past 2 KiB
+        self.count += len(data)
+        if self._progress is not None:
+            self._progress(len(data))
+
+    def digest(self) -> str:
+        """The digest of what passed; "" when not hashing."""
+        return "sha256:" + self._hash.hexdigest() if self._hash is not None else ""
+
+
 def require_sha256(expected: str, what: str) -> None:
     algo = expected.partition(":")[0]
     if algo != "sha256":

@@ -20,21 +20,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from auditor.errors import AuditorError, DigestMismatch
 from auditor.model.image import LayerScan
 from auditor.read.cursor import Cursor, CursorReader, StreamCursor
-from auditor.read.decompress import (
-    InflateBudget,
-    compression_of,
-    decompressed,
-    sniff_compression,
+from auditor.read.decompress import InflateBudget, compression_of, sniff_compression
+from auditor.read.digests import (
+    FileDigests,
+    HashingReader,
+    Tally,
+    check_digest,
+    compare_digest,
+    require_sha256,
 )
-from auditor.read.digests import FileDigests, HashingReader, check_digest
 from auditor.read.layer_blob import DOCKER_LAYER, SNIFF, LayerBlob, Opened, Passing
 from auditor.read.layers import CaptureBudget, scan_layer_tar
-from auditor.read.prefetch import CHUNK, PrefetchReader, chunks_of
+from auditor.read.prefetch import CHUNK, LayerPump, PrefetchReader, chunks_of
 from auditor.read.progress import Progress
 from auditor.read.ranges import FileMaps, FileRange, open_range
 from auditor.read.wants import ContentWants
@@ -96,15 +98,18 @@ class LayerReader:
         where = blob.where
         if isinstance(where, FileRange):
             cursor = self._maps.cursor(where)
-            if self._compression(blob, lambda: cursor.peek(4)) == "none":
+            compression = self._compression(blob, lambda: cursor.peek(4))
+            if compression == "none":
                 return self._read_mapped(blob, where, cursor)
             with open_range(where) as raw:
-                return self._read_stream(blob, raw)
+                return self._read_pumped(blob, raw.read, compression)
         if isinstance(where, Opened):
             with where.open() as raw:
                 return self._read_stream(blob, raw)
-        if not self._settings.verify and blob.media_type == SNIFF and \
-                sniff_compression(where.cursor.peek(4)) == "none":
+        compression = self._compression(blob, lambda: where.cursor.peek(4))
+        if compression != "none":  # the cursor's blocks go to the inflater as they are
+            return self._read_pumped(blob, where.cursor.read, compression)
+        if not self._settings.verify and blob.media_type == SNIFF:
             return self._read_in_place(blob, where)
         return self._read_stream(blob, cast(IO[bytes], CursorReader(where.cursor)))
 
@@ -135,23 +140,19 @@ class LayerReader:
 
     def _read_stream(self, blob: LayerBlob, stream: IO[bytes]) -> LayerScan:
         """A layer as a stream: hashed as it passes, decompressed, walked."""
-        outer = HashingReader(stream, self._settings.progress)
-        buffered = io.BufferedReader(outer, CHUNK)
+        buffered = io.BufferedReader(cast(Any, stream), CHUNK)
         if blob.media_type == SNIFF:
             compression = sniff_compression(buffered.peek(4)[:4])
             media_type = DOCKER_LAYER + ("" if compression == "none" else "." + compression)
         else:
             compression, media_type = compression_of(blob.media_type), blob.media_type
-        inner: HashingReader | None = None
-        source: IO[bytes] = buffered
         if compression != "none":
-            inner = HashingReader(decompressed(buffered, compression, self._inflate),
-                                  hashing=bool(self._settings.verify))
-            source = io.BufferedReader(inner, CHUNK)
+            return self._read_pumped(blob, buffered.read, compression, media_type)
         wants, budget = self._wants()
-        # Reading, hashing and decompressing run in a second thread (they release the
-        # GIL), parsing headers in this one: two cores, and the scan runs at hashing speed.
-        pump = PrefetchReader(chunks_of(source))
+        # Reading and hashing run in a second thread (they release the GIL), parsing
+        # headers in this one: two cores, and the scan runs at hashing speed.
+        outer = HashingReader(cast(IO[bytes], buffered), self._settings.progress)
+        pump = PrefetchReader(chunks_of(cast(IO[bytes], outer)))
         try:
             entries, skipped = scan_layer_tar(StreamCursor(pump), blob.index, wants, budget)
             # Read to the end, past the tar's end-of-archive blocks: the digests cover it.
@@ -159,15 +160,46 @@ class LayerReader:
         finally:
             pump.close()
         outer.drain()
-        uncompressed = inner if inner is not None else outer
         verify = self._settings.verify
-        if blob.blob_digest and (verify or (verify is None and compression != "none")):
+        if blob.blob_digest and verify:
             check_digest(blob.blob_digest, outer, blob.label())
         if verify and blob.diff_id:
-            check_digest(blob.diff_id, uncompressed, blob.label(uncompressed=True))
-        return LayerScan(index=blob.index, digest=blob.diff_id or uncompressed.digest(),
+            check_digest(blob.diff_id, outer, blob.label(uncompressed=True))
+        return LayerScan(index=blob.index, digest=blob.diff_id or outer.digest(),
                          blob_digest=blob.blob_digest or outer.digest(), media_type=media_type,
-                         blob_size=outer.count, tar_size=uncompressed.count, entries=entries,
+                         blob_size=outer.count, tar_size=outer.count, entries=entries,
+                         skipped=skipped)
+
+    def _read_pumped(self, blob: LayerBlob, read: Callable[[int], bytes], compression: str,
+                     media_type: str | None = None) -> LayerScan:
+        """A compressed layer: read, hashed and inflated by the pump's threads (see
+        ``prefetch.LayerPump``), parsed here as the chunks arrive."""
+        verify = self._settings.verify
+        # The blob is hashed unless its digest is known and not to be checked (inflating
+        # costs several times the hashing, which runs beside it); the tar when verifying.
+        stored = Tally(not blob.blob_digest or verify is not False, self._settings.progress)
+        tar = Tally(bool(verify))
+        pump = LayerPump(read, compression, stored, tar, self._inflate)  # inflating while
+        # the wants load; the image's inflate budget counts every layer
+        try:
+            wants, budget = self._wants()
+            cursor = StreamCursor(None, next_chunk=pump.next_chunk)
+            entries, skipped = scan_layer_tar(cursor, blob.index, wants, budget)
+            pump.drain()  # past the tar's end-of-archive blocks: the digests cover it
+        finally:
+            pump.close()
+        if blob.blob_digest and verify is not False:
+            require_sha256(blob.blob_digest, blob.label())
+            compare_digest(blob.blob_digest, stored.digest(), blob.label())
+        if verify and blob.diff_id:
+            require_sha256(blob.diff_id, blob.label(uncompressed=True))
+            compare_digest(blob.diff_id, tar.digest(), blob.label(uncompressed=True))
+        if media_type is None:
+            media_type = (DOCKER_LAYER + "." + compression if blob.media_type == SNIFF
+                          else blob.media_type)
+        return LayerScan(index=blob.index, digest=blob.diff_id or tar.digest(),
+                         blob_digest=blob.blob_digest or stored.digest(), media_type=media_type,
+                         blob_size=stored.count, tar_size=tar.count, entries=entries,
                          skipped=skipped)
 
 

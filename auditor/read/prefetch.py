@@ -14,9 +14,11 @@ import queue
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, cast
 
+from auditor.read.decompress import InflateBudget, inflating
+from auditor.read.digests import Tally
 from auditor.read.progress import Progress
 
 CHUNK = 1 << 20
@@ -175,3 +177,128 @@ def chunks_of(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
     while chunk := stream.read(size):
         yield chunk
 
+
+
+class LayerPump:
+    """A compressed layer read, hashed and inflated by threads of its own; its tar handed
+    to a :class:`~auditor.read.cursor.StreamCursor` as chunks (``next_chunk``).
+
+    One thread reads the stored blob and inflates it into a few large buffers
+    (``decompress.inflating``); another hashes the stored bytes as they pass. The reading
+    thread parses each buffer in place and hands it back when it takes the next one (as
+    with :class:`SocketPrefetch`). Inflating and hashing hold no GIL while they work, so
+    the three overlap on two cores, and nothing copies the uncompressed bytes after the
+    decompressor wrote them. Memory stays bounded: ``depth`` buffers of ``chunk`` bytes,
+    and two stored blocks waiting to be hashed (hashing outruns inflating).
+    """
+
+    _END = object()
+
+    def __init__(self, read: Callable[[int], bytes], compression: str, blob: Tally, tar: Tally,
+                 image: InflateBudget | None = None, chunk: int = 4 << 20, depth: int = 4
+                 ) -> None:
+        self.blob, self.tar = blob, tar
+        self._image = image
+        self._read = read
+        self._stop = threading.Event()
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(depth):
+            self._free.put(bytearray(chunk))
+        self._full: queue.Queue[object] = queue.Queue()
+        self._to_hash: queue.Queue[object] = queue.Queue(maxsize=2)  # hashing outruns inflating
+        self._held: bytearray | None = None
+        self._done = False
+        self._hasher = threading.Thread(target=self._hash, daemon=True)
+        self._hasher.start()
+        self._inflater = threading.Thread(target=self._inflate, args=(compression,),
+                                          daemon=True)
+        self._inflater.start()
+
+    def _put_hash(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._to_hash.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _inflate(self, compression: str) -> None:
+        try:
+            tar = inflating(cast(IO[bytes], _Passing(self)), compression, self._image)
+            while not self._stop.is_set():
+                buf = self._free.get()
+                n = tar.readinto(buf) or 0
+                if n and self.tar.hashing:
+                    self.tar.add(memoryview(buf)[:n])
+                else:
+                    self.tar.count += n
+                self._full.put((buf, n))
+                if not n:
+                    break
+            self._put_hash(self._END)
+            self._hasher.join()
+            self._full.put(self._END)
+        except BaseException as exc:  # handed to the reading thread, raised there
+            self._full.put(exc)
+
+    def _hash(self) -> None:
+        while True:
+            try:
+                item = self._to_hash.get(timeout=0.5)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if item is self._END:
+                return
+            self.blob.add(cast(bytes, item))
+
+    def next_chunk(self) -> memoryview | bytes:
+        """The next chunk of the tar, valid until the next call; empty at its end."""
+        if self._held is not None:
+            self._free.put(self._held)
+            self._held = None
+        while not self._done:
+            item = self._full.get()
+            if item is self._END:
+                self._done = True
+                break
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            buf, n = cast(tuple[bytearray, int], item)
+            if n:
+                self._held = buf
+                return memoryview(buf)[:n]
+            self._free.put(buf)
+        return b""
+
+    def drain(self) -> None:
+        """Inflate and hash to the end: the digests cover the bytes after the tar's end."""
+        while self.next_chunk():
+            pass
+
+    def close(self) -> None:
+        """Stop the threads (at the end, or when the read failed half-way)."""
+        self._stop.set()
+        self._free.put(bytearray(0))  # wake the inflater if it waits for a buffer
+
+
+class _Passing(io.RawIOBase):
+    """The stored blob as the decompressor reads it: each block from the source handed
+    to the pump's hashing thread on its way."""
+
+    def __init__(self, pump: LayerPump) -> None:
+        self._pump = pump
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._pump._read(len(b))
+        if data and not self._pump._put_hash(data):
+            return 0
+        n = len(data)
+        b[:n] = data
+        return n

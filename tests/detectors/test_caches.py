@@ -4,6 +4,7 @@ import pytest
 
 from auditor.detectors import caches
 from auditor.detectors.caches import CACHE, cache_roots, detect
+from auditor.history import RunMount
 from auditor.model.findings import Finding
 from auditor.model.image import ImageConfig
 from tests.detectors.configkit import context_of
@@ -106,3 +107,34 @@ def test_the_finding_names_the_layer_that_wrote_most_and_the_cache_fix():
 def test_cache_roots_lists_the_directories_for_other_detectors():
     ctx = context_of([F("/root/.cache/go-build/x", "x"), D("/root/.m2/repository")])
     assert set(cache_roots(ctx)) == {"/root/.cache/go-build", "/root/.m2/repository"}
+
+
+# -- cache mounts: the right way ------------------------------------------------------------
+
+PIP_MOUNT = "/bin/sh -c --mount=type=cache,target=/root/.cache/pip pip install flask"
+
+
+def test_files_in_a_cache_the_run_mounted_are_not_reported():
+    """buildah records the mount in the history; what the RUN's layer holds under it is
+    the mount's, not the image's (BuildKit leaves an empty mount point at most)."""
+    ctx = context_of([F("/root/.cache/pip/http/a", "w" * 10)],
+                     history=[PIP_MOUNT])
+    assert list(detect(ctx)) == []
+
+
+def test_a_layer_that_wrote_the_same_cache_without_the_mount_is_still_reported():
+    ctx = context_of([D("/root/.cache/pip")],
+                     [F("/root/.cache/pip/http/b", "w" * 20)],
+                     history=[PIP_MOUNT, "/bin/sh -c pip install requests"])
+    [found] = list(detect(ctx))
+    assert (found.path, found.bytes, found.layer) == ("/root/.cache/pip", 20, 1)
+
+
+def test_the_dockerfiles_mounts_count_when_the_history_has_none():
+    layers = ([F("/root/.cache/pip/http/a", "w" * 10)], [F("/root/.cache/go-build/x", "g")])
+    history = ["RUN /bin/sh -c pip install flask # buildkit", "RUN /bin/sh -c go build # buildkit"]
+    assert [f.path for f in detect(context_of(*layers, history=history))] == [
+        "/root/.cache/pip", "/root/.cache/go-build"]
+    ctx = context_of(*layers, history=history)
+    ctx.dockerfile_mounts = {0: (RunMount("cache", "/root/.cache/pip"),)}
+    assert [f.path for f in detect(ctx)] == ["/root/.cache/go-build"]

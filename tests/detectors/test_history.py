@@ -194,3 +194,60 @@ def test_empty_layer_steps_do_not_shift_the_layer():
                  nop("/bin/sh -c #(nop)  USER app"), "/bin/sh -c apk add curl"],
         rule_id="AUD-APK-NO-CACHE")
     assert [(f.layer, f.created_by) for f in found] == [(2, "/bin/sh -c apk add curl")]
+
+
+# -- cache mounts ---------------------------------------------------------------------------
+
+def test_buildah_recorded_mounts_leave_the_commands_readable():
+    """buildah writes the RUN's flags in front of the script: the commands after them are
+    still read (pip, not a program named --mount=...)."""
+    found = history_findings(
+        BASE, [F("/root/.cache/pip/http/a", b"w" * 10)], rule_id="AUD-PIP-CACHE",
+        history=["", "/bin/sh -c --mount=type=bind,target=/src pip install flask"])
+    assert len(found) == 1 and found[0].evidence["commands"] == ["pip install flask"]
+
+
+@pytest.mark.parametrize("mount, flagged", [
+    ("--mount=type=cache,target=/root/.cache/pip ", False),
+    ("--mount=type=cache,target=/home/app/.cache ", False),
+    ("--mount=type=cache,target=/var/cache/apk ", True),  # another cache
+    ("", True),
+])
+def test_without_a_layer_mapping_a_mounted_pip_cache_is_not_reported(mount, flagged):
+    found = history_findings(BASE, rule_id="AUD-PIP-CACHE", history=[
+        "", f"/bin/sh -c {mount}pip install flask"])  # two steps, one layer: unmapped
+    assert bool(found) is flagged
+
+
+def test_without_a_layer_mapping_mounted_apt_lists_are_not_reported():
+    run_line = ("/bin/sh -c --mount=type=cache,target=/var/cache/apt "
+                "--mount=type=cache,target=/var/lib/apt/lists apt-get update && "
+                "apt-get install -y --no-install-recommends curl")
+    assert history_findings(BASE, apt_layer(), history=[run_line]) == []
+
+
+def test_the_dockerfiles_mounts_reach_the_checks_when_buildkits_history_has_none(tmp_path):
+    """BuildKit records `RUN /bin/sh -c pip install flask # buildkit`, without the mount:
+    given the Dockerfile, the audit reads the mount from its RUN (through attribution)."""
+    import json
+
+    from auditor.audit import AuditRequest, audit
+    from tests.imagekit import docker_save, sha
+    from tests.layerkit import layer
+
+    layers = [layer(*BASE), layer(F("/app/app.py", b"print(1)\n"))]
+    history = ["ADD file:0123456789abcdef0123 in / ", "RUN /bin/sh -c pip install flask # buildkit",
+               "RUN /bin/sh -c echo unmapped # buildkit"]  # three steps, two layers
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [sha(x) for x in layers]},
+                         "history": [{"created_by": h} for h in history]}).encode()
+    path = docker_save(tmp_path / "image.tar", layers, config=config)
+    dockerfile = ("FROM base\nRUN {}pip install flask\nRUN echo unmapped\n")
+
+    def pip_findings(mount: str) -> list[str]:
+        report = audit(AuditRequest(str(path), dockerfile_text=dockerfile.format(mount),
+                                    bases=lambda: ()))
+        return [f.rule_id for f in report.result.findings if f.rule_id == "AUD-PIP-CACHE"]
+
+    assert pip_findings("") == ["AUD-PIP-CACHE"]
+    assert pip_findings("--mount=type=cache,target=/root/.cache/pip ") == []

@@ -347,6 +347,35 @@ def test_history_without_secrets(created_by):
     assert run(history_context(["/bin/sh -c #(nop) ADD file:x in / ", created_by])) == []
 
 
+# A secret handed to a RUN as a mounted secret: the history has its id and its path, never
+# its value (buildah writes the --mount flag, BuildKit leaves it out). The right way.
+@pytest.mark.parametrize("created_by", [
+    "/bin/sh -c --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci",
+    "/bin/sh -c --mount=type=secret,id=aws,env=AWS_SECRET_ACCESS_KEY aws s3 ls",
+    "/bin/sh -c --mount=type=secret,id=token,env=GITHUB_TOKEN,required=true make",
+    "RUN /bin/sh -c cat /run/secrets/npmrc > /dev/null # buildkit",
+    "RUN |1 NPM_TOKEN_ID=npmrc /bin/sh -c NPM_TOKEN=$(cat /run/secrets/npm) npm ci # buildkit",
+    'RUN /bin/sh -c echo "//registry.npmjs.org/:_authToken=${NPM_TOKEN}" > .npmrc # buildkit',
+    "RUN /bin/sh -c export PASSWORD=$(cat /run/secrets/db_password) && ./migrate # buildkit",
+    "RUN /bin/sh -c pip install --index-url https://__token__:$(cat /run/secrets/pypi)"
+    "@pypi.example.com/simple x # buildkit",
+    'RUN /bin/sh -c curl -H "Authorization: Bearer $(cat /run/secrets/gh)" https://x # buildkit',
+    "RUN /bin/sh -c git clone https://oauth2:$(cat /run/secrets/gl)@gitlab.com/o/r # buildkit",
+], ids=["buildah-secret-target", "buildah-secret-env-aws", "buildah-secret-env-token",
+        "buildkit-cat", "buildkit-var-from-secret", "buildkit-npmrc-template",
+        "buildkit-password-from-secret", "buildkit-index-url", "buildkit-bearer",
+        "buildkit-clone-url"])
+def test_a_mounted_secret_is_not_a_secret_in_the_history(created_by):
+    assert run(history_context(["/bin/sh -c #(nop) ADD file:x in / ", created_by])) == []
+
+
+def test_a_secret_in_the_script_is_reported_mount_or_not():
+    created_by = (f"/bin/sh -c --mount=type=secret,id=npmrc git clone "
+                  f"https://x-access-token:{GHP}@github.com/o/r")
+    found = run(history_context(["/bin/sh -c #(nop) ADD file:x in / ", created_by]))
+    assert [f.rule_id for f in found] == [HISTORY_RULE.id]
+
+
 def test_redact_instruction_masks_what_the_history_finding_would_report():
     text = redact_instruction(f"|1 TOKEN={GHP} /bin/sh -c make")
     assert GHP not in text and text.endswith("/bin/sh -c make")

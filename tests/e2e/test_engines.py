@@ -35,6 +35,10 @@ pytestmark = pytest.mark.engine
 ENGINES_DIR = Path(os.environ.get("AUDITOR_ENGINES_DIR", "/tmp/auditor-engines"))
 MULTI = ROOT / "tests" / "e2e" / "engines" / "multi"
 MULTI_TAG = "auditor-test/engines-multi:latest"
+BUILDKIT = ROOT / "tests" / "e2e" / "engines" / "buildkit"
+BUILDKIT_TAG = "auditor-test/engines-buildkit:latest"
+# handed to the build as a mounted secret only: it must reach no layer, no history, no report
+NPMRC = "//registry.npmjs.org/:_authToken=npm_" + "Zq7xWv3Ty9Ub1Rc5Nd8Me2Lf4Kg6Jh0Pi3Oa"
 BUSYBOX_APP = "auditor-fixture/busybox-app:latest"
 ZSTD_TAG = "auditor-test/engines-zstd:latest"
 
@@ -83,7 +87,8 @@ def _chroot_cli(name: str, *command: str, context: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
 
 
-def _build(name: str, tag: str, context: Path, zstd: bool = False) -> None:
+def _build(name: str, tag: str, context: Path, zstd: bool = False,
+           secret: str | None = None) -> None:
     if name == "podman":
         _chroot_cli(name, "env", "DOCKER_BUILDKIT=0", "docker", "build", "-q", "-t", tag, "-",
                     context=context)
@@ -91,8 +96,11 @@ def _build(name: str, tag: str, context: Path, zstd: bool = False) -> None:
     # BuildKit; RUN has no bridge on these engines (--bridge=none)
     output = f"type=image,name={tag}" + (",compression=zstd,force-compression=true"
                                           if zstd else "")
-    _chroot_cli(name, "docker", "buildx", "build", "--network", "host", "-q", "--output",
-                output, "-", context=context)
+    # a secret comes in through the environment: nothing of it is written to a file
+    given = ["env", f"AUDITOR_SECRET={secret}"] if secret is not None else []
+    flags = ["--secret", "id=npmrc,env=AUDITOR_SECRET"] if secret is not None else []
+    _chroot_cli(name, *given, "docker", "buildx", "build", "--network", "host", "-q",
+                *flags, "--output", output, "-", context=context)
 
 
 @pytest.fixture(scope="module", params=["docker20", "docker26", "docker26c", "podman"])
@@ -244,3 +252,81 @@ def test_a_missing_image_names_the_engine_and_its_store(engine_under_test):
         assert "containerd image store" in line
     if engine.name == "podman":
         assert "podman" in line and "podman images" in line
+
+
+# -- BuildKit: attribution lines and confidence, cache and secret mounts ----------------------
+
+@pytest.fixture(scope="module", params=["docker26", "docker26c"])
+def buildkit_image(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """tests/e2e/engines/buildkit built by buildx, with the secret mounted."""
+    name = request.param
+    client = _connect(name)
+    _build(name, BUILDKIT_TAG, BUILDKIT, secret=NPMRC)
+    try:
+        yield Engine(name, _host_of(name), client, "docker:", (BUILDKIT_TAG,))
+    finally:
+        client.images.remove(BUILDKIT_TAG, force=True)
+        client.close()
+
+
+def _buildkit_report(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from auditor.audit import AuditRequest, audit
+
+    monkeypatch.setenv("DOCKER_HOST", engine.host)
+    text = (BUILDKIT / "Dockerfile").read_text()
+    return audit(AuditRequest("docker:" + BUILDKIT_TAG, dockerfile_text=text,
+                              dockerfile="Dockerfile", bases=lambda: ())), text
+
+
+def _line_of(text: str, start: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(start))
+
+
+def test_buildkit_attribution_is_exact_for_every_step_and_finding(buildkit_image, monkeypatch):
+    """Heredoc COPY, ARG with quoted values, ENV PATH=...:$PATH, RUN with mounts, COPY
+    --chmod, in the final stage of a multi-stage file: every step matches BuildKit's
+    history exactly, and every finding points at its instruction's line (a base layer's
+    and a config finding's: the final stage's FROM, not the first stage's)."""
+    report, text = _buildkit_report(buildkit_image, monkeypatch)
+    attribution = report.attribution
+    assert attribution.unmatched == ()
+    assert [(s.instruction.keyword, s.confidence) for s in attribution.steps] == [
+        (kw, "exact") for kw in ("ARG", "ENV", "COPY", "COPY", "RUN", "RUN", "COPY", "CMD")]
+    final_from = attribution.target.from_line
+    assert final_from == [n for n, line in enumerate(text.splitlines(), 1)
+                          if line.startswith("FROM ")][-1]
+    assert report.result.findings
+    for f in report.result.findings:
+        origin = attribution.origin(f.layer)
+        line = report.finding_line(f)
+        if origin is None or origin.from_base:
+            assert line == final_from, (buildkit_image.name, f.rule_id, line)
+            continue
+        assert origin.confidence == "exact", (buildkit_image.name, f.rule_id)
+        ins = next(s.instruction for s in attribution.steps if s.layer == f.layer)
+        assert line == ins.line, (buildkit_image.name, f.rule_id, line)
+    lines = {f.rule_id: report.finding_line(f) for f in report.result.findings}
+    assert lines["AUD-LANG-PKG-MANAGER"] == _line_of(text, "COPY --from=tools")
+
+
+def test_buildkit_cache_and_secret_mounts_are_the_right_way(buildkit_image, monkeypatch):
+    """The RUN that mounted the pip cache and the secret is not reported; the RUN that
+    filled the same cache without the mount is, at its line; the secret is nowhere."""
+    report, text = _buildkit_report(buildkit_image, monkeypatch)
+    caches = [f for f in report.result.findings if f.rule_id in ("AUD-CACHE", "AUD-PIP-CACHE")]
+    unmounted = _line_of(text, "RUN pip install requests")
+    assert sorted((f.rule_id, report.finding_line(f)) for f in caches) == [
+        ("AUD-CACHE", unmounted), ("AUD-PIP-CACHE", unmounted)]
+    [cache] = [f for f in caches if f.rule_id == "AUD-CACHE"]
+    assert cache.evidence["files"] == 1 and cache.bytes == len("downloaded requests\n")
+    assert not [f for f in report.result.findings if f.category == "secret"]
+    tree = report.result.tree
+    assert tree.get("/root/.npmrc") is None
+    written = tree.get("/opt/npmrc-bytes")  # what the RUN read from the mounted secret
+    assert written is not None and written.size == len(f"{len(NPMRC)}\n")
+    cli = _cli(buildkit_image, "scan", "docker:" + BUILDKIT_TAG, "--format", "json",
+               "--no-progress", "--dockerfile", str(BUILDKIT / "Dockerfile"))
+    assert cli.returncode in (0, 1), cli.stderr
+    assert NPMRC.rpartition("_")[2] not in cli.stdout
+    assert {f["dockerfile_line"] for f in json.loads(cli.stdout)["findings"]
+            if f["rule_id"] == "AUD-CACHE"} == {unmounted}

@@ -82,3 +82,41 @@ def test_unverified_reads_check_nothing(tmp_path):
     blob = LayerBlob(0, where_of("opened", TAR, tmp_path), "img", blob_digest=sha(b"x"),
                      diff_id=sha(b"y"))
     assert [e.path for e in read(blob, verify=False).entries] == PATHS
+
+
+# -- the pump: a compressed layer read, hashed and inflated beside the parse ----------------
+
+BIG = layer(*[F(f"/data/f{i}", bytes([i % 251]) * (40_000 + i)) for i in range(300)])
+
+
+@pytest.mark.parametrize("kind", ["file", "opened", "passing"])
+def test_a_layer_larger_than_the_pumps_buffers_reads_whole(tmp_path, kind):
+    """12 MB of tar through 4 MiB buffers that are handed back and filled again: every
+    entry, and both digests of every byte."""
+    packed = gzip.compress(BIG, 1, mtime=0)
+    blob = LayerBlob(0, where_of(kind, packed, tmp_path), "test", MEDIA["gzip"], sha(packed),
+                     sha(BIG))
+    scan = read(blob)
+    assert len(scan.entries) == 300 and scan.tar_size == len(BIG)
+    assert (scan.digest, scan.blob_digest, scan.blob_size) == (sha(BIG), sha(packed),
+                                                              len(packed))
+
+
+def test_gzip_members_and_their_zero_padding_are_one_stream(tmp_path):
+    half = len(TAR) // 2
+    packed = gzip.compress(TAR[:half], mtime=0) + bytes(7) + gzip.compress(TAR[half:], mtime=0)
+    blob = LayerBlob(0, where_of("file", packed, tmp_path), "test", MEDIA["gzip"], sha(packed),
+                     sha(TAR))
+    assert [e.path for e in read(blob).entries] == PATHS
+
+
+@pytest.mark.parametrize("damage", ["truncated", "trailing-junk", "crc"])
+def test_a_damaged_gzip_layer_is_one_format_error(tmp_path, damage):
+    from auditor.errors import FormatError
+
+    packed = gzip.compress(BIG, 1, mtime=0)
+    packed = {"truncated": packed[:-1000], "trailing-junk": packed + b"junk" * 10,
+              "crc": packed[:-8] + bytes([packed[-8] ^ 1]) + packed[-7:]}[damage]
+    blob = LayerBlob(0, where_of("file", packed, tmp_path), "test", MEDIA["gzip"])
+    with pytest.raises(FormatError, match="corrupt gzip stream"):
+        read(blob, verify=None)
