@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from auditor.cli import MAX_ERROR_TEXT, error_line, main
+from auditor.cli import MAX_ERROR_TEXT, error_line
 from auditor.errors import FormatError, UsageError
 from auditor.outputs import written
 from tests.imagekit import docker_save
 from tests.layerkit import D, F, L, layer
+from tests.test_cli_flags import one_error, run
 
 
 @pytest.fixture
@@ -31,16 +32,6 @@ def out_dir(tmp_path: Path) -> Path:
     where = tmp_path / "out"
     where.mkdir()
     return where
-
-
-def run(capsys: Any, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(err: str, needle: str) -> None:
-    assert err.count("\n") == 1 and err.startswith("error: ") and needle in err, err
 
 
 def _dockerfile(tmp_path: Path) -> Path:
