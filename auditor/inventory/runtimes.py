@@ -7,11 +7,17 @@ tree, and whose ``version_from`` says where its version was read:
   Adoptium's builds, by ``IMPLEMENTOR``, are named ``temurin``, the others ``openjdk``);
 - Go: ``VERSION`` beside ``bin/go`` (``go1.21.5``, its first line), else the build info
   of ``bin/go`` itself;
-- Node: ``include/node/node_version.h`` beside ``bin/node`` (``NODE_MAJOR_VERSION``...);
+- Node: ``include/node/node_version.h`` beside ``bin/node`` (``NODE_MAJOR_VERSION``...),
+  else the release strings in ``bin/node`` itself (``node.js/v20.10.0``, the release URL);
 - Python: ``include/pythonX.Y/patchlevel.h`` beside ``bin/pythonX.Y`` (``PY_VERSION``),
-  else ``X.Y`` from the ``lib/pythonX.Y`` directory;
+  else the ``PY_VERSION`` literal in ``bin/pythonX.Y`` or ``lib/libpythonX.Y.so``, else
+  ``X.Y`` from the ``lib/pythonX.Y`` directory;
 - BusyBox: its banner (``BusyBox v1.36.1``), which the ELF reader finds in the read-only
   data of any executable as it streams past, so a renamed copy is listed too.
+
+A version read from a binary (``read/identity.release_pattern``; the ELF reader searches
+the read-only data of those few files as they stream past) is taken only when the files
+hold exactly one candidate: two different ones leave the version to the next source.
 
 A runtime a package database also lists (Debian's openjdk, Alpine's busybox) is listed
 all the same, with the version its own files say: a policy's rule on ``openjdk`` then
@@ -115,7 +121,23 @@ def _prefix_files(tree: FileTree, root: str, subtrees: list[str], singles: list[
     return out
 
 
+def _release(node: Node | None) -> tuple[str, ...]:
+    """The release literals the ELF reader found in a runtime's binary or library."""
+    if node is None or node.kind != FILE or node.elf is None:
+        return ()
+    found: tuple[str, ...] = node.elf.releases
+    return found
+
+
+def _node_files(tree: FileTree, root: str) -> list[Node]:
+    # npm and corepack in lib/node_modules are npm packages of their own
+    return _prefix_files(tree, root, ["/include/node", "/share/doc/node"],
+                         ["/bin/node", "/share/man/man1/node.1",
+                          "/share/systemtap/tapsets/node.stp"])
+
+
 def _node(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    found: set[str] = set()
     for node in find_files(tree, NODE_WANTS, ("/include/node/node_version.h",)):
         root = node.path[:-len("/include/node/node_version.h")] or "/"
         main = root.rstrip("/") + "/bin/node"
@@ -127,12 +149,16 @@ def _node(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
             skipped.append(Skipped(node.path, "node_version.h has no NODE_*_VERSION"))
             continue
         version = ".".join(parts[k].decode() for k in (b"MAJOR", b"MINOR", b"PATCH"))
-        # npm and corepack in lib/node_modules are npm packages of their own
-        files = _prefix_files(tree, root, ["/include/node", "/share/doc/node"],
-                              ["/bin/node", "/share/man/man1/node.1",
-                               "/share/systemtap/tapsets/node.stp"])
-        yield _runtime("node", version, root, main, files,
+        found.add(main)
+        yield _runtime("node", version, root, main, _node_files(tree, root),
                        f"{node.path} NODE_MAJOR/MINOR/PATCH_VERSION")
+    # no header: the binary's own release strings, when they agree on one version
+    for path in sorted(p for p in tree.nodes if p.endswith("/bin/node") and p not in found):
+        versions = _release(tree.nodes[path])
+        if len(versions) == 1:
+            root = path[:-len("/bin/node")] or "/"
+            yield _runtime("node", versions[0], root, path, _node_files(tree, root),
+                           f"{path} release string")
 
 
 def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
@@ -159,9 +185,24 @@ def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
         own += _prefix_files(tree, root, [f"/include/python{xy}"], [])
         own += [n for n in tree.children(root + "/bin") if n.is_file and
                 n.path.rsplit("/", 1)[1].startswith(("python", "pydoc", "idle", "2to3"))]
-        own += [n for n in tree.children(root + "/lib") if n.is_file and
+        libs = [n for n in tree.children(root + "/lib") if n.is_file and
                 n.path.rsplit("/", 1)[1].startswith(f"libpython{xy}")]
-        yield _runtime("python", version, root, path, own, version_from)
+        if version == xy:
+            version, version_from = _python_literal(tree, path, libs, xy, version_from)
+        yield _runtime("python", version, root, path, own + libs, version_from)
+
+
+def _python_literal(tree: FileTree, path: str, libs: list[Node], xy: str, fallback: str
+                    ) -> tuple[str, str]:
+    """PY_VERSION from the interpreter or its libpython, if they name one X.Y.Z only."""
+    where: dict[str, str] = {}  # version -> the first file that holds it
+    for node in [tree.nodes[path], *libs]:
+        for version in _release(node):
+            where.setdefault(version, node.path)
+    if len(where) == 1:
+        [(version, source)] = where.items()
+        return version, f"{source} PY_VERSION string"
+    return xy, fallback
 
 
 def _busybox(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:

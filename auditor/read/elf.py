@@ -16,6 +16,9 @@ identity strings of ``identity`` (``GNU bash, version %s``, BusyBox's banner and
 table). The read-only segments are the ones after the first (which holds the headers and
 the dynamic symbol names: a program that links libcurl names ``curl_easy_init`` there);
 where a linker put ``.rodata`` into the code segment, those non-writable segments instead.
+A runtime's binary or library (``bin/node``, ``libpython3.11.so``) has the same bytes
+searched for its release literal (``ElfFacts.releases``), when the caller passes the
+pattern ``identity.release_pattern`` gives for its path.
 
 Malformed input never raises here: it gives None (not an ELF file at all) or facts whose
 ``incomplete`` says what could not be read. Only the ``read`` callable may raise (a tar that
@@ -24,6 +27,7 @@ ends early is the layer reader's error, not this file's).
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 from collections.abc import Callable
@@ -33,7 +37,7 @@ from typing import NamedTuple
 from auditor.read import gobuildinfo
 from auditor.read.elf_bytes import ForwardBytes, RandomBytes
 from auditor.read.gobuildinfo import GoBuildInfoBlob
-from auditor.read.identity import MULTICALL, applet_table, identify
+from auditor.read.identity import MULTICALL, applet_table, identify, releases
 
 ELF_MAGIC = b"\x7fELF"
 KEEP_BYTES = 2 * 1024 * 1024  # prefix kept while walking to PT_DYNAMIC
@@ -88,6 +92,7 @@ class ElfFacts:
     # asked for executables only (``identify``).
     identity: tuple[tuple[str, str], ...] = ()
     applets: tuple[str, ...] = ()  # a multi-call binary's own applet table
+    releases: tuple[str, ...] = ()  # a runtime's release literals (``release_pattern``)
 
 
 class _Dynamic(NamedTuple):
@@ -114,7 +119,8 @@ def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
                    keep: int = KEEP_BYTES,
                    read_at: Callable[[int, int], bytes | None] | None = None,
                    skip: Callable[[int], int] | None = None,
-                   identify_as: bool = False) -> ElfFacts | None:
+                   identify_as: bool = False,
+                   release: re.Pattern[bytes] | None = None) -> ElfFacts | None:
     """Facts of the ELF file whose first bytes are ``head`` and whose rest ``read`` gives.
 
     ``read(n)`` returns the next ``n`` bytes after all read so far (fewer at end of file).
@@ -124,7 +130,8 @@ def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
     ``skip(n)`` it passes over code and writable data without reading them: only the
     prefix up to the first code segment, read-only segments and the parsed regions are
     read. With ``identify_as`` (an executable) the read-only data is searched for the
-    identity strings of known programs as well (``ElfFacts.identity``).
+    identity strings of known programs as well (``ElfFacts.identity``); with ``release``
+    (a runtime's file) for that pattern's versions (``ElfFacts.releases``).
     """
     if not head.startswith(ELF_MAGIC):
         return None
@@ -148,17 +155,18 @@ def read_elf_facts(head: bytes, read: Callable[[int], bytes], size: int,
                     _machine_name(e_machine, elf_class), ELF_TYPES.get(e_type, f"type-{e_type}"))
     if e_type not in (2, 3):  # objects and core dumps load nothing
         return base
-    return _Program(stream, order, elf_class, size, identify_as).read(phoff, phentsize,
-                                                                       phnum, base)
+    return _Program(stream, order, elf_class, size, identify_as, release).read(
+        phoff, phentsize, phnum, base)
 
 
 class _Program:
     """The program-header walk of one executable or shared object."""
 
     def __init__(self, stream: ForwardBytes | RandomBytes, order: str, elf_class: int, size: int,
-                 identify_as: bool = False) -> None:
+                 identify_as: bool = False, release: re.Pattern[bytes] | None = None) -> None:
         self.stream = stream
         self.identify_as = identify_as
+        self.release = release
         self.order = order
         self.is64 = elf_class == 64
         self.size = size
@@ -206,7 +214,7 @@ class _Program:
         notes = [(o, f, a) for t, o, _, f, a, _ in phdrs if t == PT_NOTE]
         # Watched from the first region at or past the read-only data on: by then the
         # notes have said whether this is a Go program, which is not searched.
-        rodata = self._rodata(phdrs) if self.identify_as else []
+        rodata = self._rodata(phdrs) if self.identify_as or self.release else []
         watching = False
         note_end = max(NOTE_SCAN_END, dynamic[0] if dynamic else 0)
         # Regions in file order, so the forward stream passes each one once.
@@ -254,7 +262,9 @@ class _Program:
         dyn = self._dynamic(dyn_bytes) if dyn_bytes is not None else _Dynamic()
         if rodata and not watching:
             watching = self._watch(rodata, is_go)
-        identity, applets = self._identity() if watching else ((), ())
+        identity, applets = self._identity() if watching and self.identify_as else ((), ())
+        found = releases(self.release, self.stream.watched()) if watching and self.release \
+            else ()
         if not is_go:
             is_go = GO_BUILDINFO_MAGIC in self.stream.buf
         blob = self._buildinfo(window[1]) if window is not None else None
@@ -265,6 +275,7 @@ class _Program:
             dynamic=dynamic is not None,
             is_static=interpreter is None and read_dynamic and dyn.n_needed == 0,
             is_go=is_go, go_buildinfo=blob, identity=identity, applets=applets,
+            releases=found,
             incomplete="; ".join(dict.fromkeys(self.problems)) or None,
         )
 

@@ -15,12 +15,22 @@ them. Every pattern here was checked against the Debian 12 binary it names, exce
 BusyBox also keeps the names of the applets it was built with as one sorted run of
 NUL-terminated names (``[``, ``[[``, ``acpid``, ...): :func:`applet_table` finds that run, so
 what a BusyBox can do is read from the binary itself, not guessed from its links.
+
+A language runtime's own binary holds its release too: CPython's ``PY_VERSION`` literal
+(``3.11.2``, NUL-terminated; a linker that merges string tails may end another string with
+it, ``/opt/python/3.11.2``), Node's ``node.js/v20.10.0`` (its inspector's ``Browser``) and
+its release URL (``.../v20.10.0/node-v20.10.0.tar.gz``). :func:`release_pattern` says, from
+a file's path, which one to look for (only ``bin/pythonX.Y``, ``libpythonX.Y.so`` and
+``bin/node`` are searched, and the Python pattern demands that ``X.Y``);
+:func:`releases` gives the distinct versions found, for the cataloger to trust only when
+there is one.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 
 # (command the program is, a short label for reports, what must come just before the
 # anchor (a regex), the anchor (a literal), what must follow it (a regex)); one program
@@ -98,3 +108,37 @@ def applet_table(data: bytes | bytearray | memoryview) -> tuple[str, ...]:
     if len(best) < MIN_APPLETS:
         return ()
     return tuple(sys.intern(name.decode("ascii")) for name in best)
+
+
+_PYTHON_FILE = re.compile(r"/bin/python(\d+\.\d+)$|/libpython(\d+\.\d+)[dmu]*\.so(?:\.\d+)*$")
+_NODE_V = rb"(\d{1,4}\.\d{1,4}\.\d{1,6}(?:-[0-9A-Za-z.]{1,40})?)"
+_NODE_RELEASE = re.compile(rb"node\.js/v" + _NODE_V + rb"\0|/v" + _NODE_V +
+                           rb"/node-v\2\.tar\.gz\0")
+
+
+@lru_cache(maxsize=64)
+def _python_release(xy: str) -> re.Pattern[bytes]:
+    # PY_VERSION: "3.11.2", "3.13.0rc1", "3.14.0a1"; Debian's snapshots end in "+"
+    return re.compile(rb"(?<=[\0/-])(" + re.escape(xy.encode() + b".") +
+                      rb"\d{1,3}(?:(?:a|b|rc)\d{1,3})?\+?)\0")
+
+
+def release_pattern(path: str) -> re.Pattern[bytes] | None:
+    """What holds the release of the runtime whose binary or library ``path`` is, if any."""
+    if path.endswith("/bin/node"):
+        return _NODE_RELEASE
+    m = _PYTHON_FILE.search(path)
+    return _python_release(m[1] or m[2]) if m is not None else None
+
+
+def releases(pattern: re.Pattern[bytes], parts: list[bytearray] | list[bytes]
+             ) -> tuple[str, ...]:
+    """The distinct versions ``pattern`` finds in ``parts``, in the order first met."""
+    found: dict[str, None] = {}
+    for part in parts:
+        for m in pattern.finditer(part):
+            version = next(g for g in m.groups() if g is not None)
+            found.setdefault(sys.intern(version.decode("ascii")), None)
+            if len(found) > 4:  # ambiguous already; a hostile file may hold thousands
+                return tuple(found)
+    return tuple(found)

@@ -7,6 +7,7 @@ from typing import IO
 from auditor.model.image import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, RawEntry, Skipped
 from auditor.read.cursor import Cursor
 from auditor.read.elf import ELF_MAGIC, read_elf_facts
+from auditor.read.identity import release_pattern
 from auditor.read.tarstream import HeaderBudget, TarStream
 from auditor.read.wants import ContentWants
 
@@ -123,7 +124,8 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                         # an executable is also asked who it is (never a library)
                         entry.elf = read_elf_facts(
                             entry.data, tar.read, size, read_at=read_at, skip=tar.skip,
-                            identify_as=bool(mode & 0o111) and ".so" not in path)
+                            identify_as=bool(mode & 0o111) and ".so" not in path,
+                            release=release_pattern(path))
                 else:
                     skipped.append(Skipped(f"{where}: {path!r}",
                                            "content not read: capture budget spent"))

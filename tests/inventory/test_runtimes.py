@@ -140,3 +140,79 @@ def test_a_renamed_busybox_is_known_by_its_banner() -> None:
     [bb] = runtimes([F("/opt/tools/bb", official.BUSYBOX_BINARY, mode=0o755)])
     assert (bb.name, bb.version, bb.location) == ("busybox", "1.36.1", "/opt/tools/bb")
     assert bb.version_from == "/opt/tools/bb banner"
+
+
+def _python_tree(binary: bytes, lib: bytes | None = None) -> list[Spec]:
+    layer = [s for s in official.PYTHON if getattr(s, "path", "") not in (
+        "/usr/local/include/python3.12/patchlevel.h", "/usr/local/bin/python3.12",
+        "/usr/local/lib/libpython3.12.so.1.0")]
+    layer.append(F("/usr/local/bin/python3.12", binary, mode=0o755))
+    if lib is not None:
+        layer.append(F("/usr/local/lib/libpython3.12.so.1.0", lib, mode=0o755))
+    return layer
+
+
+def test_python_without_headers_from_the_interpreters_version_literal() -> None:
+    binary = official.elf_program(b"\0pymalloc_debug\x003.12.1\0strict\0" + b"\0" * 500)
+    [py] = runtimes(_python_tree(binary))
+    assert (py.version, py.version_from) == (
+        "3.12.1", "/usr/local/bin/python3.12 PY_VERSION string")
+
+
+def test_python_version_literal_in_libpython_and_tail_merged() -> None:
+    # official images link a small interpreter to libpython; a linker may merge the
+    # literal into the tail of another string (pyenv's prefix, here)
+    lib = official.elf_program(b"\0/root/.pyenv/versions/3.12.1\0EXEC_PREFIX\0" + b"\0" * 99)
+    [py] = runtimes(_python_tree(official.elf_program(b"\0main\0"), lib))
+    assert (py.version, py.version_from) == (
+        "3.12.1", "/usr/local/lib/libpython3.12.so.1.0 PY_VERSION string")
+    assert "/usr/local/lib/libpython3.12.so.1.0" in py.files
+
+
+@pytest.mark.parametrize("rodata", [
+    b"\x003.12.1\0other\x003.12.2\0",  # two candidates: neither is trusted
+    b"\x003.11.2\0x\0",  # another X.Y than lib/python3.12 names
+    b"\0libfoo 3.12.1 beta\0v3.12.1\0",  # not a whole string, nor a tail after / or -
+], ids=["two", "other-minor", "not-a-literal"])
+def test_python_literal_must_be_one_of_its_own_minor(rodata: bytes) -> None:
+    [py] = runtimes(_python_tree(official.elf_program(rodata + b"\0" * 100)))
+    assert (py.version, py.version_from) == ("3.12", "/usr/local/lib/python3.12 directory")
+
+
+def test_patchlevel_h_still_wins_over_the_literal() -> None:
+    layer = [s for s in official.PYTHON if getattr(s, "path", "") != "/usr/local/bin/python3.12"]
+    layer.append(F("/usr/local/bin/python3.12", official.elf_program(b"\x003.12.9\0"),
+                   mode=0o755))
+    [py] = runtimes(layer)
+    assert (py.version, py.version_from) == (
+        "3.12.1", "/usr/local/include/python3.12/patchlevel.h PY_VERSION")
+
+
+def _node_layer(rodata: bytes) -> list[Spec]:
+    layer = [s for s in official.NODE if getattr(s, "path", "") not in (
+        "/usr/local/include/node/node_version.h", "/usr/local/bin/node")]
+    layer.append(F("/usr/local/bin/node", official.elf_program(rodata + b"\0" * 100),
+                   mode=0o755))
+    return layer
+
+
+NODE_URL = b"https://nodejs.org/download/release/v20.10.0/node-v20.10.0.tar.gz\0"
+
+
+@pytest.mark.parametrize("rodata", [
+    b"\0" + NODE_URL + b"node.js/v20.10.0\0", b"\0node.js/v20.10.0\0", b"\0" + NODE_URL,
+], ids=["both", "inspector", "release-url"])
+def test_node_without_header_from_its_release_strings(rodata: bytes) -> None:
+    [node] = runtimes(_node_layer(rodata))
+    assert (node.name, node.version, node.location) == ("node", "20.10.0", "/usr/local")
+    assert node.version_from == "/usr/local/bin/node release string"
+    assert not [p for p in node.files if "/node_modules/" in p]
+
+
+@pytest.mark.parametrize("rodata", [
+    b"\0node.js/v20.10.0\0" + NODE_URL.replace(b"20.10.0", b"20.11.0"),
+    b"\0https://x/v20.10.0/node-v20.11.0.tar.gz\0",  # the URL's two versions disagree
+    b"\0v20.10.0\0",  # a bare version is any program's
+], ids=["two", "url-mismatch", "bare"])
+def test_node_without_one_exact_release_string_is_not_listed(rodata: bytes) -> None:
+    assert runtimes(_node_layer(rodata)) == []
