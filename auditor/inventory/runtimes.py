@@ -8,7 +8,8 @@ tree, and whose ``version_from`` says where its version was read:
 - Go: ``VERSION`` beside ``bin/go`` (``go1.21.5``, its first line), else the build info
   of ``bin/go`` itself;
 - Node: ``include/node/node_version.h`` beside ``bin/node`` (``NODE_MAJOR_VERSION``...),
-  else the release strings in ``bin/node`` itself (``node.js/v20.10.0``, the release URL);
+  else the release strings in ``bin/node`` itself (``node.js/v20.10.0``, the release URL)
+  or in the ``libnode.so`` it needs from ``lib`` beside ``bin`` (Debian's);
 - Python: ``include/pythonX.Y/patchlevel.h`` beside ``bin/pythonX.Y`` (``PY_VERSION``),
   else the ``PY_VERSION`` literal in ``bin/pythonX.Y`` or ``lib/libpythonX.Y.so``, else
   ``X.Y`` from the ``lib/pythonX.Y`` directory;
@@ -35,7 +36,7 @@ from auditor.filetree import FileTree, Node
 from auditor.inventory import Package, cataloger
 from auditor.inventory._read import KiB, find_files, read_content
 from auditor.inventory.trees import SHARED_DIRS, tree_files
-from auditor.model.image import FILE, Skipped
+from auditor.model.image import DIR, FILE, Skipped
 from auditor.read.wants import Want
 
 JAVA_WANTS = [Want("**/release", 64 * KiB)]
@@ -154,11 +155,30 @@ def _node(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
                        f"{node.path} NODE_MAJOR/MINOR/PATCH_VERSION")
     # no header: the binary's own release strings, when they agree on one version
     for path in sorted(p for p in tree.nodes if p.endswith("/bin/node") and p not in found):
-        versions = _release(tree.nodes[path])
-        if len(versions) == 1:
-            root = path[:-len("/bin/node")] or "/"
-            yield _runtime("node", versions[0], root, path, _node_files(tree, root),
-                           f"{path} release string")
+        root = path[:-len("/bin/node")] or "/"
+        source: Node | None = tree.nodes[path]
+        if not _release(source):
+            source = _libnode(tree, root, tree.nodes[path])
+        versions = _release(source)
+        if len(versions) == 1 and source is not None:
+            files = [*_node_files(tree, root), source]
+            yield _runtime("node", versions[0], root, path, files,
+                           f"{source.path} release string")
+
+
+def _libnode(tree: FileTree, root: str, binary: Node) -> Node | None:
+    """The ``libnode.so`` a node launcher needs, in ``lib`` or ``lib/<triplet>`` of its root."""
+    if binary.kind != FILE or binary.elf is None:
+        return None
+    names = [n for n in binary.elf.needed if n.startswith("libnode.so")]
+    lib = root.rstrip("/") + "/lib"
+    dirs = [lib, *(d.path for d in tree.children(lib) if d.kind == DIR)]
+    for name in names:
+        for directory in dirs:
+            found = tree.lookup(f"{directory}/{name}")
+            if found is not None and found.kind == FILE:
+                return found
+    return None
 
 
 def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:

@@ -20,8 +20,9 @@ A language runtime's own binary holds its release too: CPython's ``PY_VERSION`` 
 (``3.11.2``, NUL-terminated; a linker that merges string tails may end another string with
 it, ``/opt/python/3.11.2``), Node's ``node.js/v20.10.0`` (its inspector's ``Browser``) and
 its release URL (``.../v20.10.0/node-v20.10.0.tar.gz``). :func:`release_pattern` says, from
-a file's path, which one to look for (only ``bin/pythonX.Y``, ``libpythonX.Y.so`` and
-``bin/node`` are searched, and the Python pattern demands that ``X.Y``);
+a file's path, which one to look for (only ``bin/pythonX.Y``, ``libpythonX.Y.so``,
+``bin/node`` and ``libnode.so`` (Debian's node is a launcher of it) are searched, and the
+Python pattern demands that ``X.Y``);
 :func:`releases` gives the distinct versions found, for the cataloger to trust only when
 there is one.
 """
@@ -111,6 +112,7 @@ def applet_table(data: bytes | bytearray | memoryview) -> tuple[str, ...]:
 
 
 _PYTHON_FILE = re.compile(r"/bin/python(\d+\.\d+)$|/libpython(\d+\.\d+)[dmu]*\.so(?:\.\d+)*$")
+_LIBNODE = re.compile(r"/libnode\.so(?:\.\d+)*$")
 _NODE_V = rb"(\d{1,4}\.\d{1,4}\.\d{1,6}(?:-[0-9A-Za-z.]{1,40})?)"
 _NODE_RELEASE = re.compile(rb"node\.js/v" + _NODE_V + rb"\0|/v" + _NODE_V +
                            rb"/node-v\2\.tar\.gz\0")
@@ -125,7 +127,7 @@ def _python_release(xy: str) -> re.Pattern[bytes]:
 
 def release_pattern(path: str) -> re.Pattern[bytes] | None:
     """What holds the release of the runtime whose binary or library ``path`` is, if any."""
-    if path.endswith("/bin/node"):
+    if path.endswith("/bin/node") or _LIBNODE.search(path):
         return _NODE_RELEASE
     m = _PYTHON_FILE.search(path)
     return _python_release(m[1] or m[2]) if m is not None else None

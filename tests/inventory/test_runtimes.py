@@ -216,3 +216,17 @@ def test_node_without_header_from_its_release_strings(rodata: bytes) -> None:
 ], ids=["two", "url-mismatch", "bare"])
 def test_node_without_one_exact_release_string_is_not_listed(rodata: bytes) -> None:
     assert runtimes(_node_layer(rodata)) == []
+
+
+def test_debian_node_launcher_from_the_libnode_it_needs() -> None:
+    from tests.read.test_elf import synth_elf
+
+    launcher = synth_elf(etype=2, interp=b"/lib64/ld-linux-x86-64.so.2",
+                         needed=("libnode.so.108", "libc.so.6"))
+    lib = official.elf_program(b"\0" + NODE_URL.replace(b"20.10.0", b"18.20.4") + b"\0" * 99)
+    layer: list[Spec] = [F("/usr/bin/node", launcher, mode=0o755),
+                         F("/usr/lib/x86_64-linux-gnu/libnode.so.108", lib)]
+    [node] = runtimes(layer)
+    assert (node.version, node.location) == ("18.20.4", "/usr")
+    assert node.version_from == "/usr/lib/x86_64-linux-gnu/libnode.so.108 release string"
+    assert set(node.files) == {"/usr/bin/node", "/usr/lib/x86_64-linux-gnu/libnode.so.108"}
