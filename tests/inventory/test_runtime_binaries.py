@@ -70,3 +70,21 @@ def test_node_binary_holds_its_version() -> None:
     if not path.endswith("/bin/node"):
         pytest.skip(f"node is {path}, not a bin/node")
     assert _releases(path) == (_printed(path, "--version").removeprefix("v"),)
+
+
+@pytest.mark.parametrize("path", ["/usr/bin/python3.11",
+                                  "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"])
+def test_the_three_ways_to_a_file_find_the_same_release(path: str) -> None:
+    from tests.read.test_elf import ForwardReader
+
+    data = Path(_host(path)).read_bytes()
+    pattern = release_pattern(path)
+    skipping = ForwardReader(data, pos=1024)
+    ways = [read_elf_facts(data[:1024], ForwardReader(data, pos=1024).read, len(data),
+                           release=pattern),
+            read_elf_facts(data[:1024], skipping.read, len(data), skip=skipping.skip,
+                           release=pattern),
+            read_elf_facts(data[:1024], ForwardReader(data).read, len(data),
+                           read_at=lambda off, n: data[off:off + n], release=pattern)]
+    truth = _printed(_host("/usr/bin/python3.11"), "-V")  # Debian ships the two together
+    assert [f.releases if f else None for f in ways] == [(truth,)] * 3
