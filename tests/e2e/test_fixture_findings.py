@@ -180,13 +180,19 @@ def _pending_cases() -> list[Any]:
     return cases
 
 
-@pytest.mark.parametrize(("name", "item"), _pending_cases())
-def test_pending_truth_is_not_met_yet(name: str, item: dict[str, Any], audited: Any) -> None:
+def _pending_truth_is_not_met_yet(name: str, item: dict[str, Any], audited: Any) -> None:
     """Fails (as expected) while the feature is missing; XPASS, and so a failure, the day
     it arrives: then move the item's keys out of ``pending`` into the main ones."""
     result = audited(expected_of(name)["image"])
     problems = [p for check in CHECKS for p in check(item["expect"], result)]
     assert not problems, problems
+
+
+# Collected only while some fixture has pending truth: an empty parameter set would be a
+# skip in every CI log, where a skip means something CI did not check.
+if _pending_cases():
+    test_pending_truth_is_not_met_yet = pytest.mark.parametrize(
+        ("name", "item"), _pending_cases())(_pending_truth_is_not_met_yet)
 
 
 def test_pending_items_are_well_formed() -> None:
