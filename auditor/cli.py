@@ -1,4 +1,6 @@
-"""The command line: parsing, progress, and the one place errors become exit codes.
+"""The command line: running the commands, progress, writing the reports, and the one place
+errors become exit codes. The flags are built in ``cli_parser``, their values checked in
+``cli_values``.
 
 Exit codes: 0 passed (or nothing to judge), 1 failed the policy (``--exit-code N`` changes
 it; 0 makes a report-only run), 2 could not run, 130 interrupted (Ctrl-C).
@@ -13,129 +15,23 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from auditor import __version__
+from auditor.cli_parser import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, build_parser
+from auditor.cli_values import (
+    build_args,
+    dockerfile_text,
+    ignored_rules,
+    platform_of,
+    policy_of,
+    severities,
+)
 from auditor.errors import AuditorError, UsageError
 from auditor.model.text import inert
 
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message, tip=f"see `{self.prog} --help`")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="auditor", description="Audit a built container image: what it carries "
-                "that production does not need, and how to build it smaller and safer.")
-    p.add_argument("--version", action="version", version=f"auditor {__version__}",
-                   help="print auditor's version and exit")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("version", help="print auditor's version")
-
-    def source_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("source", help="an image: NAME[:TAG] in the Docker Engine, "
-                        "docker-archive:PATH[:TAG], oci-dir:PATH[:REF], oci-archive:PATH[:REF], "
-                        "registry:HOST[:PORT]/REPO[:TAG|@DIGEST], or a path to any of those")
-        sp.add_argument("--platform", help="os/arch[/variant] of a multi-platform image "
-                        "(default linux/amd64, or the only one); a single-platform image "
-                        "built for another platform is refused")
-        sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-        sp.add_argument("--config", metavar="PATH", help="the project file (default "
-                        "./.auditor.toml when there is one): flags' values, below "
-                        "AUDITOR_* variables and the command line")
-        sp.add_argument("--quiet", "-q", action="store_true", help="no progress and no "
-                        "notes on stderr; the report is written all the same (for the "
-                        "terminal format: the verdict line alone)")
-        checks = sp.add_mutually_exclusive_group()
-        checks.add_argument("--verify", dest="verify", action="store_const", const=True,
-                            help="check every layer's digest, whatever the source (OCI "
-                            "layouts always are; docker save archives and the engine's "
-                            "stream are not by default)")
-        checks.add_argument("--no-verify", dest="verify", action="store_const", const=False,
-                            help="check no layer digest, not even an OCI layout's")
-        from auditor.source_flags import add_registry_args
-
-        add_registry_args(sp)
-
-    scan = sub.add_parser("scan", help="audit an image and report what it should not carry")
-    source_args(scan)
-    from auditor.reports import FORMATS
-
-    scan.add_argument("--format", "-f", default="terminal", type=str.lower,
-                      metavar="FORMAT", help=f"the report on stdout: {', '.join(FORMATS)} "
-                      "(default terminal)")
-    scan.add_argument("--output", "-o", action="append", default=[],
-                      metavar="[FORMAT=]PATH", help="also write a report to a file, its "
-                      "format named or told by the extension (.sarif, .json, .cdx.json, "
-                      ".md, .html, .xml for junit); PATH - is stdout; repeatable")
-    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                      type=str.lower, help="colour in the terminal report: auto (when "
-                      "stdout is a terminal and NO_COLOR is unset), always, never")
-    scan.add_argument("--severity", metavar="LIST", type=str.lower,
-                      help="show only findings of these severities (e.g. HIGH,CRITICAL) in "
-                      "every format; the gate still counts every finding")
-    gate = scan.add_argument_group("the gate")
-    gate.add_argument("--policy", "-p", default="default", help="a built-in policy name "
-                      "(default, strict, dev) or a policy file; see docs/policy.md")
-    gate.add_argument("--fail-under", type=int, metavar="SCORE",
-                      help="fail when the score is under SCORE (overrides the policy)")
-    gate.add_argument("--fail-on", metavar="SEVERITY", type=str.lower, help="fail on any "
-                      "finding of this severity or worse: critical, high, medium, low, info "
-                      "(or none)")
-    gate.add_argument("--ignore", action="append", default=[], metavar="RULE[,RULE]",
-                      help="ignore these rules as if the policy said so: not counted, not "
-                      "failing, listed as suppressed (repeatable)")
-    gate.add_argument("--exit-code", type=int, default=EXIT_FAILED, metavar="N",
-                      help="the exit code when the image fails the policy (default 1; 0 "
-                      "makes a report-only run); 2 stays could-not-run, 130 interrupted")
-    gate.add_argument("--baseline", metavar="REPORT", help="a previous JSON or SARIF report: "
-                      "gate only on findings that are new since it")
-    build = scan.add_argument_group("the build")
-    build.add_argument("--dockerfile", metavar="PATH", help="the Dockerfile that built the "
-                       "image: ties each finding to its instruction line")
-    build.add_argument("--target", metavar="STAGE", help="the build stage that made the image")
-    build.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
-                       help="build arguments used for the build (repeatable)")
-    scan.add_argument("--sarif-category", metavar="ID", help="SARIF runAutomationDetails id "
-                      "(default: from the image name)")
-
-    fix = sub.add_parser("fix", help="write the multi-stage Dockerfile that removes what the "
-                         "image should not carry")
-    source_args(fix)
-    fix.add_argument("--dockerfile", required=True, metavar="PATH",
-                     help="the Dockerfile that built the image")
-    fix.add_argument("--output", "-o", metavar="PATH", help="write the rewritten Dockerfile "
-                     "here (default: stdout, or -)")
-    fix.add_argument("--target", metavar="STAGE", help="the build stage that made the image")
-    fix.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
-                     help="build arguments used for the build (repeatable)")
-    fix.add_argument("--runtime-base", metavar="IMAGE", help="the final stage's base (default: "
-                     "the smallest the runtime closure allows among images present here; "
-                     "scratch always works)")
-    fix.add_argument("--policy", "-p", default="default", help="policy for the expected score")
-
-    policy = sub.add_parser("policy", help="show or check a policy")
-    psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
-    show = psub.add_parser("show", help="print a policy with everything it extends resolved")
-    show.add_argument("policy", help="a built-in policy name or a policy file")
-    check = psub.add_parser("check", help="validate a policy file")
-    check.add_argument("policy", help="a policy file (or built-in name)")
-
-    rules = sub.add_parser("rules", help="list every rule auditor reports, with its severity")
-    rules.add_argument("--markdown", action="store_true", help="the full reference: every "
-                       "detector's documentation and its rules (docs/rules.md)")
-
-    ls = sub.add_parser("ls", help="list the squashed file tree of an image")
-    source_args(ls)
-    ls.add_argument("glob", nargs="?", help="only paths matching this glob (e.g. '/usr/bin/*')")
-    ls.add_argument("--format", "-f", choices=("text", "json"), default="text",
-                    help="text (default) or json (one object per line)")
-    ls.add_argument("--output", "-o", metavar="PATH", help="write the listing here "
-                    "(default: stdout, or -)")
-    return p
+if TYPE_CHECKING:
+    from auditor.model.result import Report
 
 
 class _Bar:
@@ -205,22 +101,6 @@ def _color(choice: str, stream: TextIO) -> bool:
     return stream.isatty()
 
 
-def _build_args(items: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not name:
-            raise UsageError(f"--build-arg wants NAME=VALUE; got {item!r}")
-        out[name] = value if sep else os.environ.get(name, "")
-    return out
-
-
-def _read_dockerfile(path: str | None) -> str | None:
-    from auditor.inputs import DOCKERFILE, read_text
-
-    return None if path is None else read_text(path, DOCKERFILE)
-
-
 def _cmd_scan(args: argparse.Namespace) -> int:
     from auditor.read.engine_wire import engine_reference, start_early
 
@@ -232,24 +112,23 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         start_early(reference)
     from auditor.audit import AuditRequest, audit
     from auditor.cli_outputs import parse_outputs
-    from auditor.outputs import STDOUT, written
     from auditor.policy import Baseline
-    from auditor.reports import FORMATS, WriteOptions, writer
+    from auditor.reports import FORMATS
 
     if args.format not in FORMATS:
         raise UsageError(f"unknown format {args.format!r}; choose one of {', '.join(FORMATS)}")
     outputs = parse_outputs(args.output, FORMATS)
     if not 0 <= args.exit_code <= 255:
         raise UsageError(f"--exit-code wants 0 to 255, not {args.exit_code}")
-    shown = _severities(args.severity)
+    shown = severities(args.severity)
     # Everything that can be wrong with the arguments is found before the image is read.
     request = AuditRequest(
-        args.source, platform=_platform(args.platform), verify=args.verify,
-        policy=_policy(args.policy),
+        args.source, platform=platform_of(args.platform), verify=args.verify,
+        policy=policy_of(args.policy),
         baseline=Baseline.load(args.baseline) if args.baseline else None,
-        fail_under=args.fail_under, fail_on=args.fail_on, ignore=_ignored(args.ignore),
-        dockerfile_text=_read_dockerfile(args.dockerfile), dockerfile=args.dockerfile,
-        target=args.target, build_args=_build_args(args.build_arg),
+        fail_under=args.fail_under, fail_on=args.fail_on, ignore=ignored_rules(args.ignore),
+        dockerfile_text=dockerfile_text(args.dockerfile), dockerfile=args.dockerfile,
+        target=args.target, build_args=build_args(args.build_arg),
         sarif_category=args.sarif_category)
     with _progress(not (args.no_progress or args.quiet)) as progress:
         report = audit(replace(request, progress=progress))
@@ -259,6 +138,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                              .split())), file=sys.stderr)
     if shown is not None:
         report = report.showing(shown)
+    _write_reports(report, outputs, args)
+    passed = report.verdict is None or report.verdict.passed
+    return EXIT_PASSED if passed else int(args.exit_code)
+
+
+def _write_reports(report: Report, outputs: Sequence[tuple[str, str]],
+                   args: argparse.Namespace) -> None:
+    """Each ``-o`` file (plain, 100 columns), then stdout: the ``-o -`` report, else the
+    ``--format`` one."""
+    from auditor.outputs import STDOUT, written
+    from auditor.reports import WriteOptions, writer
+
     to_stdout = [fmt for fmt, path in outputs if path == STDOUT]
     for fmt, path in outputs:
         if path != STDOUT:
@@ -268,49 +159,6 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     quiet = args.quiet and fmt == "terminal"
     options = WriteOptions(color=_color(args.color, sys.stdout), quiet=quiet)
     writer(fmt)(report, sys.stdout, options)
-    passed = report.verdict is None or report.verdict.passed
-    return EXIT_PASSED if passed else int(args.exit_code)
-
-
-def _severities(text: str | None) -> tuple[str, ...] | None:
-    from auditor.model.findings import SEVERITIES
-
-    if text is None:
-        return None
-    chosen = tuple(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
-    bad = [w for w in chosen if w not in SEVERITIES]
-    if bad or not chosen:
-        raise UsageError(f"--severity wants a list of {', '.join(SEVERITIES)}; got {text!r}")
-    return chosen
-
-
-def _ignored(items: Sequence[str]) -> tuple[str, ...]:
-    rules = tuple(dict.fromkeys(r.strip().upper() for item in items for r in item.split(",")
-                                if r.strip()))
-    if not rules:
-        return ()
-    from auditor.detectors import iter_rules
-    from auditor.policy import POLICY_RULES
-
-    known = {r.id for r in iter_rules()} | set(POLICY_RULES)
-    unknown = [r for r in rules if r not in known]
-    if unknown:
-        raise UsageError(f"--ignore: no rule {', '.join(unknown)}",
-                         tip="`auditor rules` lists them")
-    return rules
-
-
-def _policy(value: Any) -> Any:
-    """A policy name or file, or the Policy written inline in .auditor.toml."""
-    from auditor.policy import Policy, load_policy
-
-    return value if isinstance(value, Policy) else load_policy(value)
-
-
-def _platform(text: str | None) -> str | None:
-    from auditor.model.platform import parse_platform
-
-    return None if text is None else parse_platform(text)
 
 
 def _cmd_fix(args: argparse.Namespace) -> int:
@@ -321,11 +169,11 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     to_file = args.output not in (None, STDOUT)
     if to_file:
         check_target(args.output)  # before the image is read
-    policy = _policy(args.policy)
-    request = AuditRequest(args.source, platform=_platform(args.platform), verify=args.verify,
-                           policy=policy, dockerfile_text=_read_dockerfile(args.dockerfile),
+    policy = policy_of(args.policy)
+    request = AuditRequest(args.source, platform=platform_of(args.platform), verify=args.verify,
+                           policy=policy, dockerfile_text=dockerfile_text(args.dockerfile),
                            dockerfile=args.dockerfile, target=args.target,
-                           build_args=_build_args(args.build_arg))
+                           build_args=build_args(args.build_arg))
     with _progress(not (args.no_progress or args.quiet)) as progress:
         done = fix(replace(request, progress=progress), runtime_base=args.runtime_base)
     fixed, result, now = done.rewrite, done.report.result, done.report.verdict
@@ -381,7 +229,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if path != STDOUT:
         check_target(path)  # before the image is read
     with _progress(not (args.no_progress or args.quiet)) as progress:
-        _image, tree = read_tree(args.source, platform=_platform(args.platform),
+        _image, tree = read_tree(args.source, platform=platform_of(args.platform),
                                  progress=progress,
                                  verify=args.verify)
     nodes = (n for n in tree if rx is None or rx.match(n.path))
@@ -429,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from auditor.cli_config import apply
 
-        parser = _parser()
+        parser = build_parser()
         argv = list(sys.argv[1:] if argv is None else argv)
         apply(parser, argv, os.environ)
         args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.cli import _parser
+from auditor.cli_parser import build_parser
 from auditor.policy import load_policy
 from auditor.reports import FORMATS
 from tests.conftest import ROOT
@@ -104,7 +104,7 @@ def test_the_scan_command_parses_with_the_cli(dockerfile: str, category: str,
                                               outputs: str) -> None:
     env = {**defaults(), "INPUT_DOCKERFILE": dockerfile, "INPUT_CATEGORY": category,
            "INPUT_OUTPUTS": outputs}
-    args = _parser().parse_args(scan_argv(env))
+    args = build_parser().parse_args(scan_argv(env))
     assert args.command == "scan" and args.source == "app:1.0"
     assert args.format in FORMATS and args.policy == "default"
     written = dict(o.split("=", 1) for o in args.output)

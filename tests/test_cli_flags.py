@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from auditor import __version__
-from auditor.cli import _parser, main
+from auditor.cli import main
+from auditor.cli_parser import build_parser
 from tests.imagekit import config_for, docker_save
 from tests.layerkit import D, F, L, layer
 
@@ -153,14 +154,14 @@ def _actions(parser: argparse.ArgumentParser, where: str) -> list[tuple[str, arg
 
 def test_every_flag_has_help() -> None:
     missing = [f"{where} {'/'.join(a.option_strings) or a.dest}"
-               for where, a in _actions(_parser(), "auditor") if not a.help]
+               for where, a in _actions(build_parser(), "auditor") if not a.help]
     assert missing == []
 
 
 def test_format_help_lists_every_format() -> None:
     from auditor.reports import FORMATS
 
-    scan = _parser()._subparsers._group_actions[0].choices["scan"]  # type: ignore[union-attr]
+    scan = build_parser()._subparsers._group_actions[0].choices["scan"]  # type: ignore[union-attr]
     fmt = next(a for a in scan._actions if "--format" in a.option_strings)
     assert all(name in (fmt.help or "") for name in FORMATS)
 
@@ -259,7 +260,7 @@ def test_every_flag_has_an_env_var_and_the_guide_names_it() -> None:
     from auditor.cli_config import COMMANDS_WITH_CONFIG, env_name, flag_actions
 
     guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text()
-    subs = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    subs = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     names = {env_name(a) for c in COMMANDS_WITH_CONFIG for a in flag_actions(subs[c])
              if a.dest != "config"}
     assert "AUDITOR_FAIL_ON" in names and "AUDITOR_SEVERITY" in names
@@ -269,7 +270,7 @@ def test_every_flag_has_an_env_var_and_the_guide_names_it() -> None:
 def test_an_env_var_reaches_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     from auditor.cli_config import apply, env_name, flag_actions
 
-    parser = _parser()
+    parser = build_parser()
     scan = parser._subparsers._group_actions[0].choices["scan"]  # type: ignore[union-attr]
     samples = {"exit_code": "4", "fail_under": "50", "timeout": "3", "format": "json",
                "color": "never", "verify": "true"}

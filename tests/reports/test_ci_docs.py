@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.cli import _parser, main
+from auditor.cli import main
+from auditor.cli_parser import build_parser
 from auditor.model.findings import SEVERITIES
 from auditor.policy import load_policy
 from auditor.reports import formats
@@ -99,7 +100,7 @@ def test_gitlab_job_scans_keeps_reports_and_gates() -> None:
     assert {"auditor.json", "auditor.sarif", "auditor.md"} <= set(job["artifacts"]["paths"])
     assert job["script"][-1] == 'exit "$status"'
     [argv] = [c for s in shell_snippets(GITLAB) for c in auditor_commands(s)]
-    outputs = dict(o.split("=", 1) for o in _parser().parse_args(argv).output)
+    outputs = dict(o.split("=", 1) for o in build_parser().parse_args(argv).output)
     assert outputs["codequality"] == "gl-code-quality-report.json"
     assert outputs["junit"] == "auditor-junit.xml"
 
@@ -123,7 +124,7 @@ def test_every_auditor_command_is_one_the_cli_accepts() -> None:
     commands = all_commands()
     assert {name for name, _ in commands} == {GITHUB.name, GITLAB.name, "ci.md"}
     for name, argv in commands:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
         assert args.command == "scan", name
         for output in args.output:
             fmt, _, path = output.partition("=")
