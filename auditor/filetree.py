@@ -15,14 +15,15 @@ not survive to the final tree is wasted space, charged to the layer that wrote i
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from auditor.model.image import DIR, FILE, HARDLINK, SYMLINK, LayerScan, RawEntry, Skipped
+from auditor.model.tree import LayerStats, TreeWalk, WastedCopy
+
+__all__ = ["MAX_SYMLINK_HOPS", "FileTree", "LayerStats", "Node", "TreeWalk", "WastedCopy",
+           "squash_layers"]
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -39,27 +40,6 @@ def _node(path: str, kind: str, layer: int, mode: int = 0o755, uid: int = 0, gid
           size: int = 0, link: str | None = None, mtime: int = 0, data: bytes | None = None,
           elf: Any = None) -> Node:
     return RawEntry(path, kind, mode, uid, gid, size, link, mtime, data, elf, layer)
-
-
-@dataclass(frozen=True, slots=True)
-class WastedCopy:
-    """A file copy written by ``layer`` and deleted or replaced by ``by_layer``."""
-
-    path: str
-    size: int
-    layer: int
-    by_layer: int
-    removed: bool  # True when deleted; False when overwritten by a new version
-
-
-@dataclass(slots=True)
-class LayerStats:
-    index: int
-    added_bytes: int = 0  # file content the layer wrote
-    wasted_bytes: int = 0  # of that, what later layers deleted or overwrote
-    removed_bytes: int = 0  # lower-layer content this layer deleted or overwrote
-    files: int = 0
-    whiteouts: int = 0
 
 
 def _plain(path: str) -> bool:
@@ -355,44 +335,6 @@ class FileTree:
         """dive's figure: every version of a path written in more than one layer, the
         surviving copy included (so it is never below :attr:`wasted_bytes`' share)."""
         return self._totals()[1]
-
-
-class TreeWalk:
-    """A walk over a tree's entries in path order that can leave out subtrees.
-
-    Paths under a directory form one run in path order (those starting with ``dir/``), so
-    leaving them out is a jump, not a test of every path in them. The run need not follow
-    the directory at once (``/a/b-c`` sorts between ``/a/b`` and ``/a/b/x``): the walk
-    jumps when it reaches the run.
-    """
-
-    def __init__(self, nodes: list[Node], paths: list[str]) -> None:
-        self._nodes, self._paths = nodes, paths
-        self._next = 0
-        self._skips: list[tuple[int, int]] = []  # a heap of [start, end) index runs
-
-    def __iter__(self) -> TreeWalk:
-        return self
-
-    def __next__(self) -> Node:
-        i = self._next
-        while self._skips and self._skips[0][0] <= i:
-            i = max(i, heapq.heappop(self._skips)[1])
-        if i >= len(self._nodes):
-            raise StopIteration
-        self._next = i + 1
-        return self._nodes[i]
-
-    def skip_below(self) -> None:
-        """Leave out every entry under the one returned last."""
-        last = self._next - 1
-        if last < 0:
-            return
-        path = self._paths[last]
-        start = bisect.bisect_left(self._paths, path + "/", last + 1)
-        end = bisect.bisect_left(self._paths, path + "0", start)  # "0" follows "/"
-        if start < end:
-            heapq.heappush(self._skips, (start, end))
 
 
 def squash_layers(layers: Sequence[LayerScan]) -> FileTree:

@@ -8,47 +8,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditor"
-# Imported for annotations only, never at run time: the squashed tree and the inventory
-# are classes of their own steps that the result holds (moving them in is a later step).
-TYPE_ONLY = {("model/result.py", "auditor.filetree"), ("model/result.py", "auditor.inventory")}
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def imports(path: Path) -> Iterator[tuple[str, bool]]:
-    """Every module ``path`` imports from auditor, and whether only for type checking."""
-    def walk(nodes: list[ast.stmt], typing_only: bool) -> Iterator[tuple[str, bool]]:
+def imports(path: Path) -> Iterator[str]:
+    """Every module ``path`` imports from auditor: at the top, in functions, classes,
+    ``with`` and ``try`` blocks, and under ``if TYPE_CHECKING:`` (a type is a dependency)."""
+    def walk(nodes: list[ast.stmt]) -> Iterator[str]:
         for node in nodes:
-            if isinstance(node, ast.If):
-                yield from walk(node.body, typing_only or _type_checking(node))
-                yield from walk(node.orelse, typing_only)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                yield node.module, typing_only
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                yield node.module
             elif isinstance(node, ast.Import):
-                yield from ((a.name, typing_only) for a in node.names)
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.With, ast.Try)):
+                yield from (a.name for a in node.names)
+            elif isinstance(node, (ast.If, ast.FunctionDef, ast.ClassDef, ast.With, ast.Try)):
                 for field in ("body", "orelse", "finalbody", "handlers"):
                     for child in getattr(node, field, []):
                         yield from walk(getattr(child, "body", [child]) if isinstance(
-                            child, ast.ExceptHandler) else [child], typing_only)
+                            child, ast.ExceptHandler) else [child])
 
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    yield from ((m, t) for m, t in walk(tree.body, False) if m.split(".")[0] == "auditor")
+    yield from (m for m in walk(tree.body) if m.split(".")[0] == "auditor")
 
 
 def test_the_model_imports_only_itself_and_the_errors() -> None:
     wrong = []
     for path in sorted((PACKAGE / "model").glob("*.py")):
         rel = str(path.relative_to(PACKAGE))
-        for module, typing_only in imports(path):
-            if module == "auditor.errors" or module.startswith("auditor.model"):
-                continue
-            if not (typing_only and (rel, module) in TYPE_ONLY):
-                wrong.append(f"{rel} imports {module}")
+        wrong += [f"{rel} imports {module}" for module in imports(path)
+                  if module != "auditor.errors" and not module.startswith("auditor.model")]
     assert wrong == []
 
 
@@ -57,11 +43,25 @@ def test_no_step_imports_the_orchestrator_or_the_command_line() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = str(path.relative_to(PACKAGE))
         allowed = {"cli.py": {"auditor.audit"}, "__main__.py": {"auditor.cli"}}.get(rel, set())
-        wrong += [f"{rel} imports {m}" for m, _ in imports(path)
+        wrong += [f"{rel} imports {m}" for m in imports(path)
                   if m in ("auditor.audit", "auditor.cli") and m not in allowed]
     assert wrong == []
 
 
-def test_the_walker_sees_imports_inside_functions() -> None:
-    found = dict(imports(PACKAGE / "cli.py"))
-    assert found.get("auditor.audit") is False  # imported inside _cmd_scan, at run time
+def test_the_walker_sees_imports_in_functions_and_under_type_checking(tmp_path: Path) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import auditor.errors\n"
+        "if TYPE_CHECKING:\n"
+        "    from auditor.filetree import FileTree\n"
+        "else:\n"
+        "    import auditor.read.cursor\n"
+        "def f() -> None:\n"
+        "    try:\n"
+        "        from auditor.audit import audit\n"
+        "    except ImportError:\n"
+        "        import auditor.cli\n"
+        "from . import sibling\n", encoding="utf-8")
+    assert list(imports(source)) == ["auditor.errors", "auditor.filetree", "auditor.read.cursor",
+                                     "auditor.audit", "auditor.cli"]

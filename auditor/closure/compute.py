@@ -20,10 +20,10 @@ from auditor.closure.follow import shell_command as shell_command
 from auditor.closure.libpath import LD_SO_WANTS, LibrarySearch, is_musl
 from auditor.closure.runtimes import Runtime
 from auditor.closure.walk import ClosureWalk
-from auditor.filetree import FileTree
 from auditor.inventory import Inventory
 from auditor.model.closure import Closure
 from auditor.model.image import FILE, HARDLINK, ImageConfig
+from auditor.model.tree import Tree
 from auditor.read.elf import ElfFacts
 from auditor.read.wants import SCRIPT_PREFIX, Want
 
@@ -51,7 +51,7 @@ def command_of(config: ImageConfig) -> list[str]:
     return list(config.cmd or ())
 
 
-def _elf_source(tree: FileTree, elf: ElfSource | None) -> Callable[[str], ElfFacts | None]:
+def _elf_source(tree: Tree, elf: ElfSource | None) -> Callable[[str], ElfFacts | None]:
     if elf is None:  # facts the layer reader attached to each node
         return lambda path: getattr(tree.get(path), "elf", None)
     if callable(elf):
@@ -123,7 +123,7 @@ def _base_for(kind: str, libs: list[str], version: str | None, program: ElfFacts
     return "slim", "needs libraries beyond the C runtime: " + ", ".join(extra)
 
 
-def compute_closure(tree: FileTree, config: ImageConfig, elf: ElfSource | None = None,
+def compute_closure(tree: Tree, config: ImageConfig, elf: ElfSource | None = None,
                     inventory: Inventory | None = None) -> Closure:
     """The runtime closure of the image whose squashed tree and config are given.
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Iterable
 
-from auditor.filetree import FileTree
 from auditor.model.image import DIR
+from auditor.model.tree import Tree
 from auditor.read.elf import ElfFacts
 from auditor.read.globs import name_match
 from auditor.read.wants import Want
@@ -49,7 +49,7 @@ def default_dirs(facts: ElfFacts) -> tuple[str, ...]:
     return (*dirs, "/lib", "/usr/lib")
 
 
-def _conf_lines(tree: FileTree, path: str) -> list[str]:
+def _conf_lines(tree: Tree, path: str) -> list[str]:
     data = tree.read_prefix(path, 64 * KiB)
     if data is None:
         return []
@@ -61,7 +61,7 @@ def _conf_lines(tree: FileTree, path: str) -> list[str]:
     return lines
 
 
-def _glob(tree: FileTree, pattern: str) -> list[str]:
+def _glob(tree: Tree, pattern: str) -> list[str]:
     """Files of the tree matching a glob whose wildcards are in the last component only,
     as ld.so.conf's ``include`` lines are in practice."""
     directory, _, name = pattern.rpartition("/")
@@ -72,7 +72,7 @@ def _glob(tree: FileTree, pattern: str) -> list[str]:
                   for n in tree.children(real) if name_match(name, n.path.rpartition("/")[2]))
 
 
-def ld_so_conf_dirs(tree: FileTree, path: str = LD_SO_CONF, depth: int = 0) -> list[str]:
+def ld_so_conf_dirs(tree: Tree, path: str = LD_SO_CONF, depth: int = 0) -> list[str]:
     """The library directories ``path`` names, includes followed, in order."""
     dirs: list[str] = []
     if depth > MAX_INCLUDE_DEPTH:
@@ -93,7 +93,7 @@ def ld_so_conf_dirs(tree: FileTree, path: str = LD_SO_CONF, depth: int = 0) -> l
     return list(dict.fromkeys(d.rstrip("/") or "/" for d in dirs if d.startswith("/")))
 
 
-def musl_dirs(tree: FileTree, interpreter: str) -> tuple[str, ...]:
+def musl_dirs(tree: Tree, interpreter: str) -> tuple[str, ...]:
     arch = posixpath.basename(interpreter).removeprefix("ld-musl-").split(".so", 1)[0]
     path = f"/etc/ld-musl-{arch}.path"
     if tree.lookup(path) is None:
@@ -121,7 +121,7 @@ def is_musl(interpreter: str | None) -> bool:
 class LibrarySearch:
     """Finds libraries in one image for one program (whose interpreter picks the rules)."""
 
-    def __init__(self, tree: FileTree, elf_of: ElfOf, ld_library_path: str = "") -> None:
+    def __init__(self, tree: Tree, elf_of: ElfOf, ld_library_path: str = "") -> None:
         self.tree = tree
         self.elf_of = elf_of
         self.env_dirs = [d for d in ld_library_path.split(":") if d.startswith("/")]

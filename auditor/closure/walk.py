@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from auditor.closure.libpath import LibrarySearch, expand
-from auditor.filetree import MAX_SYMLINK_HOPS, FileTree, Node
+from auditor.filetree import MAX_SYMLINK_HOPS, Node
 from auditor.model.closure import MissingLibrary
 from auditor.model.image import DIR, HARDLINK, SYMLINK
+from auditor.model.tree import Tree
 from auditor.read.elf import ELF_MAGIC, ElfFacts
 
 ElfOf = Callable[[str], "ElfFacts | None"]
@@ -38,7 +39,7 @@ def parent(path: str) -> str:
 
 
 class ClosureWalk:
-    def __init__(self, tree: FileTree, elf_of: ElfOf, search: LibrarySearch) -> None:
+    def __init__(self, tree: Tree, elf_of: ElfOf, search: LibrarySearch) -> None:
         self.tree = tree
         self.elf_of = elf_of
         self.search = search

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor.filetree import FileTree, Node
+from auditor.filetree import Node
 from auditor.fixes import dockerquote as dq
 from auditor.model.findings import Finding
+from auditor.model.tree import Tree
 
 MAX_COPIES = 12  # above this, gather with tar: a COPY is a layer, and links become copies
 STAGING_DIR = "/auditor-runtime"
@@ -55,7 +56,7 @@ class CopyPlan:
         return " \\\n".join(lines)
 
 
-def trace(tree: FileTree, path: str) -> tuple[list[str], str | None]:
+def trace(tree: Tree, path: str) -> tuple[list[str], str | None]:
     """The symlinks met while resolving ``path`` in the image (each at its real place),
     and the real path it ends at (None when it ends nowhere)."""
     links: list[str] = []
@@ -88,19 +89,19 @@ def trace(tree: FileTree, path: str) -> tuple[list[str], str | None]:
     return links, cur or "/"
 
 
-def file_size(tree: FileTree, node: Node) -> int:
+def file_size(tree: Tree, node: Node) -> int:
     if node.kind == "hardlink" and node.link:
         target = tree.get(node.link)
         return target.size if target is not None else 0
     return node.size if node.kind in ("file", "hardlink") else 0
 
 
-def dir_bytes(tree: FileTree, real_dir: str) -> int:
+def dir_bytes(tree: Tree, real_dir: str) -> int:
     prefix = real_dir.rstrip("/") + "/"
     return sum(n.size for n in tree if n.kind == "file" and n.path.startswith(prefix))
 
 
-def plan_copies(files: Sequence[str], tree: FileTree | None, *,
+def plan_copies(files: Sequence[str], tree: Tree | None, *,
                 keep: Callable[[Node], bool] | None = None, can_stage: bool = True,
                 max_copies: int = MAX_COPIES) -> CopyPlan:
     """How the final stage gets ``files`` (closure entries: files and the symlinks that
@@ -172,7 +173,7 @@ def _unwritable(paths: Sequence[str]) -> str:
             f"(copy them by hand): {shown}")
 
 
-def _collapse(tree: FileTree, entries: set[str]) -> tuple[tuple[str, ...], set[str]]:
+def _collapse(tree: Tree, entries: set[str]) -> tuple[tuple[str, ...], set[str]]:
     """``entries`` with every directory they fill completely named once instead (the
     standard library, node_modules, the app): (the rest, the directories)."""
     parents: set[str] = set()
@@ -189,7 +190,7 @@ def _collapse(tree: FileTree, entries: set[str]) -> tuple[tuple[str, ...], set[s
     return rest, top
 
 
-def _names(tree: FileTree, reals: dict[str, Node], links: dict[str, Node]) -> dict[str, str]:
+def _names(tree: Tree, reals: dict[str, Node], links: dict[str, Node]) -> dict[str, str]:
     """One name per file, for a COPY that dereferences: the name reached through the most
     of the closure's links (``/lib64/ld-linux-x86-64.so.2`` rather than the file under
     ``/usr/lib/x86_64-linux-gnu`` it ends at), since the closure walk kept a link only
@@ -242,7 +243,7 @@ def held_by(f: Finding) -> tuple[str, ...]:
     return paths
 
 
-def keeper(tree: FileTree, plan: CopyPlan, base_has: Callable[[Node], bool] | None = None
+def keeper(tree: Tree, plan: CopyPlan, base_has: Callable[[Node], bool] | None = None
            ) -> Callable[[str], bool]:
     """Whether an image path is still in the final stage that ``plan`` fills: copied (a
     COPY dereferences its source; gathered entries are the files and links as they are),

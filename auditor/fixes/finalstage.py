@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from auditor.detectors.secrets import ENV_RULE
-from auditor.filetree import FileTree, Node
+from auditor.filetree import Node
 from auditor.fixes import dockerquote as dq
 from auditor.fixes.bases import SCRATCH, Bases, choose_base, not_keep
 from auditor.fixes.copyplan import STAGING_DIR, CopyPlan, plan_copies, trace
@@ -25,6 +25,7 @@ from auditor.model.closure import Closure
 from auditor.model.image import ImageConfig
 from auditor.model.result import AuditResult
 from auditor.model.text import human_bytes
+from auditor.model.tree import Tree
 
 NONROOT = "65532:65532"  # the uid distroless calls "nonroot": needs no passwd entry
 PASSWD, PASSWD_DIR = "/etc/passwd", "/auditor-etc"
@@ -109,7 +110,7 @@ def final_stage(attribution: Attribution | None, closure: Closure | None, *,
     return out
 
 
-def _has_tools(tree: FileTree) -> bool:
+def _has_tools(tree: Tree) -> bool:
     """The builder can run the gathering step: a shell and tar."""
     return trace(tree, "/bin/sh")[1] is not None and any(
         trace(tree, p)[1] is not None for p in ("/usr/bin/tar", "/bin/tar"))
@@ -127,7 +128,7 @@ def _as_root(attribution: Attribution | None) -> list[str]:
     return ["USER 0"]
 
 
-def _copy_line(builder: str, path: str, tree: FileTree | None) -> str:
+def _copy_line(builder: str, path: str, tree: Tree | None) -> str:
     """COPY --from of one closure path (the plan wrote only paths COPY reads back as
     themselves). COPY --from keeps the owner and mode the builder gave a file, under
     either builder; the owner is also written out (``--chown``, numbers only: the final
@@ -142,7 +143,7 @@ def _copy_line(builder: str, path: str, tree: FileTree | None) -> str:
 
 # -- user, settings, command ---------------------------------------------------------------
 
-def _user(image_user: str, tree: FileTree | None, base: str, notes: list[str],
+def _user(image_user: str, tree: Tree | None, base: str, notes: list[str],
           has_passwd: bool = False) -> tuple[list[str], str | None]:
     """The USER lines of the final stage, and the builder step that extracts a named
     account's passwd line (or None)."""
@@ -187,7 +188,7 @@ def _digits(word: str) -> bool:
     return word.isascii() and word.isdigit()  # not "²"
 
 
-def _account(name: str, group: str, tree: FileTree | None, notes: list[str]
+def _account(name: str, group: str, tree: Tree | None, notes: list[str]
              ) -> tuple[int | None, str | None]:
     """The uid of account ``name`` (a number, or looked up in the image's /etc/passwd) and
     the group to run as (``group``, else the account's own gid, when it is a number)."""
@@ -204,7 +205,7 @@ def _account(name: str, group: str, tree: FileTree | None, notes: list[str]
 
 
 def _settings(attribution: Attribution | None, config: ImageConfig, result: AuditResult | None,
-              base: str, plan: CopyPlan, tree: FileTree | None, notes: list[str],
+              base: str, plan: CopyPlan, tree: Tree | None, notes: list[str],
               esc: str = "\\") -> list[str]:
     lines = _env(config, result, notes, esc)
     if config.working_dir:
@@ -281,7 +282,7 @@ def _labels(attribution: Attribution | None, config: ImageConfig, notes: list[st
     return lines
 
 
-def _has_shell(base: str, plan: CopyPlan, tree: FileTree | None) -> bool:
+def _has_shell(base: str, plan: CopyPlan, tree: Tree | None) -> bool:
     if base != SCRATCH:
         return True  # a distribution base; a distroless one would say otherwise
     shells = ("/bin/sh", "/usr/bin/sh", "/usr/bin/dash", "/usr/bin/bash")
@@ -292,7 +293,7 @@ def _has_shell(base: str, plan: CopyPlan, tree: FileTree | None) -> bool:
     return trace(tree, "/bin/sh")[1] in reals
 
 
-def _present(path: str, base: str, plan: CopyPlan, tree: FileTree | None) -> bool:
+def _present(path: str, base: str, plan: CopyPlan, tree: Tree | None) -> bool:
     if base != SCRATCH or tree is None:
         return True
     real = trace(tree, path)[1] if path.startswith("/") else None
@@ -312,7 +313,7 @@ def _source(attribution: Attribution, step: StepMatch) -> str:
 
 
 def _healthcheck(attribution: Attribution | None, config: ImageConfig, base: str, plan: CopyPlan,
-                 tree: FileTree | None, notes: list[str]) -> list[str]:
+                 tree: Tree | None, notes: list[str]) -> list[str]:
     step = _last(attribution, "HEALTHCHECK")
     test = list(config.healthcheck or ())
     if step is not None and attribution is not None and attribution.dockerfile is not None:
@@ -355,7 +356,7 @@ def _healthcheck_of(test: list[str], config: ImageConfig, notes: list[str]) -> s
 
 
 def _command(attribution: Attribution | None, config: ImageConfig, base: str, plan: CopyPlan,
-             tree: FileTree | None, notes: list[str]) -> list[str]:
+             tree: Tree | None, notes: list[str]) -> list[str]:
     lines: list[str] = []
     for word, given in (("ENTRYPOINT", config.entrypoint), ("CMD", config.cmd)):
         if not given:

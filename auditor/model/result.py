@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
 from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, Image, Skipped
+from auditor.model.inventory import Inventory
 from auditor.model.suggestion import Suggestion
+from auditor.model.tree import Tree
 from auditor.model.verdict import Verdict
-
-if TYPE_CHECKING:  # types only: the squashed tree and the inventory are made by their steps
-    from auditor.filetree import FileTree
-    from auditor.inventory import Inventory
 
 
 @dataclass(frozen=True)
@@ -23,7 +20,7 @@ class AuditResult:
     """An image read and audited: its squashed tree, its packages and its findings."""
 
     image: Image
-    tree: FileTree
+    tree: Tree  # an auditor.filetree.FileTree, read-only from here on
     inventory: Inventory
     history: tuple[HistoryEntry | None, ...]  # per layer, secrets masked
     findings: tuple[Finding, ...] = ()
