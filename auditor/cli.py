@@ -117,7 +117,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
     if args.format not in FORMATS:
         raise UsageError(f"unknown format {args.format!r}; choose one of {', '.join(FORMATS)}")
-    outputs = parse_outputs(args.output, FORMATS)
+    # A --format other than the default is what a bare -o FILE or -o - writes.
+    outputs = parse_outputs(args.output, FORMATS,
+                            None if args.format == "terminal" else args.format)
     if not 0 <= args.exit_code <= 255:
         raise UsageError(f"--exit-code wants 0 to 255, not {args.exit_code}")
     shown = severities(args.severity)

@@ -18,16 +18,18 @@ EXTENSIONS = ((".cdx.json", "cyclonedx"), (".sarif.json", "sarif"), (".sarif", "
               (".html", "html"), (".htm", "html"), (".xml", "junit"), (".txt", "terminal"))
 
 
-def parse_outputs(items: Sequence[str], formats: Sequence[str]) -> list[tuple[str, str]]:
-    """(format, path) for each ``-o``; a UsageError for one that names no known format
-    and whose extension tells none."""
+def parse_outputs(items: Sequence[str], formats: Sequence[str], fallback: str | None = None
+                  ) -> list[tuple[str, str]]:
+    """(format, path) for each ``-o``: the format it names, else the one its extension
+    tells, else ``fallback`` (a ``--format`` the user chose, as Trivy's ``-o`` takes its
+    ``--format``); a UsageError when none of them says."""
     out = []
     for item in items:
         name, sep, path = item.partition("=")
         if sep and name.lower() in formats:
             fmt = name.lower()
         else:
-            fmt, path = _inferred(item, formats), item
+            fmt, path = _inferred(item, formats, fallback), item
         if not path:
             raise UsageError(f"--output {item!r} names no file (FORMAT=PATH, or - for "
                              "standard output)")
@@ -39,11 +41,13 @@ def parse_outputs(items: Sequence[str], formats: Sequence[str]) -> list[tuple[st
     return out
 
 
-def _inferred(path: str, formats: Sequence[str]) -> str:
+def _inferred(path: str, formats: Sequence[str], fallback: str | None) -> str:
     lower = path.lower()
     for ext, fmt in EXTENSIONS:
         if lower.endswith(ext):
             return fmt
+    if fallback is not None:
+        return fallback
     raise UsageError(f"--output {path!r}: cannot tell the format from the file name; say "
                      f"FORMAT=PATH with FORMAT one of {', '.join(formats)}",
                      tip="extensions: " + ", ".join(f"{e} ({f})" for e, f in EXTENSIONS))

@@ -102,6 +102,13 @@ def test_output_format_from_the_extension(capsys: Any, archive: Path, tmp_path: 
     code, _out, err = run(capsys, "scan", str(archive), "-o", f"{tmp_path}/r.bin")
     assert code == 2
     one_error(err, "cannot tell the format")
+    # A chosen --format is what a -o whose extension tells nothing writes, and -o - too.
+    code, _out, _err = run(capsys, "scan", str(archive), "--format", "sarif", "-o",
+                           f"{tmp_path}/r.bin")
+    assert code == 1
+    assert json.loads((tmp_path / "r.bin").read_text())["version"] == "2.1.0"
+    code, out, _err = run(capsys, "scan", str(archive), "--format", "JSON", "-o", "-")
+    assert code == 1 and json.loads(out)["schema"] == "auditor/report/v1"
 
 
 def test_output_dash_is_stdout(capsys: Any, archive: Path, tmp_path: Path,
