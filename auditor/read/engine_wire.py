@@ -11,9 +11,15 @@ import json
 import os
 import socket
 import urllib.parse
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, SourceError
+
+if TYPE_CHECKING:
+    from auditor.read.prefetch import SocketPrefetch
+
+Chunks = Callable[[], "bytes | memoryview"]  # the next piece of an answer; empty at its end
 
 TIMEOUT = 120.0  # seconds without a byte from the engine before we give up (default)
 _TIMEOUT = [TIMEOUT]  # --timeout sets it (source_flags.configure_sources)
@@ -128,11 +134,26 @@ class EngineSilent(EngineUnreachable):
 
 
 class Requested:
-    """An image inspected, and its save asked for on ``sock`` (the answer not read yet)."""
+    """An image inspected, and its save asked for on ``sock``."""
 
     def __init__(self, info: dict[str, Any], sock: socket.socket) -> None:
         self.info = info
         self.sock = sock
+        self.reader: SocketPrefetch | None = None
+
+    def read_ahead(self) -> SocketPrefetch:
+        """The answer, head and body, read ahead by a thread from now on (started once).
+        Its ``close`` closes the socket."""
+        if self.reader is None:
+            from auditor.read.prefetch import SocketPrefetch
+
+            self.reader = SocketPrefetch(self.sock, idle_timeout=timeout())
+        return self.reader
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        self.sock.close()
 
 
 # Saves asked for ahead of time by start_early(), by (host, reference); or why the engine
@@ -141,15 +162,19 @@ _EARLY: dict[tuple[str, str], Requested | AuditorError] = {}
 
 
 def start_early(reference: str) -> None:
-    """Inspect ``reference`` and ask for its save now, so that the engine prepares the
-    stream (seconds, for a big image) while the command line loads its policy and the
-    detectors. Nothing is read yet. Any failure is left for open_engine_image to meet
-    again and report, after the command line has checked its own arguments."""
+    """Inspect ``reference`` and ask for its save now, and read the answer ahead from now
+    on: the engine prepares the stream (seconds, for a big image, in the classic store)
+    or starts sending at once (the containerd store, within tens of milliseconds), while
+    the command line loads its policy and the detectors. Any failure is left for
+    open_engine_image to meet again and report, after the command line has checked its
+    own arguments."""
     host = docker_host()
     if not host.startswith("unix://") or (host, reference) in _EARLY:
         return
     try:
-        _EARLY[(host, reference)] = request_save(host, reference)
+        requested = request_save(host, reference)
+        requested.read_ahead()
+        _EARLY[(host, reference)] = requested
     except EngineSilent as exc:
         _EARLY[(host, reference)] = exc
     except (AuditorError, OSError):
@@ -236,12 +261,70 @@ def get_json(host: str, url: str, seconds: float | None = None) -> Any:
 
 def read_status(stream: Any) -> int:
     """Read the status line and headers (byte by byte: the body must stay unread)."""
-    first = read_line(stream).split(None, 2)
+    first = read_line(stream)
     while read_line(stream) not in (b"\r\n", b"\n", b""):
         pass  # headers: nothing in them that we need
-    if len(first) < 2 or not first[1].isdigit():
+    return _status(first)
+
+
+def _status(line: bytes) -> int:
+    words = line.split(None, 2)
+    if len(words) < 2 or not words[1].isdigit():  # bytes.isdigit: ASCII digits only
         raise SourceError("the Docker Engine sent no HTTP status")
-    return int(first[1])
+    return int(words[1])
+
+
+MAX_HEAD = 64 * 1024  # an answer's status line and headers
+
+
+def split_answer(chunks: Chunks) -> tuple[int, Chunks]:
+    """An HTTP answer read in chunks (``SocketPrefetch.next_chunk``): its status, and its
+    body's chunks, the first of them the rest of the chunk where the head ended. Each
+    chunk is valid until the next is taken, as from ``chunks`` itself."""
+    head = b""
+    while True:
+        chunk = chunks()
+        if not chunk:
+            where = "in its headers" if head else "before its HTTP status"
+            raise SourceError(f"the Docker Engine's answer ends {where}")
+        start = len(head)
+        head += bytes(chunk[:MAX_HEAD + 4 - start])
+        end = _end_of_head(head, max(0, start - 3))
+        if end is not None:
+            break
+        if len(head) > MAX_HEAD:
+            raise SourceError(f"the Docker Engine's answer has over {MAX_HEAD} bytes of "
+                              "headers")
+    status = _status(head[:head.find(b"\n") + 1])
+    rest = [chunk[end - start:]]
+
+    def body() -> bytes | memoryview:
+        if rest:
+            first = rest.pop()
+            if first:
+                return first
+        return chunks()
+
+    return status, body
+
+
+def _end_of_head(head: bytes, start: int) -> int | None:
+    """Where the body begins: after the first empty line (CRLF or bare LF ends)."""
+    ends = [at + len(mark) for mark in (b"\r\n\r\n", b"\n\n")
+            if (at := head.find(mark, start)) >= 0]
+    return min(ends) if ends else None
+
+
+def read_chunks(chunks: Chunks, limit: int) -> bytes:
+    """The rest of an answer read in chunks; more than ``limit`` bytes is an error."""
+    parts = []
+    size = 0
+    while chunk := chunks():
+        parts.append(bytes(chunk))
+        size += len(chunk)
+        if size > limit:
+            raise SourceError(f"the Docker Engine's answer is larger than {limit} bytes")
+    return b"".join(parts)
 
 
 def error_message(body: bytes) -> str:

@@ -15,11 +15,13 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from auditor.read.decompress import InflateBudget, inflating
-from auditor.read.digests import Tally
-from auditor.read.progress import Progress
+if TYPE_CHECKING:  # standard library only at run time: the engine's answer is read ahead
+    # from the moment it is asked for, before the rest of the command has loaded
+    from auditor.read.decompress import InflateBudget
+    from auditor.read.digests import Tally
+    from auditor.read.progress import Progress
 
 CHUNK = 1 << 20
 
@@ -109,18 +111,22 @@ class SocketPrefetch:
     Each chunk is one ``recv`` with ``MSG_WAITALL``: the thread holds no GIL while the
     chunk fills, so the engine keeps sending while this thread's owner parses. Without
     it, the engine stalls whenever the parser is busy: a unix socket buffers a few
-    hundred KiB. ``idle_timeout`` seconds without a byte end the read with an error.
+    hundred KiB. The thread starts as soon as the request is sent (``engine_wire``), so
+    the engine's first megabytes arrive while the rest of the command loads; the chunks
+    hold the whole answer, its HTTP head included. ``idle_timeout`` seconds without a
+    byte end the read with a :class:`TimeoutError`.
     """
 
     _END = object()
 
     def __init__(self, sock: socket.socket, progress: Progress | None = None,
-                 chunk: int = 4 << 20, depth: int = 4, idle_timeout: float = 120) -> None:
+                 chunk: int = 4 << 20, depth: int = 6, idle_timeout: float = 120) -> None:
         self._sock = sock
         self._progress = progress
+        self._received = 0
+        self._counting = threading.Lock()
+        self._idle = idle_timeout
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        for _ in range(depth):
-            self._free.put(bytearray(chunk))
         self._full: queue.Queue[object] = queue.Queue()
         self._held: bytearray | None = None
         self._stop = threading.Event()
@@ -128,25 +134,56 @@ class SocketPrefetch:
         seconds = int(idle_timeout)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                         struct.pack("ll", seconds, int((idle_timeout - seconds) * 1e6)))
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(chunk, depth), daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def report_to(self, progress: Progress | None) -> None:
+        """Count the bytes read into ``progress`` from now on, and those read so far."""
+        with self._counting:
+            self._progress = progress
+            if progress is not None and self._received:
+                progress(self._received)
+
+    def _count(self, n: int) -> None:
+        with self._counting:
+            self._received += n
+            if self._progress is not None:
+                self._progress(n)
+
+    def _run(self, chunk: int, depth: int) -> None:
         try:
+            for _ in range(depth):  # here, not in the caller, which has a command to load
+                self._free.put(bytearray(chunk))
             while not self._stop.is_set():
                 buf = self._free.get()
                 if self._stop.is_set():
                     break
-                n = self._sock.recv_into(buf, len(buf), socket.MSG_WAITALL)
-                if n and self._progress is not None:
-                    self._progress(n)
+                n = self._fill(buf)
                 self._full.put((buf, n))
                 if n < len(buf):
-                    break  # the end of the stream (or the timeout, told apart below)
+                    break  # the end of the stream
         except BaseException as exc:  # raised in the reading thread by next_chunk()
             self._full.put(exc)
             return
         self._full.put(self._END)
+
+    def _fill(self, buf: bytearray) -> int:
+        """Fill ``buf``; short only at the end of the stream. A ``recv`` returns early
+        when a signal lands on this thread, or when its SO_RCVTIMEO budget (counted for
+        the whole call, not between bytes) runs out after some bytes came: both are
+        followed by another ``recv``, and only one that gets nothing in that time fails."""
+        view = memoryview(buf)
+        got = 0
+        while got < len(buf):
+            try:
+                n = self._sock.recv_into(view[got:], len(buf) - got, socket.MSG_WAITALL)
+            except BlockingIOError:  # EAGAIN: SO_RCVTIMEO passed without a byte
+                raise TimeoutError(f"nothing for {self._idle:g} s") from None
+            if not n:
+                break
+            got += n
+            self._count(n)
+        return got
 
     def next_chunk(self) -> memoryview | bytes:
         if self._held is not None:
@@ -164,6 +201,8 @@ class SocketPrefetch:
         return memoryview(buf)[:n]
 
     def close(self) -> None:
+        """Stop the thread and close the socket (at the end, or on the way out of an
+        error; twice is harmless)."""
         self._stop.set()
         self._free.put(bytearray(0))  # wake the thread if it waits for a buffer
         with contextlib.suppress(OSError):
@@ -224,6 +263,8 @@ class LayerPump:
         return False
 
     def _inflate(self, compression: str) -> None:
+        from auditor.read.decompress import inflating
+
         try:
             tar = inflating(cast(IO[bytes], _Passing(self)), compression, self._image)
             while not self._stop.is_set():

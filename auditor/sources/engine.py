@@ -17,7 +17,7 @@ from auditor.errors import AuditorError, EngineUnreachable, ImageNotFound, Sourc
 from auditor.model.image import Image
 from auditor.read import engine_wire as wire
 from auditor.read.cursor import StreamCursor
-from auditor.read.prefetch import PrefetchReader, SocketPrefetch
+from auditor.read.prefetch import PrefetchReader
 from auditor.sources.archive import read_docker_save_stream
 from auditor.sources.common import ScanOptions
 
@@ -99,34 +99,31 @@ def _open_over_unix_socket(host: str, reference: str, options: ScanOptions) -> I
 
     The docker package reads a response in its 32 KiB chunked-encoding pieces through
     urllib3, in Python, and costs a tenth of a second to import; HTTP/1.0 gets the body
-    unchunked, read straight into the parser's buffer. The save is asked for before the
-    detectors' globs are compiled (or earlier, by start_early): the engine spends seconds
-    preparing its stream, and the loading happens meanwhile.
+    unchunked, read straight into the parser's buffer. The save is asked for, and its
+    answer read ahead, before the detectors' globs are compiled (or earlier, by
+    start_early): the loading happens while the engine prepares or starts its stream.
     """
     requested = wire.take_early(host, reference) or wire.request_save(host, reference)
-    info, sock = requested.info, requested.sock
+    info = requested.info
     image_id = str(info.get("Id", ""))
     if options.progress is not None and isinstance(info.get("Size"), int):
         options.progress.set_total(info["Size"])  # the save stream is about this long
-    prefetch: SocketPrefetch | None = None
     try:
-        with sock.makefile("rb", buffering=0) as head:
-            options.content_wants()  # while the engine prepares the stream
-            status = wire.read_status(head)
-            if status != 200:
-                raise SourceError(f"{wire.engine_name(host)} could not save {reference!r}: "
-                                  f"{wire.error_message(wire.read_body(head, 1 << 16))}")
-        # The body is read ahead by a thread, straight into the buffers parsed here.
-        prefetch = SocketPrefetch(sock, options.progress, idle_timeout=wire.timeout())
-        image = _read_save(StreamCursor(None, next_chunk=prefetch.next_chunk), info,
-                           reference, options)
+        # The answer is read ahead by a thread (from start_early on, if it asked), straight
+        # into the buffers parsed here.
+        reader = requested.read_ahead()
+        reader.report_to(options.progress)
+        options.content_wants()  # while the engine prepares the stream
+        status, body = wire.split_answer(reader.next_chunk)
+        if status != 200:
+            raise SourceError(f"{wire.engine_name(host)} could not save {reference!r}: "
+                              f"{wire.error_message(wire.read_chunks(body, 1 << 16))}")
+        image = _read_save(StreamCursor(None, next_chunk=body), info, reference, options)
     except OSError as exc:
         raise EngineUnreachable(f"lost {wire.engine_name(host)} while reading {reference!r} "
                                 f"({wire.why(exc)})") from None
     finally:
-        if prefetch is not None:
-            prefetch.close()
-        sock.close()
+        requested.close()
     if image_id and image.id != image_id:
         raise SourceError(f"the engine saved {image.id}, not the inspected {image_id}")
     return image

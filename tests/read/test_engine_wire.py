@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -77,3 +78,117 @@ def test_the_file_prefixes_it_knows_are_the_file_sources():
     from auditor.sources import FILE_SOURCES
 
     assert tuple(FILE_SOURCES) == wire.FILE_PREFIXES
+
+
+def pieces(*parts: bytes):
+    """A chunk source as SocketPrefetch.next_chunk is: the parts, then empty."""
+    it = iter(parts)
+    return lambda: next(it, b"")
+
+
+def test_an_answer_read_in_chunks_splits_at_the_end_of_its_head():
+    status, body = wire.split_answer(pieces(b"HTTP/1.0 200 OK\r\nA: b\r", b"\n\r\nTAR",
+                                            b"MORE"))
+    assert status == 200
+    assert [bytes(body()), bytes(body()), bytes(body())] == [b"TAR", b"MORE", b""]
+
+
+def test_a_head_that_ends_a_chunk_gives_the_next_chunk_first():
+    status, body = wire.split_answer(pieces(b"HTTP/1.0 404 Not Found\n\n", b'{"message": "no"}'))
+    assert status == 404 and wire.error_message(wire.read_chunks(body, 100)) == "no"
+
+
+@pytest.mark.parametrize("parts, words", [
+    ((), "ends before its HTTP status"),
+    ((b"HTTP/1.0 200 OK\r\nA: b",), "ends in its headers"),
+    ((b"garbage\r\n\r\nbody",), "no HTTP status"),
+    ((b"HTTP/1.0 2\xc2\xb2 OK\r\n\r\n",), "no HTTP status"),
+    ((b"HTTP/1.0 200 OK\r\n" + b"X: y\r\n" * 20000,), "headers"),
+])
+def test_an_answer_without_a_proper_head_is_one_error(parts, words):
+    with pytest.raises(SourceError, match=words):
+        wire.split_answer(pieces(*parts))
+
+
+def test_an_error_body_over_the_limit_is_refused():
+    _status, body = wire.split_answer(pieces(b"HTTP/1.0 500 x\r\n\r\n", b"y" * 60, b"y" * 60))
+    with pytest.raises(SourceError, match="larger than"):
+        wire.read_chunks(body, 100)
+
+
+def serve_once(tmp_path, script):
+    """A unix socket whose one connection is handed to ``script(conn)``; the client end."""
+    path = str(tmp_path / "s.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+
+    def run() -> None:
+        conn, _ = server.accept()
+        with conn:
+            script(conn)
+        server.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(path)
+    return client, thread
+
+
+def test_the_reader_reads_ahead_before_anyone_asks(tmp_path):
+    from auditor.read.prefetch import SocketPrefetch
+
+    sent = threading.Event()
+
+    def script(conn):
+        conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"z" * (3 << 20))
+        sent.set()
+
+    client, thread = serve_once(tmp_path, script)
+    reader = SocketPrefetch(client, chunk=1 << 20, depth=6, idle_timeout=5)
+    # Far more than a unix socket buffers: only a reader already reading lets it all go.
+    assert sent.wait(5)
+    counted: list[int] = []
+    reader.report_to(counted.append)  # what was read before it was asked is told at once
+    assert counted and counted[0] >= 2 << 20
+    status, body = wire.split_answer(reader.next_chunk)
+    assert status == 200 and len(wire.read_chunks(body, 4 << 20)) == 3 << 20
+    assert sum(counted) == (3 << 20) + 19
+    reader.close()
+    thread.join(5)
+
+
+def test_a_pause_longer_than_the_timeout_inside_a_chunk_loses_nothing(tmp_path):
+    # SO_RCVTIMEO bounds a whole MSG_WAITALL recv: after some bytes and a long pause it
+    # returns a part of the chunk, which is not the end of the stream.
+    from auditor.read.prefetch import SocketPrefetch
+
+    def script(conn):
+        conn.sendall(b"a" * 1000)
+        time.sleep(0.7)
+        conn.sendall(b"b" * 1000)
+        time.sleep(0.7)
+        conn.sendall(b"c" * 1000)
+
+    client, thread = serve_once(tmp_path, script)
+    reader = SocketPrefetch(client, chunk=1 << 20, depth=2, idle_timeout=0.5)
+    data = b""
+    while chunk := reader.next_chunk():
+        data += bytes(chunk)
+    assert data == b"a" * 1000 + b"b" * 1000 + b"c" * 1000
+    reader.close()
+    thread.join(5)
+
+
+def test_a_silent_engine_times_out(tmp_path):
+    from auditor.read.prefetch import SocketPrefetch
+
+    done = threading.Event()
+    client, thread = serve_once(tmp_path, lambda conn: done.wait(5))
+    reader = SocketPrefetch(client, idle_timeout=0.3)
+    with pytest.raises(TimeoutError, match=r"nothing for 0\.3 s"):
+        reader.next_chunk()
+    done.set()
+    reader.close()
+    thread.join(5)
