@@ -85,7 +85,8 @@ def audit(request: AuditRequest) -> Report:
     skipped, and the report still holds everything before it."""
     attribution_of = _attributor(request)
     result = scan(request.source, platform=request.platform, progress=request.progress,
-                  verify=request.verify, dockerfile_mounts=_mounts_of(attribution_of))
+                  verify=request.verify, dockerfile_mounts=_mounts_of(attribution_of),
+                  wants=_audit_wants)
     verdict = None if request.policy is None else judge(
         result, request.policy, baseline=request.baseline, fail_under=request.fail_under,
         fail_on=request.fail_on, ignore=request.ignore)
@@ -262,6 +263,15 @@ def scan_wants() -> ContentWants:
     return ContentWants(detector_wants() + inventory_wants() + list(CLOSURE_WANTS))
 
 
+def _audit_wants() -> ContentWants:
+    """scan_wants(), with the modules audit() needs after the last byte loaded too: the
+    source calls it once it has started reading, so they load while the bytes arrive."""
+    import auditor.fixes.attribution
+    import auditor.fixes.suggestions  # noqa: F401
+
+    return scan_wants()
+
+
 def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
               wants: ContentWants = NOTHING, verify: bool | None = None
               ) -> tuple[Image, FileTree]:
@@ -305,12 +315,14 @@ def audit_image(image: Image, tree: FileTree, detect: bool = True,
 
 def scan(source: str, *, platform: str | None = None, progress: Progress | None = None,
          detect: bool = True, verify: bool | None = None,
-         dockerfile_mounts: MountsOf | None = None) -> AuditResult:
+         dockerfile_mounts: MountsOf | None = None,
+         wants: Callable[[], ContentWants] = scan_wants) -> AuditResult:
     """The image read and audited: its tree, its packages and the detectors' findings.
-    ``dockerfile_mounts`` gives the RUN mounts a Dockerfile declares, by history index."""
-    wants = scan_wants if detect else NOTHING  # made once the source has started reading
-    image = _open(source, ScanOptions(wants, platform, progress, verify=verify,
-                                      defer_checks=True))
+    ``dockerfile_mounts`` gives the RUN mounts a Dockerfile declares, by history index;
+    ``wants`` what the detectors read (scan_wants, made once the source has started
+    reading)."""
+    image = _open(source, ScanOptions(wants if detect else NOTHING, platform, progress,
+                                      verify=verify, defer_checks=True))
     # Layer digests are checked in the background while the tree is squashed and audited;
     # a mismatch is raised here, before anything is reported.
     result = audit_image(image, squash_layers(image.layers), detect, dockerfile_mounts)

@@ -123,6 +123,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if not 0 <= args.exit_code <= 255:
         raise UsageError(f"--exit-code wants 0 to 255, not {args.exit_code}")
     shown = severities(args.severity)
+    from auditor.reports import writer
+
+    for fmt in dict.fromkeys([args.format, *(fmt for fmt, _path in outputs)]):
+        writer(fmt)  # loaded now, while the engine's first bytes are read ahead
     # Everything that can be wrong with the arguments is found before the image is read.
     request = AuditRequest(
         args.source, platform=platform_of(args.platform), verify=args.verify,

@@ -4,7 +4,7 @@ import json
 
 from auditor.audit import audit_image
 from auditor.filetree import squash_layers
-from auditor.reports import Report
+from auditor.model.result import Report
 from auditor.reports.json import report_json
 from tests.layerkit import F, image_of
 

@@ -15,6 +15,7 @@ import pkgutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from auditor.detectors._overlap import mark_overlaps
 from auditor.filetree import FileTree, Node
 from auditor.history import RunMount, parse_created_by
 from auditor.inventory import Inventory, Package
@@ -161,8 +162,6 @@ def run_detectors(ctx: ScanContext, skipped: list[Skipped]) -> list[Finding]:
                                        f"reported undeclared rule {f.rule_id}"))
             else:
                 findings.append(f)
-    from auditor.detectors._overlap import mark_overlaps
-
     return mark_overlaps(findings)
 
 

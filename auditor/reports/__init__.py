@@ -5,15 +5,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from auditor.history import created_by_text
-from auditor.model.result import Report
-from auditor.model.suggestion import Suggestion
 from auditor.model.text import human_bytes, shorten
 
-__all__ = ["FORMATS", "Report", "Suggestion", "WriteOptions", "created_by_text", "formats",
-           "human_bytes", "shorten", "writer"]
+if TYPE_CHECKING:
+    from auditor.model.result import Report
+
+# Light on imports: the command line's parser names FORMATS before it asks the engine for a
+# save (``engine_wire.start_early``); the model and the writers load after.
+__all__ = ["FORMATS", "WriteOptions", "formats", "human_bytes", "shorten", "writer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class WriteOptions:
     quiet: bool = False
 
 
-Writer = Callable[[Report, TextIO, WriteOptions], None]
+Writer = Callable[["Report", TextIO, WriteOptions], None]
 
 
 # Each format's module (auditor.reports.NAME) is imported only when that format is written:

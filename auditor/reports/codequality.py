@@ -22,8 +22,9 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 from auditor.model.findings import SECURITY_CATEGORIES, Finding
+from auditor.model.result import Report
 from auditor.model.text import inert
-from auditor.reports import Report, WriteOptions, view
+from auditor.reports import WriteOptions, view
 from auditor.reports.sarif import finding_location
 
 SEVERITY = {"critical": "blocker", "high": "critical", "medium": "major", "low": "minor",

@@ -33,8 +33,9 @@ from packageurl import PackageURL
 
 from auditor import __version__
 from auditor.history import created_by_text
+from auditor.model.result import Report
 from auditor.model.text import printable, shorten
-from auditor.reports import Report, WriteOptions, view
+from auditor.reports import WriteOptions, view
 from auditor.reports.sarif import INFORMATION_URI, image_slug
 
 if TYPE_CHECKING:

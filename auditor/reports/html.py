@@ -23,8 +23,9 @@ from typing import TextIO
 from auditor import __version__
 from auditor.history import created_by_text
 from auditor.model.findings import SEVERITIES, Finding
+from auditor.model.result import Report
 from auditor.model.text import human_bytes, inert, shorten
-from auditor.reports import Report, WriteOptions, treemap, view
+from auditor.reports import WriteOptions, treemap, view
 
 MAX_ROWS = 5_000  # findings in the table; the JSON report lists all
 MAX_SUPPRESSED = 1_000

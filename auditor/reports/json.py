@@ -10,11 +10,14 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from packageurl import PackageURL
+
 from auditor import __version__
 from auditor.model.findings import Finding
 from auditor.model.package import Package
+from auditor.model.result import Report
 from auditor.model.text import printable
-from auditor.reports import Report, WriteOptions, view
+from auditor.reports import WriteOptions, view
 
 SCHEMA = "auditor/report/v1"
 
@@ -118,8 +121,6 @@ def _packages_json(packages: Sequence[Package]) -> dict[str, Any]:
     by_ecosystem: dict[str, int] = {}
     for p in packages:
         by_ecosystem[p.ecosystem] = by_ecosystem.get(p.ecosystem, 0) + 1
-    from packageurl import PackageURL
-
     runtimes = [{"name": p.name, "version": p.version, "path": printable(p.location),
                  "version_from": printable(p.version_from or ""),
                  "purl": PackageURL(type="generic", name=p.name, version=p.version).to_string()}

@@ -26,8 +26,9 @@ from typing import TextIO
 
 from auditor.history import created_by_text
 from auditor.model.findings import SEVERITY_RANK, Finding, Rule
+from auditor.model.result import Report
 from auditor.model.text import human_bytes, inert, shorten
-from auditor.reports import Report, WriteOptions, sarif, view
+from auditor.reports import WriteOptions, sarif, view
 
 MAX_BYTES = 25_000_000  # GitLab's limit is 30 MB; the margin covers markup and escaping
 MAX_TEXT = 4_000  # characters of one failure's text

@@ -14,8 +14,10 @@ from typing import TextIO
 
 from auditor import __version__
 from auditor.model.findings import SEVERITIES, SEVERITY_RANK, Finding
+from auditor.model.result import Report
+from auditor.model.suggestion import Suggestion
 from auditor.model.text import inert
-from auditor.reports import Report, Suggestion, WriteOptions, human_bytes, mdtext, view
+from auditor.reports import WriteOptions, human_bytes, mdtext, view
 from auditor.reports.view import suggestion_facts
 
 MAX_CHARS = 65_536  # GitHub's limit on an issue or pull-request comment body

@@ -27,9 +27,11 @@ import sarif_om as sarif
 from auditor import __version__
 from auditor.history import created_by_text
 from auditor.model.findings import MAX_TAGS, SEVERITY_RANK, Finding, Rule
+from auditor.model.result import Report
+from auditor.model.suggestion import Suggestion
 from auditor.model.text import human_bytes, inert, printable, shorten
 from auditor.policy.baseline import SARIF_FINGERPRINT_KEY as FINGERPRINT_KEY
-from auditor.reports import Report, Suggestion, WriteOptions, mdtext, view
+from auditor.reports import WriteOptions, mdtext, view
 from auditor.reports.markdown import suggestion_markdown
 
 INFORMATION_URI = "https://github.com/auditor-dev/auditor"  # placeholder: the project's home

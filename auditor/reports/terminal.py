@@ -17,9 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from auditor.history import created_by_text
 from auditor.model.findings import CATEGORIES, SEVERITY_RANK, Finding
+from auditor.model.result import Report
 from auditor.model.text import inert
-from auditor.reports import Report, WriteOptions, created_by_text, human_bytes, shorten, view
+from auditor.reports import WriteOptions, human_bytes, shorten, view
 from auditor.reports.json import image_json
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor.reports import Report, view
+from auditor.model.result import Report
+from auditor.reports import view
 
 KINDS = ("runtime", "secret", "shell", "package-manager", "compiler", "network-tool",
          "setuid", "leftover-source", "cache", "wasted-space", "config", "root-user",

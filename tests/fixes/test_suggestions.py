@@ -11,7 +11,7 @@ from auditor.model.findings import Finding
 from auditor.model.image import HistoryEntry, ImageConfig
 from auditor.model.package import PackageRef
 from auditor.model.result import AuditResult
-from auditor.reports import Suggestion
+from auditor.model.suggestion import Suggestion
 from tests.fixes.fixkit import APP, BASE, HISTORY, Closure, attribution_of, result_of
 from tests.layerkit import D, F
 

@@ -14,8 +14,9 @@ from auditor.model.evidence import Evidence
 from auditor.model.findings import SEVERITIES, Finding, Rule
 from auditor.model.image import ImageConfig, Skipped
 from auditor.model.package import PackageRef
+from auditor.model.result import Report
+from auditor.model.suggestion import Suggestion
 from auditor.policy import Verdict, Waiver
-from auditor.reports import Report, Suggestion
 from auditor.reports.sarif import RuleDoc
 from tests.layerkit import D, F, L, image_of
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from auditor.inventory import Package
-from auditor.reports import Report, WriteOptions, codequality, cyclonedx, formats, junit
+from auditor.model.result import Report
+from auditor.reports import WriteOptions, codequality, cyclonedx, formats, junit
 from tests.reports import samples
 from tests.reports.schema_check import (
     assert_valid_code_quality,

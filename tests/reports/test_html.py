@@ -14,7 +14,8 @@ import pytest
 
 from auditor.closure.compute import Closure
 from auditor.closure.walk import MissingLibrary
-from auditor.reports import Report, WriteOptions, formats, treemap
+from auditor.model.result import Report
+from auditor.reports import WriteOptions, formats, treemap
 from auditor.reports.treemap import Rect, squarify
 from tests.reports import samples
 from tests.reports.browser import render

@@ -23,8 +23,9 @@ import pytest
 
 from auditor.audit import AuditRequest, audit, read_tree
 from auditor.cli import main
+from auditor.model.result import Report
 from auditor.policy import load_policy
-from auditor.reports import FORMATS, Report, WriteOptions, writer
+from auditor.reports import FORMATS, WriteOptions, writer
 from auditor.reports import markdown as markdown_report
 from auditor.reports.ls import write_text
 from tests.reports import gfm, hostile

@@ -11,7 +11,9 @@ from dataclasses import replace
 import pytest
 
 from auditor.model.image import Skipped
-from auditor.reports import Report, Suggestion, WriteOptions, formats, mdtext
+from auditor.model.result import Report
+from auditor.model.suggestion import Suggestion
+from auditor.reports import WriteOptions, formats, mdtext
 from auditor.reports import markdown as markdown_report
 from tests.reports import gfm, samples
 

@@ -13,8 +13,9 @@ from urllib.parse import unquote
 import pytest
 
 from auditor.model.findings import SEVERITY_RANK
+from auditor.model.result import Report
 from auditor.policy import Baseline
-from auditor.reports import Report, WriteOptions, formats
+from auditor.reports import WriteOptions, formats
 from auditor.reports import sarif as sarif_report
 from tests.reports import samples
 from tests.reports.schema_check import assert_valid_sarif, uri_problems
@@ -356,7 +357,7 @@ def test_an_absolute_dockerfile_path_is_made_relative_to_the_checkout(
 
 
 def test_a_config_finding_points_at_the_line_its_suggestion_names() -> None:
-    from auditor.reports import Suggestion
+    from auditor.model.suggestion import Suggestion
 
     report = samples.sample_report()
     report = replace(report, dockerfile="Dockerfile")

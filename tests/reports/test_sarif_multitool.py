@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from auditor.reports import Report, WriteOptions
+from auditor.model.result import Report
+from auditor.reports import WriteOptions
 from auditor.reports import sarif as sarif_report
 from tests.reports import samples
 from tests.reports.schema_check import find_multitool, multitool_problems

@@ -8,7 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from auditor.reports import Report, Suggestion, WriteOptions, formats
+from auditor.model.result import Report
+from auditor.model.suggestion import Suggestion
+from auditor.reports import WriteOptions, formats
 from auditor.reports import terminal as terminal_report
 from tests.reports import samples
 
