@@ -82,18 +82,28 @@ class _Source:
         return len(self._more(n))
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes; fewer only at the end."""
-        out = self.pending[self.at:self.at + n]
-        self.at += len(out)
-        parts = [out]
-        got = len(out)
+        """Up to ``n`` bytes; fewer only at the end. A short read fills ``pending`` a chunk
+        ahead: the headers of small entries then come from memory, not a call chain."""
+        end = self.at + n
+        if end <= len(self.pending):
+            out = self.pending[self.at:end]
+            self.at = end
+            return out
+        parts = [self.pending[self.at:]]
+        got = len(parts[0])
+        self.pending, self.at = b"", 0
         while got < n:
-            more = self._more(min(n - got, CHUNK))
+            need = n - got
+            more = self._more(CHUNK if need < CHUNK else need)
             if not more:
+                break
+            if len(more) > need:
+                parts.append(more[:need])
+                self.pending, self.at = more, need
                 break
             parts.append(more)
             got += len(more)
-        return b"".join(parts) if len(parts) > 1 else out
+        return b"".join(parts)
 
     def skip(self, n: int) -> int:
         passed = min(n, len(self.pending) - self.at)
@@ -240,7 +250,8 @@ class _Walk:
                 self.problem(inner, "zip entry header cut short")
                 return
             name = raw[:MAX_NAME].decode("utf-8", "replace")
-            csize, usize = _zip64_sizes(extra, csize, usize)
+            if 0xFFFFFFFF in (csize, usize):
+                csize, usize = _zip64_sizes(extra, csize, usize)
             if not self.entry(source, inner, depth, name, flags, method, csize):
                 return
 
@@ -261,6 +272,8 @@ class _Walk:
             if descriptor:
                 return False
             return _Window(source, csize).finish() or self._short(inner, name)
+        if not (descriptor or wanted or nested):  # most entries: classes, resources
+            return source.skip(csize) == csize or self._short(inner, name)
         window = None if descriptor else _Window(source, csize)
         body: _Window | _Inflated = (window if method == 0 and window is not None
                                      else _Inflated(window or source, self.budget))
