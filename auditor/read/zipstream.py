@@ -37,6 +37,7 @@ MAX_MEMBER = 64 * 1024  # a manifest or pom.properties; larger ones are not kept
 MAX_KEPT = 4 * 1024 * 1024  # members kept for one archive, its nested ones included
 MAX_DEPTH = 3  # the archive, the archives in it, and the archives in those
 INFLATE_BUDGET = 256 * 1024 * 1024  # bytes inflated for one archive, nested ones included
+MAX_ENTRIES = 500_000  # entries walked in one archive (a 100 MB Spring Boot jar has 60,000)
 MAX_NAME = 4096
 CHUNK = 64 * 1024
 
@@ -54,15 +55,16 @@ class ArchiveMembers:
 
 
 class _Spent(Exception):
-    """The inflate budget of the archive is spent: the walk stops everywhere."""
+    """A budget of the archive is spent: the walk stops everywhere (``str``: which)."""
 
 
 class _Budget:
-    __slots__ = ("inflate", "kept")
+    __slots__ = ("entries", "inflate", "kept")
 
     def __init__(self) -> None:
         self.inflate = INFLATE_BUDGET
         self.kept = MAX_KEPT
+        self.entries = MAX_ENTRIES
 
 
 class _Source:
@@ -195,7 +197,8 @@ class _Inflated(_Source):
                 self.parent.unread(self.inflater.unused_data + self.inflater.unconsumed_tail)
             self.budget.inflate -= len(out)
             if self.budget.inflate < 0:
-                raise _Spent
+                raise _Spent(f"inflating stopped after {INFLATE_BUDGET // (1024 * 1024)} MiB "
+                             "(a zip bomb?); the rest not read")
             if out:
                 return out
         return b""
@@ -246,6 +249,9 @@ class _Walk:
                 "<4sHHHHHIIIHH", head)
             raw = source.read(nlen)
             extra = source.read(xlen)
+            self.budget.entries -= 1
+            if self.budget.entries < 0:
+                raise _Spent(f"more than {MAX_ENTRIES} zip entries; the rest not read")
             if len(raw) < nlen or len(extra) < xlen:
                 self.problem(inner, "zip entry header cut short")
                 return
@@ -318,6 +324,14 @@ class _Walk:
         return True
 
 
+def archive_start(head: bytes) -> int:
+    """Where the zip entries of a Java archive start in its first bytes: 0, or after the
+    launch script a Spring Boot "fully executable" jar starts with; -1 if not a zip."""
+    if head.startswith(ZIP_LOCAL):
+        return 0
+    return head.find(ZIP_LOCAL) if head.startswith(b"#!") else -1
+
+
 def read_archive_members(head: bytes, read: Callable[[int], bytes],
                          skip: Callable[[int], int] | None = None) -> ArchiveMembers:
     """Walk the Java archive whose first bytes are ``head`` and whose rest ``read`` gives
@@ -325,9 +339,8 @@ def read_archive_members(head: bytes, read: Callable[[int], bytes],
     walk = _Walk()
     try:
         walk.walk(_Stream(head, read, skip), "", 1)
-    except _Spent:
-        walk.problem("", f"inflating stopped after {INFLATE_BUDGET // (1024 * 1024)} MiB "
-                         "(a zip bomb?); the rest not read")
+    except _Spent as spent:
+        walk.problem("", str(spent))
     except RecursionError:  # not reached with MAX_DEPTH; a guard all the same
         walk.problem("", "archives nested too deep")
     return ArchiveMembers(tuple(walk.members), tuple(walk.problems),

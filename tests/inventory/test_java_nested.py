@@ -206,3 +206,21 @@ def test_garbage_inside_a_nested_archive_is_one_skipped_line() -> None:
     assert ("org.c:c", "2", "/app/app.jar:BOOT-INF/lib/c.jar") in found(packages)
     assert [s.where for s in skipped] == ["/app/app.jar"]
     assert skipped[0].reason.startswith("Java archive: BOOT-INF/lib/b.jar: ")
+
+
+def test_a_fully_executable_spring_boot_jar_is_read_past_its_launch_script() -> None:
+    script = b"#!/bin/bash\n# launch script\n" + b"echo start\n" * 800
+    packages, skipped = java(F("/app/app.jar", script + spring_boot_jar(), mode=0o755))
+    assert skipped == []
+    assert ("org.springframework:spring-core", "6.1.2",
+            "/app/app.jar:BOOT-INF/lib/spring-core-6.1.2.jar") in found(packages)
+
+
+def test_an_archive_of_endless_tiny_entries_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zipstream, "MAX_ENTRIES", 500)
+    data = jar({**{f"r/{i}": b"" for i in range(1000)},
+                "META-INF/maven/g/a/pom.properties": "groupId=g\nartifactId=a\nversion=1\n"})
+    packages, skipped = java(F("/app/many.jar", data))
+    assert packages == []
+    assert [s.reason for s in skipped] == [
+        "Java archive: more than 500 zip entries; the rest not read"]
