@@ -172,25 +172,26 @@ class _Inflated(_Source):
     """The inflated bytes of a deflate stream read from ``parent``; at the stream's end,
     what was read past it goes back to ``parent``."""
 
-    __slots__ = ("budget", "eof", "inflater", "parent")
+    __slots__ = ("broken", "budget", "eof", "inflater", "parent")
 
     def __init__(self, parent: _Source, budget: _Budget) -> None:
         super().__init__()
         self.parent, self.budget = parent, budget
         self.inflater = zlib.decompressobj(-15)
         self.eof = False
+        self.broken = False  # not a valid deflate stream, or one cut short
 
     def _more(self, n: int) -> bytes:
         while not self.eof:
             tail = self.inflater.unconsumed_tail
             data = tail or self.parent.read(CHUNK)
             if not data:
-                self.eof = True  # the deflate stream was cut short
+                self.eof = self.broken = True  # the deflate stream was cut short
                 break
             try:
                 out = self.inflater.decompress(data, min(n, CHUNK))
             except zlib.error:
-                self.eof = True
+                self.eof = self.broken = True
                 break
             if self.inflater.eof:
                 self.eof = True
@@ -287,6 +288,8 @@ class _Walk:
             data = body.read(MAX_MEMBER + 1)
             if len(data) > MAX_MEMBER:
                 self.problem(inner, f"{name} is larger than {MAX_MEMBER // 1024} KiB")
+            elif isinstance(body, _Inflated) and body.broken:
+                self.problem(inner, f"{name} is not a readable deflate stream")
             elif len(data) > self.budget.kept:
                 self.problem(inner, f"{name} not kept: too many members")
             else:

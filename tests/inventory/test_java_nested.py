@@ -224,3 +224,15 @@ def test_an_archive_of_endless_tiny_entries_is_bounded(monkeypatch: pytest.Monke
     assert packages == []
     assert [s.reason for s in skipped] == [
         "Java archive: more than 500 zip entries; the rest not read"]
+
+
+def test_a_corrupt_pom_in_a_nested_archive_is_not_read_as_one() -> None:
+    lib = bytearray(library("org.b", "b", "1"))
+    at = lib.find(b"META-INF/maven/org.b/b/pom.properties") + 37  # the pom's deflated data
+    lib[at:at + 8] = b"\xff" * 8
+    packages, skipped = java(F("/app/app.jar", jar({"BOOT-INF/lib/b.jar": bytes(lib)},
+                                                   zipfile.ZIP_STORED)))
+    assert [p.version_from.rpartition("!/")[2] for p in packages] == ["META-INF/MANIFEST.MF"]
+    assert [s.reason for s in skipped] == [
+        "Java archive: BOOT-INF/lib/b.jar: META-INF/maven/org.b/b/pom.properties is not a"
+        " readable deflate stream"]
