@@ -123,8 +123,8 @@ def catalog_java(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
             # not a zip at all, or never walked: say so when its content was not captured
             read_content(tree, node.path, skipped, "Java archive")
             continue
-        skipped.extend(Skipped(node.path, f"Java archive: {problem}")
-                       for problem in facts.problems)
+        if facts.problems:  # one line an archive, however many of its parts were lost
+            skipped.append(Skipped(node.path, "Java archive: " + "; ".join(facts.problems)))
         for inner, members in _by_archive(facts).items():
             for pkg in archive_packages(node.path, members, inner):
                 key = (pkg.name, pkg.version, pkg.location)

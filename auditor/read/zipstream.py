@@ -235,7 +235,7 @@ class _Walk:
         self.problems: list[str] = []
 
     def problem(self, inner: str, what: str) -> None:
-        if len(self.problems) < 20:
+        if len(self.problems) < 5:
             self.problems.append(f"{inner}: {what}" if inner else what)
 
     def walk(self, source: _Source, inner: str, depth: int) -> None:
