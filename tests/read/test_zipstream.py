@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import tracemalloc
 import zipfile
 
@@ -39,3 +40,16 @@ def test_a_long_archive_is_walked_in_bounded_memory() -> None:
     poms = [inner for inner, name, _ in facts.members if name.endswith("pom.properties")]
     assert poms == [f"BOOT-INF/lib/a{i}.jar" for i in range(24)]
     assert peak < 1 << 20, f"peak {peak} bytes for a {len(data)} byte archive"
+
+
+def test_mangled_archives_never_raise() -> None:
+    data = _fat_jar(libraries=3, filler=2000)
+    rng = random.Random(7)
+    for _ in range(300):
+        mangled = bytearray(data)
+        for _ in range(rng.randint(1, 12)):
+            mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+        cut = bytes(mangled[:rng.randint(30, len(mangled))])
+        stream = io.BytesIO(cut)
+        facts = read_archive_members(stream.read(4096), stream.read)
+        assert len(facts.problems) <= 5 and facts.kept <= len(cut) * 2 + 4096
