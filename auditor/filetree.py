@@ -38,8 +38,8 @@ Node = RawEntry
 
 def _node(path: str, kind: str, layer: int, mode: int = 0o755, uid: int = 0, gid: int = 0,
           size: int = 0, link: str | None = None, mtime: int = 0, data: bytes | None = None,
-          elf: Any = None) -> Node:
-    return RawEntry(path, kind, mode, uid, gid, size, link, mtime, data, elf, layer)
+          elf: Any = None, archive: Any = None) -> Node:
+    return RawEntry(path, kind, mode, uid, gid, size, link, mtime, data, elf, layer, archive)
 
 
 def _plain(path: str) -> bool:
@@ -191,7 +191,8 @@ class FileTree:
                 self._remove(path, index, removed=False)
             self._insert(_node(path, HARDLINK, index, target.mode, target.uid, target.gid,
                                target.size, target.path if target.kind == FILE else
-                               target.link, target.mtime, target.data, target.elf), parent)
+                               target.link, target.mtime, target.data, target.elf,
+                               target.archive), parent)
             return
         if old is not None:
             self._remove(path, index, removed=False)
@@ -211,7 +212,7 @@ class FileTree:
             raw.layer = index
             return raw
         return _node(raw.path, raw.kind, index, raw.mode, raw.uid, raw.gid, raw.size,
-                     raw.link, raw.mtime, raw.data, raw.elf)
+                     raw.link, raw.mtime, raw.data, raw.elf, raw.archive)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -8,73 +8,35 @@ gives a ``maven`` package (a shaded archive holds several); an archive without o
 a package named from its manifest, with the archive's name as its group when nothing
 better is known.
 
-The first ``ARCHIVE_BYTES`` of each archive are kept as the layer streams past. An
-archive that fits is read through its central directory; of a longer one, the local
-entries inside the kept bytes are read in order (the manifest is by convention the first
-entry), and ``Skipped`` says that the rest was not read.
+The layer reader walks each archive's zip entries as the layer streams past
+(``auditor.read.zipstream``) and keeps these members, of the archive and of the archives
+nested in it (``BOOT-INF/lib/*.jar`` of a Spring Boot jar, ``WEB-INF/lib/*.jar`` of a war,
+an ear's modules, to ``MAX_DEPTH``); each nested archive gives its own packages, located as
+``/app/app.jar:BOOT-INF/lib/x.jar``. What the walk could not read is a ``Skipped`` line.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import posixpath
 import re
-import struct
-import zipfile
-import zlib
 from collections.abc import Iterator
 
-from auditor.filetree import FileTree, Node
+from auditor.filetree import FileTree
 from auditor.inventory import Package, cataloger
-from auditor.inventory._read import KiB, MiB, find_files, read_content
+from auditor.inventory._read import KiB, find_files, read_content
 from auditor.model.image import Skipped
 from auditor.read.wants import Want
+from auditor.read.zipstream import JAVA_ARCHIVES, MANIFEST, POM, ArchiveMembers
 
-ARCHIVE_BYTES = 1 * MiB
-SUFFIXES = (".jar", ".war", ".ear")
-WANTS = [Want(f"**/*{suffix}", ARCHIVE_BYTES) for suffix in SUFFIXES]
-MAX_MEMBER = 64 * KiB  # a manifest or pom.properties; larger ones are not read
+# The head the layer reader captures to start its walk; the walk reads on from there, and
+# only the members it keeps stay in memory.
+ARCHIVE_HEAD = 64 * KiB
+SUFFIXES = JAVA_ARCHIVES
+WANTS = [Want(f"**/*{suffix}", ARCHIVE_HEAD) for suffix in SUFFIXES]
 MAX_MEMBERS = 200  # pom.properties per archive (shaded archives hold dozens)
-_POM = re.compile(r"^META-INF/maven/[^/]+/[^/]+/pom\.properties$")
-_MANIFEST = "META-INF/MANIFEST.MF"
-_LOCAL = b"PK\x03\x04"
+_POM = POM
+_MANIFEST = MANIFEST
 VALID = re.compile(r"[A-Za-z0-9_.+~-][A-Za-z0-9_.+~ -]{0,199}")
-
-
-def _members_whole(data: bytes) -> dict[str, bytes]:
-    """The manifest and pom.properties of a whole archive, by name."""
-    out: dict[str, bytes] = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for info in archive.infolist():
-            if (info.filename == _MANIFEST or _POM.match(info.filename)) and \
-                    info.file_size <= MAX_MEMBER and len(out) < MAX_MEMBERS:
-                with archive.open(info) as member:
-                    out[info.filename] = member.read(MAX_MEMBER)
-    return out
-
-
-def _members_prefix(data: bytes) -> dict[str, bytes]:
-    """The same, read from local entry headers in the kept prefix of a long archive; the
-    walk stops at an entry whose size its header does not say (a data descriptor)."""
-    out: dict[str, bytes] = {}
-    pos = 0
-    while data.startswith(_LOCAL, pos) and pos + 30 <= len(data):
-        _, _, flags, method, _, _, _, csize, usize, nlen, xlen = struct.unpack_from(
-            "<4sHHHHHIIIHH", data, pos)
-        name = data[pos + 30:pos + 30 + nlen].decode("utf-8", "replace")
-        start = pos + 30 + nlen + xlen
-        if flags & 0x08 and csize == 0:
-            break
-        body = data[start:start + csize]
-        wanted = name == _MANIFEST or _POM.match(name)
-        if wanted and len(body) == csize and usize <= MAX_MEMBER and len(out) < MAX_MEMBERS \
-                and method in (0, 8):
-            with contextlib.suppress(zlib.error):
-                out[name] = body if method == 0 else zlib.decompressobj(-15).decompress(
-                    body, MAX_MEMBER)
-        pos = start + csize
-    return out
 
 
 def _properties(data: bytes) -> dict[str, str]:
@@ -112,18 +74,23 @@ def _valid(*values: str) -> bool:
     return all(VALID.fullmatch(v) for v in values)
 
 
-def archive_packages(path: str, members: dict[str, bytes]) -> list[Package]:
+def archive_packages(path: str, members: dict[str, bytes], inner: str = "") -> list[Package]:
+    """The packages of one archive, ``inner`` its path inside the image file ``path`` when
+    it is nested ('' for the file itself)."""
+    location = f"{path}:{inner}" if inner else path
+
     def package(group: str, artifact: str, version: str, where: str) -> Package:
         return Package(name=f"{group}:{artifact}" if group else artifact, version=version,
-                       ecosystem="maven", files=(path,), location=path, version_from=where)
+                       ecosystem="maven", files=(path,), location=location,
+                       version_from=f"{location}!/{where}")
 
     out = []
-    for name in sorted(m for m in members if _POM.match(m)):
+    for name in sorted(m for m in members if _POM.match(m))[:MAX_MEMBERS]:
         props = _properties(members[name])
         group, artifact = props.get("groupId", ""), props.get("artifactId", "")
         version = props.get("version", "")
         if _valid(group, artifact, version):
-            out.append(package(group, artifact, version, f"{path}!/{name}"))
+            out.append(package(group, artifact, version, name))
     if out or _MANIFEST not in members:
         return out
     main = _manifest(members[_MANIFEST])
@@ -131,32 +98,36 @@ def archive_packages(path: str, members: dict[str, bytes]) -> list[Package]:
     title = title.split(";")[0].strip()
     version = main.get("Implementation-Version") or main.get("Bundle-Version", "")
     group = main.get("Implementation-Vendor-Id", "")
-    artifact = title or posixpath.basename(path).rsplit(".", 1)[0]
+    artifact = title or posixpath.basename(inner.rpartition(":")[2] or path).rsplit(".", 1)[0]
     if version and _valid(artifact, version) and (not group or _valid(group)):
-        out.append(package(group, artifact, version, f"{path}!/{_MANIFEST}"))
+        out.append(package(group, artifact, version, _MANIFEST))
     return out
 
 
-def _read_archive(tree: FileTree, node: Node, skipped: list[Skipped]) -> dict[str, bytes]:
-    content = read_content(tree, node.path, skipped, "Java archive")
-    if content is None or not content.data.startswith(_LOCAL):
-        return {}
-    if content.complete:
-        try:
-            return _members_whole(content.data)
-        # zipfile's ways of refusing a hostile archive (RuntimeError: an encrypted entry)
-        except (zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError, EOFError,
-                OSError, RuntimeError, struct.error, KeyError, IndexError) as exc:
-            skipped.append(Skipped(node.path, f"Java archive is not a readable zip: {exc}"))
-            return {}
-    skipped.append(Skipped(node.path, f"Java archive is larger than the {ARCHIVE_BYTES // MiB}"
-                                      " MiB read; only the entries in them were read"))
-    return _members_prefix(content.data)
+def _by_archive(facts: ArchiveMembers) -> dict[str, dict[str, bytes]]:
+    """The kept members grouped by the (nested) archive they came from, outer first."""
+    out: dict[str, dict[str, bytes]] = {"": {}}
+    for inner, name, data in facts.members:
+        out.setdefault(inner, {}).setdefault(name, data)
+    return out
 
 
 @cataloger("java", wants=WANTS)
 def catalog_java(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
+    seen: set[tuple[str, str, str]] = set()
     for node in find_files(tree, WANTS, SUFFIXES):
         if node.kind != "file":
             continue
-        yield from archive_packages(node.path, _read_archive(tree, node, skipped))
+        facts = node.archive
+        if not isinstance(facts, ArchiveMembers):
+            # not a zip at all, or never walked: say so when its content was not captured
+            read_content(tree, node.path, skipped, "Java archive")
+            continue
+        if facts.problems:  # one line an archive, however many of its parts were lost
+            skipped.append(Skipped(node.path, "Java archive: " + "; ".join(facts.problems)))
+        for inner, members in _by_archive(facts).items():
+            for pkg in archive_packages(node.path, members, inner):
+                key = (pkg.name, pkg.version, pkg.location)
+                if key not in seen:
+                    seen.add(key)
+                    yield pkg

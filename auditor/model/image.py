@@ -143,6 +143,9 @@ class RawEntry:
     elf: Any = None  # auditor.read.elf.ElfFacts for an ELF file, read as it streamed by
     # the index of the layer that wrote it, once squashed (-1: not in a tree yet)
     layer: int = field(default=-1, compare=False)
+    # auditor.read.zipstream.ArchiveMembers for a Java archive: its manifests and
+    # pom.properties, nested archives' included, read as it streamed by
+    archive: Any = field(default=None, compare=False)
 
     @property
     def is_file(self) -> bool:

