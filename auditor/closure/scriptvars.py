@@ -40,6 +40,8 @@ def _expand(value: str, vars_: Mapping[str, str], path: str) -> tuple[str, bool]
             return path
         return vars_.get(name, m.group(0))
     out = _VARIABLE.sub(put, value)
+    if not any(c in out for c in "$`{}~"):
+        return out, True
     return out, not any(_unknown(d) for d in out.split(":"))
 
 
