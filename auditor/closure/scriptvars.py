@@ -30,16 +30,24 @@ from collections.abc import Mapping, Sequence
 
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 MAX_PATHS = 16  # PATHs a command may be looked up on; past that, said in unfollowed
+MAX_CHARS = 65536  # of a value once expanded: bounds a script doubling its PATH
 
 
 def _expand(value: str, vars_: Mapping[str, str], path: str) -> tuple[str, bool]:
-    """``value`` with ``$PATH`` and the known variables put in; whether all of it is known."""
+    """``value`` with ``$PATH`` and the known variables put in; whether all of it is known.
+    A value that would grow past MAX_CHARS (``A=$A$A`` again and again) is not known; a
+    directory named twice in a PATH is kept once (the first is the one searched)."""
+    room = MAX_CHARS - len(value)
+
     def put(m: re.Match[str]) -> str:
+        nonlocal room
         name = m.group(1) or m.group(2)
-        if name == "PATH":
-            return path
-        return vars_.get(name, m.group(0))
+        put_in = path if name == "PATH" else vars_.get(name, m.group(0))
+        room -= len(put_in)
+        return put_in if room >= 0 else m.group(0)
     out = _VARIABLE.sub(put, value)
+    if ":" in out:
+        out = ":".join(dict.fromkeys(out.split(":")))
     if not any(c in out for c in "$`{}~"):
         return out, True
     return out, not any(_unknown(d) for d in out.split(":"))

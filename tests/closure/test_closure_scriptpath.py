@@ -142,3 +142,11 @@ def test_read_script_gives_each_command_its_paths() -> None:
     assert paths["a"] == ("/bin",) and paths["b"] == ("/x:/bin",)
     assert paths["c"] == ("/y",)
     assert set(paths["d"]) == {"/x:/bin", "/z", "/bin"}  # a function runs at any time
+
+
+def test_a_path_doubled_again_and_again_stays_small() -> None:
+    read = read_script("PATH=$PATH:$PATH\n" * 12 + "A=/a\n" + "A=$A$A$A$A\n" * 12
+                       + 'PATH="$A:$PATH"\nb\n', ["/bin:/usr/bin"])
+    [b] = read.commands
+    assert b.paths == ("/bin:/usr/bin",)  # $A grew too long to be known
+    assert any("cannot be known" in u and "$A" in u for u in read.unfollowed)
