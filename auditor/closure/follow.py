@@ -1,10 +1,12 @@
 """Following what a command runs: PATH and WORKDIR lookup, wrappers (``env``, ``tini``,
 ``gosu``), ``#!`` interpreters, shells and the scripts they run, and the language runtimes.
 
-A shell script's commands (``scripts``) are each found on the image's PATH and followed
-the same way, so a ``docker-entrypoint.sh`` brings the programs it runs, their libraries,
-and the command it ends by running (``exec "$@"``). What a script does that cannot be
-followed statically makes the walk keep every program on PATH, the shell among them.
+A shell script's commands (``scripts``) are each found on the image's PATH, or on the
+PATH the script sets before them (``scriptvars``), and followed the same way, so a
+``docker-entrypoint.sh`` brings the programs it runs, their libraries, and the command it
+ends by running (``exec "$@"``), each found on every PATH it may run with. What a script
+does that cannot be followed statically makes the walk keep every program on PATH (on
+each PATH the script may set too), the shell among them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from auditor.closure.runtimes import (
     run_node,
     run_python,
 )
-from auditor.closure.scripts import POSITIONAL, SELF, ScriptRead, read_script
+from auditor.closure.scripts import POSITIONAL, SELF, Run, ScriptRead, read_script
+from auditor.closure.scriptvars import path_value, unknown_path
 from auditor.closure.walk import ClosureWalk
 from auditor.model.image import DIR
 from auditor.read.elf import ElfFacts
@@ -103,7 +106,7 @@ class CommandWalk:
         self.program: ElfFacts | None = None  # the ELF program finally run
         self.commands: dict[str, str] = {}  # command name as run -> the file it is
         self.unfollowed: list[str] = []  # what a script does that cannot be followed
-        self._followed: set[tuple[str, tuple[str, ...]]] = set()
+        self._followed: set[tuple[str, tuple[str, ...], str]] = set()  # text, args, PATH
         self._budget = MAX_FOLLOWED
 
     def which(self, name: str) -> str | None:
@@ -148,7 +151,7 @@ class CommandWalk:
         args = list(argv[1:])
         if base == "env" or name == "env":
             rest = _after_env(args)
-            return self.run(rest, depth + 1) if rest else "dynamic"
+            return self._env(args[:len(args) - len(rest)], rest, depth) if rest else "dynamic"
         for wrapper in (name, base):
             if wrapper in WRAPPERS and args:
                 rest = _wrapped(args, WRAPPERS[wrapper])
@@ -168,6 +171,20 @@ class CommandWalk:
         if facts is None:
             return "unknown"
         return "static" if facts.is_static else "dynamic"
+
+    def _env(self, before: list[str], rest: list[str], depth: int) -> str:
+        """``env [PATH=...] cmd``: ``cmd`` is found on the PATH env gives it (its words as a
+        script wrote them: ``$PATH`` and plain variables are put in)."""
+        value = next((a[5:] for a in reversed(before) if a.startswith("PATH=")), None)
+        if value is None:
+            return self.run(rest, depth + 1)
+        path, known = path_value(value, self.path, self.rt.env)
+        if not known:
+            self._unfollowable("env", [unknown_path(value)], [path])
+            program = self.program
+            self._on(self.path, rest, depth + 1)
+            self.program = program
+        return self._on(path, rest, depth + 1)
 
     def _script(self, found: str, real: str, argv: Sequence[str], depth: int) -> str:
         head = self.walk.tree.read_prefix(real, 1024)
@@ -218,36 +235,66 @@ class CommandWalk:
     def follow(self, text: str, args: Sequence[str], depth: int, where: str) -> str:
         """Add what the shell script ``text``, given ``args``, runs; its kind: the kind of
         what it ends by running when it runs its arguments, else "script"."""
-        key = (text, tuple(args))
+        key = (text, tuple(args), self.path)
         if key in self._followed:
             return "script"
         self._followed.add(key)
-        plan = read_script(text)
+        plan = read_script(text, (self.path,), self.rt.env)
         self._source(plan, depth, where)
         itself = where if where.startswith("/") else ""
-        commands = [list(w) for w in dict.fromkeys(tuple(with_args(c, args, itself))
-                                                   for c in plan.commands) if w]
+        commands: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for run in plan.commands:
+            words = tuple(with_args(run.words, args, itself))
+            if words:
+                commands[words] = tuple(dict.fromkeys([*commands.get(words, ()), *run.paths]))
         if len(commands) == 1 and not (plan.runs_args or plan.arg_prefixes
                                        or plan.unfollowed):
-            return self.run(commands[0], depth + 1)  # `sh -c "exec server --port 80"`
-        for words in commands:
-            self._side(words, depth, where)
+            [(words, paths)] = commands.items()
+            if len(paths) == 1:  # `sh -c "exec server --port 80"`
+                return self._on(paths[0], list(words), depth + 1)
+        for words, paths in commands.items():
+            self._side(list(words), paths, depth, where)
         for prefix in plan.arg_prefixes:
-            if prefix and prefix[0] not in plan.functions:
-                self._side([*prefix, *args], depth, where)
+            self._side([*prefix.words, *args], prefix.paths, depth, where)
         if plan.unfollowed:
-            self._unfollowable(where, plan.unfollowed)
+            self._unfollowable(where, plan.unfollowed, plan.all_paths)
         if plan.runs_args and args:
-            return self.run(list(args), depth + 1)
+            paths = plan.args_paths or (self.path,)
+            first, *others = [p for p in paths if self._finds(args[0], p)] or paths
+            kind = self._on(first, list(args), depth + 1)
+            program = self.program
+            for path in others:
+                self._on(path, list(args), depth + 1)
+            self.program = program
+            return kind
         return "script"
 
+    def _on(self, path: str, argv: Sequence[str], depth: int) -> str:
+        """``run`` with PATH ``path``, as a script that set it runs ``argv``."""
+        saved, self.path = self.path, path
+        try:
+            return self.run(argv, depth)
+        finally:
+            self.path = saved
+
+    def _finds(self, name: str, path: str) -> str | None:
+        saved, self.path = self.path, path
+        try:
+            return self.which(name)
+        finally:
+            self.path = saved
+
     def _source(self, plan: ScriptRead, depth: int, where: str) -> None:
-        """Read the files ``plan`` sources into it (``.`` searches PATH for a bare name)."""
+        """Read the files ``plan`` sources into it (``.`` searches PATH for a bare name).
+        A PATH a sourced file sets is added to every command of ``plan``: the order of the
+        two is not kept, so each command may be found on it."""
         seen: set[str] = set()
         queue = list(plan.sourced)
         while queue and len(seen) < MAX_DEPTH * 4:
-            name = queue.pop(0)
-            found = self.which(name) if "/" not in name else self.rt.path_arg(name)
+            source = queue.pop(0)
+            name = source.words[0]
+            found = (next(filter(None, (self._finds(name, p) for p in source.paths)), None)
+                     if "/" not in name else self.rt.path_arg(name))
             real = None if found is None else self.walk.add(found)
             if real is None or real in seen:
                 if real is None:
@@ -259,38 +306,52 @@ class CommandWalk:
             if text is None:
                 plan.unfollowed.append(f"the file it sources, {real}, was not read")
                 continue
-            inner = read_script(text)
+            inner = read_script(text, source.paths, self.rt.env)
+            new = [p for p in inner.all_paths if p not in plan.all_paths]
+            if new:
+                plan.commands = [Run(r.words, (*r.paths, *new)) for r in plan.commands]
+                plan.arg_prefixes = [Run(r.words, (*r.paths, *new)) for r in plan.arg_prefixes]
+                plan.args_paths = (*plan.args_paths, *new)
+                queue = [Run(r.words, (*r.paths, *new)) for r in queue]
+                plan.all_paths = (*plan.all_paths, *new)
             plan.commands += inner.commands
             plan.functions |= inner.functions
             plan.arg_prefixes += inner.arg_prefixes
             plan.unfollowed += [f"{why} (in {real})" for why in inner.unfollowed]
-            plan.runs_args = plan.runs_args or inner.runs_args
+            if inner.runs_args:
+                plan.runs_args = True
+                plan.args_paths = tuple(dict.fromkeys([*plan.args_paths, *inner.args_paths]))
             queue += inner.sourced
 
-    def _side(self, words: list[str], depth: int, where: str) -> None:
-        """Add a command a script runs on its way; the program finally run stays the one
-        the container's command names."""
-        self._budget -= 1
+    def _side(self, words: list[str], paths: Sequence[str], depth: int, where: str) -> None:
+        """Add a command a script runs on its way, found on each PATH it may be run with;
+        the program finally run stays the one the container's command names."""
+        on = [p for p in paths if self._finds(words[0], p) is not None]
+        self._budget -= max(1, len(on))
         if self._budget < 0:
-            if self._budget == -1:
-                self._unfollowable(where, ["it runs more commands than are followed"])
+            if self._budget + max(1, len(on)) >= 0:
+                self._unfollowable(where, ["it runs more commands than are followed"], paths)
             return
-        if self.which(words[0]) is None:
+        if not on:
+            shown = " or ".join(dict.fromkeys(paths)) or self.path
             self.walk.notes.append(f"{where} runs {words[0]!r}, which is not on PATH "
-                                   f"({self.path}): it fails there too, or is installed "
+                                   f"({shown}): it fails there too, or is installed "
                                    "at run time.")
             return
         program = self.program
-        self.run(words, depth + 1)
+        for path in on:
+            self._on(path, words, depth + 1)
         self.program = program
 
-    def _unfollowable(self, where: str, reasons: Sequence[str]) -> None:
-        """Keep every program on PATH (the shell among them): a script that does what
-        cannot be followed statically may run any of them."""
+    def _unfollowable(self, where: str, reasons: Sequence[str], paths: Sequence[str] = ()
+                      ) -> None:
+        """Keep every program on PATH, and on each PATH the script may set (the shell
+        among them): a script that does what cannot be followed statically may run any."""
         said = f"{where}: " + "; ".join(dict.fromkeys(reasons))
         if said in self.unfollowed:
             return
         self.unfollowed.append(said)
-        for directory in dict.fromkeys(self.path.split(":")):
-            if directory.startswith("/"):
-                self.walk.add_tree(directory)
+        for path in dict.fromkeys([self.path, *paths]):
+            for directory in dict.fromkeys(path.split(":")):
+                if directory.startswith("/"):
+                    self.walk.add_tree(directory)

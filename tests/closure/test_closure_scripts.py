@@ -176,9 +176,9 @@ def test_busybox_applets_the_script_runs_name_busybox() -> None:
 
 
 def test_read_script_reports_what_it_saw() -> None:
-    read = read_script('f() { :; }\nf\nset -- node "$@"\nexec "$@"\neval x\n')
+    read = read_script('f() { :; }\nf\nset -- node "$@"\nexec "$@"\neval x\n', ["/bin"])
     assert read.functions == {"f"} and read.commands == []
-    assert read.arg_prefixes == [["node"]] and read.runs_args
+    assert [r.words for r in read.arg_prefixes] == [("node",)] and read.runs_args
     assert read.unfollowed == ["it runs eval"]
 
 
