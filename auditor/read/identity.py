@@ -40,7 +40,6 @@ from functools import lru_cache
 PATTERNS: tuple[tuple[str, str, bytes, bytes, bytes], ...] = (
     ("busybox", "BusyBox banner", b"", b"BusyBox v", rb"\d+\.\d+[\w.]*"),
     ("toybox", "toybox help header", b"", b"Toybox %s multicall binary", b""),
-    ("toybox", "toybox usage line", b"", b"usage: toybox [--", b""),
     ("bash", "GNU bash version string", b"", b"GNU bash, version %s", b""),
     ("dash", "dash NDELAY message", b"sh: turning off ", b"NDELAY mode", b""),
     ("mksh", "MirBSD Korn shell version", b"", b"@(#)MIRBSD KSH R", rb"\d+"),

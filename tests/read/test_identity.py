@@ -13,7 +13,6 @@ from tests.detectors.toolkit import applet_names, default_tar_busybox, elf_progr
 SAMPLES = {
     "BusyBox banner": b"BusyBox v1.36.1 (2024-06-10 07:11:47 UTC) multi-call binary.",
     "toybox help header": b"Toybox %s multicall binary%s\n\n",
-    "toybox usage line": b"usage: toybox [--long | --help | --version | [COMMAND] [ARGUMENTS...]]",
     "GNU bash version string": b"GNU bash, version %s (%s)\n",
     "dash NDELAY message": b"sh: turning off NDELAY mode",
     "MirBSD Korn shell version": b"KSH_VERSION=@(#)MIRBSD KSH R59 2023/04/29 +Debian",
