@@ -3,11 +3,16 @@
 Two kinds of content are read, both kept by the one pass over the layers:
 
 - an ELF program's identity strings (``ElfFacts.identity``, found by ``read/elf`` in its
-  read-only data as it streamed by: ``GNU bash, version %s``, BusyBox's banner), and the
-  applet table of a multi-call binary;
+  read-only data as it streamed by: ``GNU bash, version %s``, BusyBox's banner, toybox's
+  ``Toybox %s multicall binary``), and the applets of a multi-call binary (BusyBox's
+  table, the commands toybox's help text is kept for);
 - a script's first KiB: its ``#!`` line and, for a Python console-script wrapper, the
   package whose ``main`` it starts (``from pip._internal.cli.main import main`` is pip
-  whatever the file is called).
+  whatever the file is called); for a Node package manager's own entry file, the line
+  that starts its CLI (npm's ``bin/npm-cli.js`` is ``require('../lib/cli.js')(process)``,
+  yarn 1's ``bin/yarn.js`` requires ``/../lib/cli`` and checks ``cli.autoRun``, pnpm's
+  ``bin/pnpm.cjs`` requires ``../dist/pnpm.cjs``, corepack's shims
+  ``require('./lib/corepack.cjs').runMain(``).
 
 A script's interpreter alone says nothing of what the script is (``#!/bin/sh`` starts
 every kind of program), so a shebang without a known entry point is no tool.
@@ -36,6 +41,9 @@ MULTICALL_NAME = re.compile(r"^(busybox|toybox)(?:[.-][\w.-]*)?$")
 _CORE_APPLETS = frozenset({"ls", "cat", "cp", "mv", "rm", "mkdir", "echo", "sh", "sed", "grep"})
 MULTICALL_MIN_NAMES = 20
 MULTICALL_MIN_CORE = 4
+# What content names a multi-call binary, and where its list of applets came from.
+_MULTICALL_PROGRAMS = ("busybox", "toybox")
+_TABLE_OF = {"busybox": "table", "toybox": "help"}
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -49,6 +57,26 @@ _EASY_INSTALL = re.compile(rb"^# EASY-INSTALL-ENTRY-SCRIPT: '(pip|pipenv|poetry|
                            re.MULTILINE)
 _COMMAND_OF = {"mesonbuild": "meson", "SCons": "scons",
                "setuptools.command.easy_install": "easy_install"}
+# A Node script: #!/usr/bin/env node, #!/usr/local/bin/node, #!/usr/bin/env -S node --x.
+_NODE_SHEBANG = re.compile(rb"#!\s*(?:/\S*/)?(?:env\s+(?:-S\s*)?)?(?:/\S*/)?node(?:js)?"
+                           rb"(?=\s|$)")
+# What each package manager's own entry file runs (npm 10, 6; yarn 1; pnpm 9, 10; corepack
+# 0.x, whose shims name the tool they stand for). Each is a statement of that program's
+# entry file, never a mere mention: ``require('npm')`` or ``exec('npm install')`` is none.
+_NODE_ENTRIES = (  # (command, the statement; Q stands for either quote)
+    ("npm", rb"^require\(Q\.\./lib/cli\.jsQ\)\(process\)"),  # npm >= 7 bin/npm-cli.js
+    ("npm", rb"^\s*process\.title = QnpmQ$"),  # npm 6 bin/npm-cli.js
+    ("npx", rb"^process\.argv\[1\] = require\.resolve\(Q\./npm-cli\.jsQ\)"),  # npm >= 7
+    ("npx", rb"^const npx = require\(QlibnpxQ\)"),  # npm 6 bin/npx-cli.js
+    ("yarn", rb"^\s*var cli = require\(__dirname \+ Q/\.\./lib/cliQ\);\s*if \(!cli\.autoRun\)"),
+    ("pnpm", rb"^global\[Qpnpm__startedAtQ\] = Date\.now\(\)"),  # bin/pnpm.cjs
+    ("pnpm", rb"^require\(Q\.\./dist/pnpm\.cjsQ\)"),
+    ("pnpx", rb"^require\(Q\./pnpm\.cjsQ\)"),  # bin/pnpx.cjs
+    ("corepack", rb"^require\(Q\./lib/corepack\.cjsQ\)\.runMain\((?:\[Q[\w-]{1,20}Q)?"),
+)
+_NODE_ENTRY = re.compile(b"|".join(
+    b"(?P<%s%d>%s)" % (command.encode(), n, pattern.replace(b"Q", rb"['\"]"))
+    for n, (command, pattern) in enumerate(_NODE_ENTRIES)), re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +97,23 @@ def identity(node: Node) -> Identity | None:
         programs = getattr(elf, "identity", ())
         return Identity(programs, getattr(elf, "applets", ())) if programs else None
     head = node.data
-    if not head or not head.startswith(b"#!") or not _PYTHON_SHEBANG.match(head):
+    if not head or not head.startswith(b"#!"):
         return None
-    found = _ENTRY_POINT.search(head, 0, SCRIPT_HEAD) or _EASY_INSTALL.search(head, 0,
-                                                                              SCRIPT_HEAD)
-    if found is None:
+    if _PYTHON_SHEBANG.match(head):
+        found = (_ENTRY_POINT.search(head, 0, SCRIPT_HEAD)
+                 or _EASY_INSTALL.search(head, 0, SCRIPT_HEAD))
+        if found is None:
+            return None
+        module = found.group(1).decode("ascii")
+        command = _COMMAND_OF.get(module, module)
+    elif _NODE_SHEBANG.match(head):
+        found = _NODE_ENTRY.search(head, 0, SCRIPT_HEAD)
+        if found is None or found.lastgroup is None:
+            return None
+        command = found.lastgroup.rstrip("0123456789")
+    else:
         return None
-    module = found.group(1).decode("ascii")
-    line = found.group().decode("ascii", "replace")
-    command = _COMMAND_OF.get(module, module)
+    line = found.group().strip().split(b"\n", 1)[0].decode("ascii", "replace")[:80]
     shebang = head.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
     return Identity(((command, f"shebang {shebang!r} and entry point {line!r}"),))
 
@@ -125,11 +161,13 @@ def multicall_reasons(tree: FileTree, exe: Executable) -> tuple[str, list[str]] 
     core = sorted(bases & _CORE_APPLETS)
     reasons: list[str] = []
     ident = exe.ident
-    banner = ident.what("busybox") if ident is not None else None
-    if ident is not None and banner is not None:
-        table = f" and its table of {len(ident.applets)} applets" if ident.applets else ""
-        return "busybox", [f"content:{banner}{table}",
-                           *([f"named {named[0]}"] if named else [])]
+    for program in _MULTICALL_PROGRAMS:
+        banner = ident.what(program) if ident is not None else None
+        if ident is not None and banner is not None:
+            table = (f" and its {_TABLE_OF[program]} of {len(ident.applets)} applets"
+                     if ident.applets else "")
+            return program, [f"content:{banner}{table}",
+                             *([f"named {named[0]}"] if named else [])]
     if named:
         reasons.append(f"named {named[0]}")
     if len(exe.names) >= MULTICALL_MIN_NAMES and len(core) >= MULTICALL_MIN_CORE:

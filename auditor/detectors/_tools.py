@@ -7,8 +7,8 @@ is followed through symbolic and hard links to the file it runs, and every name 
 to the same file is grouped with it. A name off the search path never counts: neither
 ``/usr/share/doc/bash`` nor a helper script called ``make`` deep under ``/usr/lib``.
 An executable whose content names a program (``_content``: ELF identity strings, a
-console-script wrapper's entry point) joins the index wherever it lies, recognised by
-that content.
+console-script wrapper's or a Node package manager's entry point) joins the index
+wherever it lies, recognised by that content.
 
 :func:`tool_findings` turns a :class:`ToolTable` of command families into one finding
 per real tool (or per owning package), and one per category for a multi-call binary.

@@ -60,8 +60,9 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
 
     Renamed or off the search path, a tool is still found by its content: curl's ``Usage:
     curl [options...] <url>``, ``GNU Wget %s built on %s``, ``OpenBSD netcat (``, BusyBox's
-    banner and applet table (see the shells detector). A program that links libcurl is no
-    downloader: only curl's own program holds its usage line.
+    banner and applet table, toybox's help header and help text (see the shells
+    detector). A program that links libcurl is no downloader: only curl's own program
+    holds its usage line.
 
     **Why it matters.** A downloader is the second step of nearly every intrusion: fetch
     the payload, run it. netcat and socat open reverse shells; ssh, scp and rsync move

@@ -75,8 +75,16 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
 
     Renamed or off the search path, a package manager is still found by its content:
     dpkg's, apt's, apt-get's, rpm's and apk's version or usage strings, BusyBox's applet
-    table, and a Python console-script wrapper whose ``#!`` line runs Python and which
-    imports pip's, pipx's, pipenv's, poetry's or conda's ``main`` (a renamed ``pip3``).
+    table, a Python console-script wrapper whose ``#!`` line runs Python and which
+    imports pip's, pipx's, pipenv's, poetry's or conda's ``main`` (a renamed ``pip3``),
+    and a Node package manager's own entry file whose ``#!`` line runs ``node`` and whose
+    first KiB holds the statement that starts that manager: npm's ``bin/npm-cli.js``
+    (``require('../lib/cli.js')(process)``; npm 6's ``process.title = 'npm'``) and
+    ``bin/npx-cli.js``, yarn 1's ``bin/yarn.js``, pnpm's ``bin/pnpm.cjs`` and
+    ``bin/pnpx.cjs`` (pnpm 9 and 10), corepack's ``dist/*.js`` (a corepack shim named
+    ``yarn.js`` is corepack, which fetches yarn). A script that runs ``npm install`` or
+    requires the ``npm`` package holds none of these. Yarn 2+'s single bundled
+    ``yarn.js``, pnpm 11+'s ``pnpm.mjs`` and its native binary are found by name only.
 
     **Why it matters.** A package manager lets anyone who gets code execution install
     compilers, scanners and network tools in one command, and it keeps a database and

@@ -52,10 +52,13 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     ``wget`` and hundreds more depending on the name it is run by. When such a binary
     provides a shell applet (``sh``, ``ash``, ``hush``), it is reported once under
     **AUD-SHELL-MULTICALL**, naming the binary and its shell applet links, not once per
-    link. It is recognised by its content (BusyBox's ``BusyBox v1.x`` banner, whatever the
-    file is called), by its name (``busybox``, ``toybox``) or by many common command names
-    (``ls``, ``cat``, ``cp``, ...) leading to one ELF file. When the content gave its
-    applet table, that table decides which applets it has, not its links.
+    link. It is recognised by its content, whatever the file is called (BusyBox's
+    ``BusyBox v1.x`` banner, toybox's ``Toybox %s multicall binary`` help header), by its
+    name (``busybox``, ``toybox``) or by many common command names (``ls``, ``cat``,
+    ``cp``, ...) leading to one ELF file. When the content gave its list of applets
+    (BusyBox's applet table; toybox's help text, one entry per command it was built with,
+    unless built without help or with it compressed), that list decides which applets it
+    has, not its links.
 
     **Recognised by content.** An executable anywhere in the image, on the search path or
     not (``/opt/tools/bb``), is also a shell when its read-only data holds a shell's own

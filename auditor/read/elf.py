@@ -37,7 +37,7 @@ from typing import NamedTuple
 from auditor.read import gobuildinfo
 from auditor.read.elf_bytes import ForwardBytes, RandomBytes
 from auditor.read.gobuildinfo import GoBuildInfoBlob
-from auditor.read.identity import MULTICALL, applet_table, identify, releases
+from auditor.read.identity import MULTICALL, applets_of, identify, releases
 
 ELF_MAGIC = b"\x7fELF"
 KEEP_BYTES = 2 * 1024 * 1024  # prefix kept while walking to PT_DYNAMIC
@@ -310,8 +310,9 @@ class _Program:
             for command, what in identify(part):
                 found.setdefault(command, what)
         applets: tuple[str, ...] = ()
-        if MULTICALL & found.keys():
-            applets = max((applet_table(part) for part in parts), key=len, default=())
+        program = next((c for c in found if c in MULTICALL), None)
+        if program is not None:
+            applets = max((applets_of(program, part) for part in parts), key=len, default=())
         return tuple(found.items()), applets
 
     def _has_go_note(self, data: bytes, align: int) -> bool:

@@ -39,6 +39,7 @@ from functools import lru_cache
 # scans an alternation of literals fastest when few bytes can start one.
 PATTERNS: tuple[tuple[str, str, bytes, bytes, bytes], ...] = (
     ("busybox", "BusyBox banner", b"", b"BusyBox v", rb"\d+\.\d+[\w.]*"),
+    ("toybox", "toybox help header", b"", b"Toybox %s multicall binary", b""),
     ("bash", "GNU bash version string", b"", b"GNU bash, version %s", b""),
     ("dash", "dash NDELAY message", b"sh: turning off ", b"NDELAY mode", b""),
     ("mksh", "MirBSD Korn shell version", b"", b"@(#)MIRBSD KSH R", rb"\d+"),
@@ -64,7 +65,7 @@ for _command, _label, _before, _anchor, _after in PATTERNS:
     _BY_ANCHOR.setdefault(_anchor, []).append(
         (_command, _label, re.compile(_before + rb"\Z") if _before else None,
          re.compile(re.escape(_anchor) + _after)))
-MULTICALL = frozenset({"busybox"})
+MULTICALL = frozenset({"busybox", "toybox"})
 
 _RUN = re.compile(rb"(?:[\x21-\x7e]{1,40}\0){20,}")
 _APPLET = re.compile(rb"[a-z0-9\[\]][a-z0-9_.\[\]+-]{0,39}")
@@ -109,6 +110,34 @@ def applet_table(data: bytes | bytearray | memoryview) -> tuple[str, ...]:
     if len(best) < MIN_APPLETS:
         return ()
     return tuple(sys.intern(name.decode("ascii")) for name in best)
+
+
+# toybox's help_data (its main.c): each command's help text in toy_list order, NUL-ended,
+# an alias's entry "\xff" and the name it stands for; the multiplexer's own comes first.
+_TOYBOX_HELP = re.compile(rb"\0usage: toybox \[--")
+_TOYBOX_USAGE = re.compile(rb"usage: ([a-z0-9\[][a-z0-9_.\[\]+-]{0,39})[ \n\0]")
+TOYBOX_HELP_MAX = 512 * 1024  # help_data of a full toybox is about 80 KiB
+
+
+def toybox_applets(data: bytes | bytearray | memoryview) -> tuple[str, ...]:
+    """The commands of a toybox, read from its help_data; empty when it was built without
+    help (or with it compressed), or when no help_data follows its own usage line."""
+    start = _TOYBOX_HELP.search(data)
+    if start is None:
+        return ()
+    end = bytes(data[start.start():start.start() + TOYBOX_HELP_MAX])
+    stop = end.find(b"\0\0", 1)  # the array's own NUL after its last entry's
+    names: dict[str, None] = {}
+    for entry in end[1:stop if stop > 0 else len(end)].split(b"\0")[1:]:
+        m = _TOYBOX_USAGE.match(entry + b"\0")
+        if m is not None:
+            names.setdefault(sys.intern(m.group(1).decode("ascii")), None)
+    return tuple(names)
+
+
+def applets_of(program: str, data: bytes | bytearray | memoryview) -> tuple[str, ...]:
+    """A multi-call binary's own list of applets: BusyBox's table, toybox's help."""
+    return toybox_applets(data) if program == "toybox" else applet_table(data)
 
 
 _PYTHON_FILE = re.compile(r"/bin/python(\d+\.\d+)$|/libpython(\d+\.\d+)[dmu]*\.so(?:\.\d+)*$")

@@ -152,3 +152,150 @@ def test_identity_strings_of_downloaders_and_compilers():
                   b"\0gcc driver version %s %sexecuting gcc version %s\n\0"))]
     assert [(f.rule_id, f.evidence["tool"]) for f in everything(layers)] == [
         (DOWNLOADER.id, "curl"), (COMPILER.id, "gcc")]
+
+
+# -- Node package managers' own entry files ------------------------------------------------
+# The lines that matter of each entry file as its package ships it (npm 10.9 and 6.14, yarn
+# 1.22, pnpm 9 and 10, corepack 0.34), with the shebangs those packages and Node images use.
+NODE_ENTRIES = {
+    "npm-10-npm-cli": (b"#!/usr/bin/env node\nrequire('../lib/cli.js')(process)\n", "npm",
+                       "require('../lib/cli.js')(process)"),
+    "npm-10-npx-cli": (b"#!/usr/bin/env node\n\nconst cli = require('../lib/cli.js')\n\n"
+                       b"// comment\nprocess.argv[1] = require.resolve('./npm-cli.js')\n"
+                       b"process.argv.splice(2, 0, 'exec')\n", "npm",
+                       "process.argv[1] = require.resolve('./npm-cli.js')"),
+    "npm-6-npm-cli": (b"#!/usr/bin/env node\n;(function () {\n" + b"  // filler\n" * 30
+                      + b"  process.title = 'npm'\n\n  var log = require('npmlog')\n", "npm",
+                      "process.title = 'npm'"),
+    "npm-6-npx-cli": (b"#!/usr/bin/env node\n\nconst npx = require('libnpx')\n"
+                      b"const path = require('path')\n", "npm", "const npx = require('libnpx')"),
+    "yarn-1": (b"#!/usr/bin/env node\n\n'use strict';\n" + b"// filler\n" * 40
+               + b"  var cli = require(__dirname + '/../lib/cli');\n  if (!cli.autoRun) {\n"
+               b"    cli.default()\n", "yarn", "var cli = require(__dirname + '/../lib/cli');"),
+    "pnpm-10": (b"#!/usr/local/bin/node\n" + b"// filler comment line\n" * 40
+                + b"global['pnpm__startedAt'] = Date.now()\nrequire('../dist/pnpm.cjs')\n",
+                "pnpm", "global['pnpm__startedAt'] = Date.now()"),
+    "pnpx": (b"#!/usr/bin/env node\n\nprocess.argv = [...process.argv.slice(0, 2), 'dlx', "
+             b"...process.argv.slice(2)]\n\nrequire('./pnpm.cjs')\n", "pnpm",
+             "require('./pnpm.cjs')"),
+    "corepack-shim": (b"#!/usr/bin/env -S node --no-warnings\n"
+                      b"process.env.COREPACK_ENABLE_DOWNLOAD_PROMPT??='1'\n"
+                      b"require('./lib/corepack.cjs').runMain(['yarn', "
+                      b"...process.argv.slice(2)]);\n",
+                      "corepack", "require('./lib/corepack.cjs').runMain(['yarn'"),
+}
+
+
+@pytest.mark.parametrize("name", NODE_ENTRIES)
+def test_a_node_package_managers_entry_file_renamed_off_the_path_is_that_manager(name):
+    content, tool, line = NODE_ENTRIES[name]
+    [finding] = package_findings([D("/opt"), D("/opt/js"), exe("/opt/js/helper", content)])
+    assert finding.rule_id == LANG_PKG_MANAGER.id and finding.evidence["tool"] == tool
+    shebang = content.split(b"\n", 1)[0].decode()
+    assert finding.evidence.recognised_by == (
+        f"content:shebang {shebang!r} and entry point {line!r}")
+    assert finding.evidence["format"] == "script"
+    assert "recognised by its content" in finding.message
+
+
+def test_npm_on_the_path_says_so_and_what_its_content_confirms():
+    content = NODE_ENTRIES["npm-10-npm-cli"][0]
+    npm = "/usr/local/lib/node_modules/npm"
+    layers = [D("/usr"), D("/usr/local"), D("/usr/local/bin"), D("/usr/local/lib"),
+              D("/usr/local/lib/node_modules"), D(npm), D(f"{npm}/bin"),
+              exe(f"{npm}/bin/npm-cli.js", content),
+              L("/usr/local/bin/npm", "../lib/node_modules/npm/bin/npm-cli.js")]
+    [finding] = package_findings(layers)
+    assert finding.evidence["tool"] == "npm" and finding.evidence.recognised_by == "path"
+    assert finding.evidence["content"] == [
+        "shebang '#!/usr/bin/env node' and entry point \"require('../lib/cli.js')(process)\""]
+
+
+def test_corepacks_shims_beside_it_are_corepack_not_tools_of_their_own():
+    # the Node image: corepack on the path, its yarn and pnpm shims not enabled
+    dist = "/usr/local/lib/node_modules/corepack/dist"
+    shim = ("#!/usr/bin/env node\nrequire('./lib/corepack.cjs').runMain(['{}', "
+            "...process.argv.slice(2)]);\n")
+    layers = [D("/usr"), D("/usr/local"), D("/usr/local/bin"), D("/usr/local/lib"),
+              D("/usr/local/lib/node_modules"), D("/usr/local/lib/node_modules/corepack"),
+              D(dist), exe(f"{dist}/corepack.js", b"#!/usr/bin/env node\nrequire('./lib/"
+                                                   b"corepack.cjs').runMain(process.argv);\n"),
+              *(exe(f"{dist}/{tool}.js", shim.format(tool).encode())
+                for tool in ("yarn", "pnpm", "npm")),
+              L("/usr/local/bin/corepack", "../lib/node_modules/corepack/dist/corepack.js")]
+    [finding] = package_findings(layers)
+    assert finding.evidence["tool"] == "corepack" and finding.evidence.recognised_by == "path"
+    assert set(finding.paths) == {f"{dist}/{t}.js" for t in ("corepack", "yarn", "pnpm", "npm")
+                                  } | {"/usr/local/bin/corepack"}
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"#!/usr/bin/env node\nrequire('../lib/cli')(process.argv)\n",
+                 id="another-packages-cli"),
+    pytest.param(b"#!/usr/bin/env node\nconst cli = require('../lib/cli.js')\ncli.run()\n",
+                 id="lib-cli-without-process"),
+    pytest.param(b"#!/usr/bin/env node\nconst { execSync } = require('child_process')\n"
+                 b"execSync('npm install && yarn build && pnpm i')\nrequire('npm')\n",
+                 id="a-script-that-runs-npm"),
+    pytest.param(b"#!/usr/bin/env node\n// require('../lib/cli.js')(process)\n"
+                 b"//   process.title = 'npm'\nconsole.log('hi')\n", id="markers-in-comments"),
+    pytest.param(b"#!/bin/sh\nrequire('../lib/cli.js')(process)\n"
+                 b"require('./lib/corepack.cjs').runMain([])\n", id="not-a-node-script"),
+    pytest.param(b"#!/usr/bin/env nodemon\nrequire('../lib/cli.js')(process)\n",
+                 id="another-interpreter"),
+    pytest.param(b"#!/usr/bin/env node\n" + b"// a long comment line\n" * 60
+                 + b"require('../dist/pnpm.cjs')\n", id="entry-past-the-first-kib"),
+])
+def test_ordinary_node_scripts_are_no_package_manager(content):
+    assert everything([D("/opt"), exe("/opt/tool", content)]) == []
+
+
+# -- toybox --------------------------------------------------------------------------------
+
+
+def toybox_binary(*commands: str, aliases: tuple[str, ...] = ()) -> bytes:
+    """An ELF laid out as toybox's is: its help header, then help_data, each command's help
+    NUL-ended in toy_list order (the multiplexer's first, an alias as "\\xff" and the name
+    it stands for), closed by the array's own NUL."""
+    helps = [b"usage: toybox [--long | --help | --version | [COMMAND] [ARGUMENTS...]]\n\n"
+             b"With no arguments, shows available COMMAND names."]
+    helps += [f"usage: {c} [-abc] [FILE...]\n\nDo what {c} does.".encode() for c in commands]
+    helps += [b"\xff" + a.encode() for a in aliases]
+    return elf_program(b"\0Unknown command %s\0 (see toybox --help)\0"
+                       b"Toybox %s multicall binary%s\n\n\0usage: \0"
+                       + b"\0".join(helps) + b"\0\0setenv\0usage: zz [-x]\0")
+
+
+def test_a_renamed_toybox_is_every_category_its_help_lists():
+    binary = toybox_binary("cat", "cp", "ls", "netcat", "sed", "sh", "wget",
+                           aliases=("netcat", "sh"))
+    found = {f.rule_id: f for f in everything([D("/opt"), exe("/opt/tb", binary)])}
+    assert set(found) == {SHELL_MULTICALL.id, NET_MULTICALL.id}
+    assert found[SHELL_MULTICALL.id].evidence["applets"] == ["sh"]
+    assert found[NET_MULTICALL.id].evidence["applets"] == ["wget", "netcat"]
+    assert found[NET_MULTICALL.id].severity == "high"
+    for finding in found.values():
+        assert finding.evidence["program"] == "toybox" and finding.path == "/opt/tb"
+        assert finding.evidence.recognised_by == (
+            "content:toybox help header 'Toybox %s multicall binary' and its help of 7 "
+            "applets")
+
+
+def test_toybox_help_decides_not_its_links():
+    # a wget link to a toybox built without wget runs nothing
+    binary = toybox_binary("cat", "ls", "sh")
+    layers = [D("/bin"), exe("/bin/toybox", binary), L("/bin/wget", "toybox"),
+              L("/bin/sh", "toybox")]
+    assert network_findings(layers) == []
+    [shell] = shell_findings(layers)
+    assert shell.evidence["applets"] == ["sh"] and shell.paths == ("/bin/toybox", "/bin/sh")
+
+
+@pytest.mark.parametrize("rodata", [
+    pytest.param(b"\0Run toybox for a list; see toybox --help\0usage: toybox\0",
+                 id="mentions-toybox"),
+    pytest.param(b"\0Toybox is a multicall binary\0usage: sh [-c]\0usage: wget URL\0",
+                 id="no-header-format"),
+])
+def test_a_program_that_mentions_toybox_is_no_toybox(rodata):
+    assert everything([D("/opt"), exe("/opt/tool", elf_program(rodata))]) == []

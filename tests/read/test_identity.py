@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from auditor.read.elf import read_elf_facts
-from auditor.read.identity import PATTERNS, applet_table, identify
+from auditor.read.identity import PATTERNS, applet_table, identify, toybox_applets
 from tests.detectors.toolkit import applet_names, default_tar_busybox, elf_program
 
 # One sample per pattern, as the program's own binary holds it (Debian 12's, apk-tools'
 # source for apk).
 SAMPLES = {
     "BusyBox banner": b"BusyBox v1.36.1 (2024-06-10 07:11:47 UTC) multi-call binary.",
+    "toybox help header": b"Toybox %s multicall binary%s\n\n",
     "GNU bash version string": b"GNU bash, version %s (%s)\n",
     "dash NDELAY message": b"sh: turning off NDELAY mode",
     "MirBSD Korn shell version": b"KSH_VERSION=@(#)MIRBSD KSH R59 2023/04/29 +Debian",
@@ -112,3 +113,17 @@ def test_identity_past_the_scan_bound_is_not_searched(monkeypatch):
     program = elf_program(b"\0" * 8192 + b"GNU bash, version %s\0")
     facts = read_elf_facts(*_forward(program), identify_as=True)
     assert facts is not None and facts.identity == ()
+
+
+def test_toybox_commands_are_read_from_its_help_data():
+    help_data = (b"\0usage: toybox [--long | --help | --version | [COMMAND]]\n\nList.\0"
+                 b"usage: acpi [-abctV]\n\nShow status.\0\xfftrue\0usage: [ EXPR ]\0"
+                 b"Clear the screen.\0usage: nbd-client [-ns] HOST PORT DEVICE\0"
+                 b"usage: sh [-c CMD]\n\0usage: sh again\0usage: wget URL\0\0"
+                 b"usage: later [-x]\0")
+    assert toybox_applets(b"\0junk\0usage: sh\0" + help_data) == (
+        "acpi", "[", "nbd-client", "sh", "wget")
+
+
+def test_a_toybox_built_without_help_has_no_command_list():
+    assert toybox_applets(b"\0Toybox %s multicall binary%s\n\n\0usage: sh [-c]\0") == ()
