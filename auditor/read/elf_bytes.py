@@ -7,12 +7,10 @@ memory map). ``elf`` reads both the same way; see its docstring for why each is 
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Callable
 
 MAX_NAME = 256  # longest soname or run path the index past the kept prefix remembers
-_NAME_ANCHORS = (b".so", b"$ORIGIN", b"/lib")
-ANCHORS = re.compile(b"|".join(re.escape(a) for a in _NAME_ANCHORS))
+NAME_ANCHORS = (b".so", b"$ORIGIN", b"/lib")  # what a soname or a run path holds
 CHUNK = 1024 * 1024
 
 
@@ -101,12 +99,16 @@ class ForwardBytes:
         window = self.tail + data
         base = start - len(self.tail)
         self.tail_end = start + len(data)
-        for hit in ANCHORS.finditer(window):  # one pass over the segment, in C
-            at = hit.start()
-            begin = window.rfind(b"\0", max(0, at - MAX_NAME), at)
-            end = window.find(b"\0", at, at + MAX_NAME)
-            if begin >= 0 and end >= 0:
-                self.names[base + begin + 1] = window[begin + 1:end]
+        for anchor in NAME_ANCHORS:  # find() per anchor: memchr-fast, unlike a regex of them
+            at = window.find(anchor)
+            while at >= 0:
+                begin = window.rfind(b"\0", max(0, at - MAX_NAME), at)
+                end = window.find(b"\0", at, at + MAX_NAME)
+                if begin >= 0 and end >= 0:
+                    self.names[base + begin + 1] = window[begin + 1:end]
+                    at = window.find(anchor, end)  # the next string
+                else:
+                    at = window.find(anchor, at + len(anchor))
         self.tail = window[-MAX_NAME:]
 
     def indexed_string(self, offset: int) -> bytes | None:

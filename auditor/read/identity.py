@@ -35,8 +35,7 @@ from functools import lru_cache
 
 # (command the program is, a short label for reports, what must come just before the
 # anchor (a regex), the anchor (a literal), what must follow it (a regex)); one program
-# may have several. Anchors start with a capital or a sign where they can: Python's re
-# scans an alternation of literals fastest when few bytes can start one.
+# may have several. Each anchor is searched for on its own (``identify``).
 PATTERNS: tuple[tuple[str, str, bytes, bytes, bytes], ...] = (
     ("busybox", "BusyBox banner", b"", b"BusyBox v", rb"\d+\.\d+[\w.]*"),
     ("toybox", "toybox help header", b"", b"Toybox %s multicall binary", b""),
@@ -59,11 +58,11 @@ PATTERNS: tuple[tuple[str, str, bytes, bytes, bytes], ...] = (
     ("apk", "apk-tools version string", rb"apk-tools \d+\.\d+[\w.]*", b", compiled for ", b""),
 )
 BEFORE = 64  # bytes before an anchor that its ``before`` is matched in
-_ANCHORS = re.compile(b"|".join(re.escape(anchor) for _, _, _, anchor, _ in PATTERNS))
-_BY_ANCHOR: dict[bytes, list[tuple[str, str, re.Pattern[bytes] | None, re.Pattern[bytes]]]] = {}
-for _command, _label, _before, _anchor, _after in PATTERNS:
+_Pattern = tuple[int, str, str, "re.Pattern[bytes] | None", "re.Pattern[bytes]"]
+_BY_ANCHOR: dict[bytes, list[_Pattern]] = {}
+for _rank, (_command, _label, _before, _anchor, _after) in enumerate(PATTERNS):
     _BY_ANCHOR.setdefault(_anchor, []).append(
-        (_command, _label, re.compile(_before + rb"\Z") if _before else None,
+        (_rank, _command, _label, re.compile(_before + rb"\Z") if _before else None,
          re.compile(re.escape(_anchor) + _after)))
 MULTICALL = frozenset({"busybox", "toybox"})
 
@@ -75,21 +74,34 @@ MAX_SHOWN = 60  # characters of a matched banner kept
 
 def identify(data: bytes | bytearray | memoryview) -> tuple[tuple[str, str], ...]:
     """(command, what matched) for each program whose identity ``data`` holds, in the
-    order first met; what matched is the pattern's label and the text, quoted."""
-    found: dict[str, str] = {}
-    for hit in _ANCHORS.finditer(data):
-        at = hit.start()
-        for command, label, before, full in _BY_ANCHOR[hit.group()]:
-            if command in found:
-                continue
-            match = full.match(data, at)
-            lead = before.search(data, max(0, at - BEFORE), at) if before else None
-            if match is None or (before is not None and lead is None):
-                continue
-            text = bytes(data[lead.start() if lead else at:match.end()])
-            found[command] = sys.intern(
-                f"{label} {text[:MAX_SHOWN].decode('ascii', 'replace')!r}")
-    return tuple(found.items())
+    order first met; what matched is the pattern's label and the text, quoted.
+
+    Each anchor is looked for with ``find`` (memchr and a two-way search, in C): several
+    times faster over megabytes of read-only data than a regex alternation of them, which
+    Python's re tries position by position."""
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    first: dict[str, tuple[int, int, str]] = {}  # command -> (where, pattern's rank, what)
+    for anchor, patterns in _BY_ANCHOR.items():
+        waiting = list(patterns)
+        at = data.find(anchor)
+        while at >= 0 and waiting:
+            for pattern in list(waiting):
+                rank, command, label, before, full = pattern
+                if command in first and first[command][0] <= at:
+                    waiting.remove(pattern)  # met earlier through another anchor
+                    continue
+                match = full.match(data, at)
+                lead = before.search(data, max(0, at - BEFORE), at) if before else None
+                if match is None or (before is not None and lead is None):
+                    continue
+                text = bytes(data[lead.start() if lead else at:match.end()])
+                first[command] = (at, rank, sys.intern(
+                    f"{label} {text[:MAX_SHOWN].decode('ascii', 'replace')!r}"))
+                waiting.remove(pattern)
+            at = data.find(anchor, at + 1)
+    met = sorted(first.items(), key=lambda item: item[1][:2])
+    return tuple((command, what) for command, (_at, _rank, what) in met)
 
 
 def applet_table(data: bytes | bytearray | memoryview) -> tuple[str, ...]:
