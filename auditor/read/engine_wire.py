@@ -341,14 +341,7 @@ def error_message(body: bytes) -> str:
 def read_body(stream: Any, limit: int) -> bytes:
     """The rest of a response, to the end of the connection (an unbuffered socket file
     gives what has arrived, not all of it); more than ``limit`` bytes is an error."""
-    parts = []
-    size = 0
-    while chunk := stream.read(min(1 << 16, limit + 1 - size)):
-        parts.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise SourceError(f"the Docker Engine's answer is larger than {limit} bytes")
-    return b"".join(parts)
+    return read_chunks(lambda: stream.read(1 << 16), limit)
 
 
 def read_line(stream: Any, limit: int = 8192) -> bytes:

@@ -192,3 +192,53 @@ def test_a_silent_engine_times_out(tmp_path):
     done.set()
     reader.close()
     thread.join(5)
+
+
+def test_start_early_reads_the_answer_before_it_is_taken(tmp_path, monkeypatch):
+    # The containerd store sends at once: what start_early asked for must be read while the
+    # command loads, not stall the engine on a full socket until the source takes it.
+    path = str(tmp_path / "engine.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(2)
+    sent = threading.Event()
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                request = conn.recv(4096)
+                if b"/json " in request:
+                    conn.sendall(b'HTTP/1.0 200 OK\r\n\r\n{"Id": "sha256:' + b"c" * 64 + b'"}')
+                else:
+                    conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"t" * (3 << 20))
+                    sent.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    wire.start_early("early:1")
+    try:
+        assert sent.wait(5), "nobody read the answer before it was taken"
+        requested = wire.take_early(f"unix://{path}", "early:1")
+        assert requested is not None and requested.reader is not None
+        status, body = wire.split_answer(requested.read_ahead().next_chunk)
+        assert status == 200 and len(wire.read_chunks(body, 4 << 20)) == 3 << 20
+        requested.close()
+    finally:
+        thread.join(5)
+        server.close()
+
+
+def test_the_parser_is_built_before_the_report_model_loads():
+    # start_early asks for the save once the arguments are parsed: whatever the parser
+    # imports delays the request.
+    import subprocess
+    import sys
+
+    code = ("import sys; from auditor.cli_parser import build_parser; build_parser(); "
+            "heavy = [m for m in ('auditor.model.result', 'auditor.detectors', "
+            "'auditor.reports.json') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
