@@ -102,14 +102,12 @@ def _color(choice: str, stream: TextIO) -> bool:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from auditor.read.engine_wire import engine_reference, start_early
+    from auditor.read.engine_wire import start_early
 
-    reference = engine_reference(args.source)
-    if reference is not None:
-        # Ask the engine for the save before anything else is imported: it prepares the
-        # stream for seconds, which pass while the policy and the detectors load. Never
-        # raises; argument errors below still come first.
-        start_early(reference)
+    # Ask the engine for the save before anything else is imported: it prepares the stream
+    # for seconds, which pass while the policy and the detectors load. Never raises;
+    # argument errors below still come first.
+    start_early(args.source)
     from auditor.audit import AuditRequest, audit
     from auditor.cli_outputs import parse_outputs
     from auditor.policy import Baseline

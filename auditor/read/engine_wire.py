@@ -134,20 +134,20 @@ class EngineSilent(EngineUnreachable):
 
 
 class Requested:
-    """An image inspected, and its save asked for on ``sock``."""
+    """An image's save asked for on ``sock`` and read ahead from then on, and the image
+    inspected."""
 
-    def __init__(self, info: dict[str, Any], sock: socket.socket) -> None:
+    def __init__(self, info: dict[str, Any], sock: socket.socket,
+                 reader: SocketPrefetch | None = None) -> None:
         self.info = info
         self.sock = sock
-        self.reader: SocketPrefetch | None = None
+        self.reader = reader
 
     def read_ahead(self) -> SocketPrefetch:
-        """The answer, head and body, read ahead by a thread from now on (started once).
-        Its ``close`` closes the socket."""
+        """The answer, head and body, read ahead by a thread (started once). Its ``close``
+        closes the socket."""
         if self.reader is None:
-            from auditor.read.prefetch import SocketPrefetch
-
-            self.reader = SocketPrefetch(self.sock, idle_timeout=timeout())
+            self.reader = _read_ahead(self.sock)
         return self.reader
 
     def close(self) -> None:
@@ -156,27 +156,46 @@ class Requested:
         self.sock.close()
 
 
+def _read_ahead(sock: socket.socket) -> SocketPrefetch:
+    from auditor.read.prefetch import SocketPrefetch
+
+    return SocketPrefetch(sock, idle_timeout=timeout())
+
+
 # Saves asked for ahead of time by start_early(), by (host, reference); or why the engine
 # did not answer, so that a silent engine costs one timeout, not one for each attempt.
 _EARLY: dict[tuple[str, str], Requested | AuditorError] = {}
 
 
-def start_early(reference: str) -> None:
-    """Inspect ``reference`` and ask for its save now, and read the answer ahead from now
-    on: the engine prepares the stream (seconds, for a big image, in the classic store)
-    or starts sending at once (the containerd store, within tens of milliseconds), while
-    the command line loads its policy and the detectors. Any failure is left for
-    open_engine_image to meet again and report, after the command line has checked its
-    own arguments."""
-    host = docker_host()
-    if not host.startswith("unix://") or (host, reference) in _EARLY:
+def early_target(source: str) -> tuple[str, str] | None:
+    """The unix socket and the image that ``auditor scan SOURCE`` will ask for a save, when
+    SOURCE names an engine's image (``podman:REF``, ``docker:REF`` or a bare reference,
+    which asks DOCKER_HOST's engine first); None for files, registries and TCP engines."""
+    prefix, sep, rest = source.partition(":")
+    if sep and prefix == "podman" and rest:
+        host, reference = podman_host(), rest
+    else:
+        found = engine_reference(source)
+        if found is None:
+            return None
+        host, reference = docker_host(), found
+    return (host, reference) if host.startswith("unix://") else None
+
+
+def start_early(source: str) -> None:
+    """Ask for the save of the engine image SOURCE names now, read its answer ahead, and
+    inspect the image: the engine prepares the stream (seconds, for a big image, in the
+    classic store and podman) or starts sending at once (the containerd store, within
+    tens of milliseconds), while the command line loads its policy and the detectors.
+    Any failure is left for open_engine_image to meet again and report, after the
+    command line has checked its own arguments."""
+    target = early_target(source)
+    if target is None or target in _EARLY:
         return
     try:
-        requested = request_save(host, reference)
-        requested.read_ahead()
-        _EARLY[(host, reference)] = requested
+        _EARLY[target] = request_save(*target)
     except EngineSilent as exc:
-        _EARLY[(host, reference)] = exc
+        _EARLY[target] = exc
     except (AuditorError, OSError):
         pass
 
@@ -190,7 +209,24 @@ def take_early(host: str, reference: str) -> Requested | None:
 
 
 def request_save(host: str, reference: str) -> Requested:
-    """Inspect the image and ask for its save on a connection of its own."""
+    """Inspect the image, then ask for its save on a connection of its own and read the
+    answer ahead from then on. (Asking for the save first gains a round trip of a few
+    milliseconds and costs more: the inspection then waits on the engine's preparing,
+    half a second for podman.)"""
+    path = host[len("unix://"):]
+    quoted = urllib.parse.quote(reference, safe="")
+    info = inspect(host, reference)
+    sock = connect(host, path)
+    try:
+        sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    except OSError as exc:
+        sock.close()
+        raise EngineUnreachable(f"lost {engine_name(host)} at {host} ({why(exc)})") from None
+    return Requested(info, sock, _read_ahead(sock))
+
+
+def inspect(host: str, reference: str) -> dict[str, Any]:
+    """The engine's inspection of image ``reference``."""
     path = host[len("unix://"):]
     quoted = urllib.parse.quote(reference, safe="")
     status, stream = request(host, path, f"/images/{quoted}/json")
@@ -207,13 +243,7 @@ def request_save(host: str, reference: str) -> Requested:
         info = None
     if not isinstance(info, dict):
         raise SourceError(f"{engine_name(host)}'s inspection of {reference!r} is not an object")
-    sock = connect(host, path)
-    try:
-        sock.sendall(f"GET /images/{quoted}/get HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-    except OSError as exc:
-        sock.close()
-        raise EngineUnreachable(f"lost {engine_name(host)} at {host} ({why(exc)})") from None
-    return Requested(info, sock)
+    return info
 
 
 def connect(host: str, path: str, seconds: float | None = None) -> socket.socket:
