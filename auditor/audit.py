@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from auditor.errors import UsageError
-from auditor.filetree import FileTree, squash_layers
+from auditor.filetree import FileTree, LayerSquash
 from auditor.model.attribution import Attribution
 from auditor.model.closure import Closure
 from auditor.model.findings import Finding
@@ -275,9 +275,10 @@ def _audit_wants() -> ContentWants:
 def read_tree(source: str, *, platform: str | None = None, progress: Progress | None = None,
               wants: ContentWants = NOTHING, verify: bool | None = None
               ) -> tuple[Image, FileTree]:
+    squash = LayerSquash()  # layers squashed as they arrive, where the source can tell
     image = _open(source, ScanOptions(wants, platform, progress, verify=verify,
-                                      defer_checks=True))
-    tree = squash_layers(image.layers)  # while the layer digests are checked
+                                      defer_checks=True, on_layer=squash.add))
+    tree = squash.tree_of(image.layers)  # while the layer digests are checked
     image.wait_checks()
     return image, tree
 
@@ -321,10 +322,11 @@ def scan(source: str, *, platform: str | None = None, progress: Progress | None 
     ``dockerfile_mounts`` gives the RUN mounts a Dockerfile declares, by history index;
     ``wants`` what the detectors read (scan_wants, made once the source has started
     reading)."""
+    squash = LayerSquash()  # layers squashed as they arrive, where the source can tell
     image = _open(source, ScanOptions(wants if detect else NOTHING, platform, progress,
-                                      verify=verify, defer_checks=True))
+                                      verify=verify, defer_checks=True, on_layer=squash.add))
     # Layer digests are checked in the background while the tree is squashed and audited;
     # a mismatch is raised here, before anything is reported.
-    result = audit_image(image, squash_layers(image.layers), detect, dockerfile_mounts)
+    result = audit_image(image, squash.tree_of(image.layers), detect, dockerfile_mounts)
     image.wait_checks()
     return result

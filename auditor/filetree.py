@@ -22,8 +22,8 @@ from typing import Any
 from auditor.model.image import DIR, FILE, HARDLINK, SYMLINK, LayerScan, RawEntry, Skipped
 from auditor.model.tree import LayerStats, TreeWalk, WastedCopy
 
-__all__ = ["MAX_SYMLINK_HOPS", "FileTree", "LayerStats", "Node", "TreeWalk", "WastedCopy",
-           "squash_layers"]
+__all__ = ["MAX_SYMLINK_HOPS", "FileTree", "LayerSquash", "LayerStats", "Node", "TreeWalk",
+           "WastedCopy", "squash_layers"]
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -343,3 +343,43 @@ def squash_layers(layers: Sequence[LayerScan]) -> FileTree:
     for scan in layers:
         tree.apply_layer(scan)
     return tree
+
+
+class LayerSquash:
+    """Layers squashed as a source reads them, before it knows the image for sure.
+
+    A stream puts its layers in an order of its own and names their order only at its end
+    (``docker save``'s manifest.json), but an engine says beforehand which layers the image
+    has: the source hands each layer over by the place it expects it to take (``add``), in
+    any order, and every layer whose predecessors are all here is squashed at once, while
+    the rest of the stream arrives. ``tree_of`` then takes the image's real layers: the
+    tree built so far stands only if it began with exactly those layers, in that order;
+    otherwise the layers are squashed again from the start, so a wrong guess costs time,
+    never a wrong tree.
+    """
+
+    def __init__(self) -> None:
+        self._tree = FileTree()
+        self._applied: list[LayerScan] = []
+        self._waiting: dict[int, LayerScan] = {}
+
+    def add(self, index: int, scan: LayerScan) -> None:
+        if index < len(self._applied) or index in self._waiting:
+            return  # a place handed over twice: the first one stands until tree_of
+        self._waiting[index] = scan
+        while len(self._applied) in self._waiting:
+            ready = self._waiting.pop(len(self._applied))
+            self._tree.apply_layer(ready)
+            self._applied.append(ready)
+
+    def tree_of(self, layers: Sequence[LayerScan]) -> FileTree:
+        """The squashed tree of ``layers``, the image's layers in order."""
+        tree, done = self._tree, self._applied
+        self._tree, self._applied, self._waiting = FileTree(), [], {}  # handed out once
+        if len(done) <= len(layers) and all(
+                a.entries is b.entries and a.skipped is b.skipped
+                for a, b in zip(done, layers[:len(done)], strict=True)):
+            for scan in layers[len(done):]:
+                tree.apply_layer(scan)
+            return tree
+        return squash_layers(layers)

@@ -42,9 +42,12 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def docker_save(path: Path, layers: Sequence[bytes], *, tags: Sequence[str] = ("test:latest",),
-                oci: bool = False, config: bytes | None = None,
-                extra_images: Sequence[tuple[Sequence[bytes], Sequence[str]]] = ()) -> Path:
-    """A ``docker save`` archive; ``oci=True`` writes what Docker 25+ writes."""
+                oci: bool = False, podman: bool = False, config: bytes | None = None,
+                extra_images: Sequence[tuple[Sequence[bytes], Sequence[str]]] = (),
+                layers_reversed: bool = False) -> Path:
+    """A ``docker save`` archive; ``oci=True`` writes what Docker 25+ writes, ``podman=True``
+    what podman's does (``<diff_id>.tar`` members). ``layers_reversed`` writes the layers
+    last first (Docker 25+ writes its blobs in digest order, not the image's)."""
     with tarfile.open(path, "w") as tf:
         manifest = []
         for lays, tgs, cfg in [(layers, tags, config), *[(a, b, None) for a, b in extra_images]]:
@@ -52,12 +55,17 @@ def docker_save(path: Path, layers: Sequence[bytes], *, tags: Sequence[str] = ("
             if oci:
                 cfg_name = "blobs/sha256/" + sha(cfg)[7:]
                 names = ["blobs/sha256/" + sha(layer)[7:] for layer in lays]
+            elif podman:
+                cfg_name = sha(cfg)[7:] + ".json"
+                names = [f"{sha(layer)[7:]}.tar" for layer in lays]
             else:
                 cfg_name = sha(cfg)[7:] + ".json"
                 names = [f"{sha(layer)[7:]}/layer.tar" for layer in lays]
             _add(tf, cfg_name, cfg)
-            for name, layer in zip(names, lays, strict=True):
-                _add(tf, name, layer)
+            pairs = list(zip(names, lays, strict=True))
+            for name, layer in reversed(pairs) if layers_reversed else pairs:
+                if name not in tf.getnames():  # two layers of the same bytes: one member
+                    _add(tf, name, layer)
             manifest.append({"Config": cfg_name, "RepoTags": list(tgs), "Layers": names})
         if oci:
             _add(tf, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import posixpath
+from collections.abc import Sequence
 from functools import partial
 from typing import IO
 
@@ -29,6 +30,7 @@ from auditor.sources.common import (
     ScanOptions,
     blob_digest_from_name,
     choose_saved_image,
+    digest_named_by,
     finish_checks,
     layer_reader,
     parse_save_manifest,
@@ -149,9 +151,15 @@ class _StreamParts:
         return name
 
 
-def _collect(stream: IO[bytes] | Cursor, options: ScanOptions, reference: str) -> _StreamParts:
+def _collect(stream: IO[bytes] | Cursor, options: ScanOptions, reference: str,
+             layer_order: Sequence[str]) -> _StreamParts:
     layer_options = dataclasses.replace(options, progress=None)  # the caller counts bytes
     parts = _StreamParts()
+    # Where each layer the engine named is expected in the image (a diff_id can fill two
+    # places: two layers that wrote the same bytes), for options.on_layer.
+    places: dict[str, list[int]] = {}
+    for index, diff_id in enumerate(layer_order if options.on_layer is not None else ()):
+        places.setdefault(diff_id, []).append(index)
     outer = TarStream(stream)
     with layer_reader(layer_options) as reader:
         for member in outer:
@@ -164,13 +172,17 @@ def _collect(stream: IO[bytes] | Cursor, options: ScanOptions, reference: str) -
             content = outer.member()
             if _is_layer(name, member.size, content.peek(512)):
                 try:
-                    parts.scans[name] = reader.read(LayerBlob(
+                    scan = parts.scans[name] = reader.read(LayerBlob(
                         len(parts.scans), Passing(content), f"{reference}: {name}",
                         blob_digest=blob_digest_from_name(name)))
                 except FormatError as exc:
                     if name.endswith("layer.tar") or isinstance(exc, DigestMismatch):
                         raise
                     parts.broken[name] = exc
+                    continue
+                for index in places.get(digest_named_by(name) or "", ()):
+                    assert options.on_layer is not None
+                    options.on_layer(index, scan)
             elif member.size <= MAX_DOCUMENT:
                 parts.docs[name] = outer.read(member.size)
             else:
@@ -180,14 +192,17 @@ def _collect(stream: IO[bytes] | Cursor, options: ScanOptions, reference: str) -
 
 def read_docker_save_stream(stream: IO[bytes] | Cursor, wanted: str | None,
                             options: ScanOptions, reference: str, source: str,
-                            expected_id: str | None = None) -> Image:
+                            expected_id: str | None = None,
+                            layer_order: Sequence[str] = ()) -> Image:
     """Parse a ``docker save`` tar stream in one forward pass.
 
     ``expected_id`` is the engine's Id of the image asked for: its config's digest (the
     classic store) or the digest of the index or manifest the containerd store names it by
-    (then the image carries that Id); anything else is an error."""
+    (then the image carries that Id); anything else is an error. ``layer_order`` is the
+    diff_ids the engine says the image has: each layer whose member is named by one of
+    them goes to ``options.on_layer`` as soon as it is read."""
     options = options.verifies(VERIFY_BY_DEFAULT)
-    parts = _collect(stream, options, reference)
+    parts = _collect(stream, options, reference, layer_order)
     docs = parts.docs
     if "manifest.json" not in docs:
         raise FormatError(f"{reference}: the saved image has no manifest.json")

@@ -12,7 +12,7 @@ from typing import Any
 from auditor.errors import FormatError, ImageNotFound
 from auditor.model.documents import MAX_DOCUMENT as MAX_DOCUMENT
 from auditor.model.documents import load_json, opt_list
-from auditor.model.image import Image
+from auditor.model.image import Image, LayerScan
 from auditor.read.layer_read import LayerReader, ReadSettings, reading_layers
 from auditor.read.progress import Progress
 from auditor.read.wants import ContentWants
@@ -34,6 +34,11 @@ class ScanOptions:
     # Return before the background digest checks finish; the caller must then call
     # Image.wait_checks() before it reports anything (auditor.audit does).
     defer_checks: bool = False
+    # Called with each layer as soon as the source knows its place in the image (a stream
+    # that was told the image's layers beforehand, in whatever order they arrive), so
+    # that the caller can squash it while the rest arrives (filetree.LayerSquash). A hint
+    # only: the Image returned is the truth.
+    on_layer: Callable[[int, LayerScan], None] | None = None
 
     _resolved: list[ContentWants] = field(default_factory=list, repr=False, compare=False)
 
@@ -129,4 +134,13 @@ def blob_digest_from_name(name: str) -> str | None:
     if len(parts) == 3 and parts[0] == "blobs" and len(parts[2]) == 64:
         return f"{parts[1]}:{parts[2]}"
     return None
+
+
+def digest_named_by(name: str) -> str | None:
+    """The digest a save stream's member name claims for its content: ``blobs/sha256/<hex>``
+    (Docker 25+), or podman's ``<hex>.tar``, named by the layer's diff_id."""
+    named = blob_digest_from_name(name)
+    if named is None and name.endswith(".tar") and "/" not in name and len(name) == 68:
+        named = "sha256:" + name[:64]
+    return named
 

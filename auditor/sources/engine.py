@@ -139,7 +139,17 @@ def _read_save(cursor: StreamCursor, info: dict[str, Any], reference: str,
     # The inspected Id is checked against the stream: the config's digest, or (the
     # containerd store) the digest of the index that names it.
     return read_docker_save_stream(cursor, wanted, options, reference, "docker",
-                                   expected_id=str(info.get("Id", "")) or None)
+                                   expected_id=str(info.get("Id", "")) or None,
+                                   layer_order=_diff_ids(info))
+
+
+def _diff_ids(info: dict[str, Any]) -> tuple[str, ...]:
+    """The layers the inspection says the image has (RootFS.Layers), or none."""
+    rootfs = info.get("RootFS")
+    layers = rootfs.get("Layers") if isinstance(rootfs, dict) else None
+    if isinstance(layers, list) and all(isinstance(d, str) for d in layers):
+        return tuple(layers)
+    return ()
 
 
 def _open_with_docker_package(reference: str, options: ScanOptions) -> Image:
