@@ -72,7 +72,14 @@ def written(path: str) -> Iterator[TextIO]:
     without an error (``-``: standard output). Undecodable bytes from image names are
     written back as they were. Errors are UsageErrors naming ``path``."""
     if path == STDOUT:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader left: not an error (cli.main)
+        except OSError as exc:  # a full disk behind `> FILE`, a closed descriptor
+            raise UsageError(f"cannot write to standard output: {exc.strerror or exc}"
+                             ) from None
         return
     mode = check_target(path)
     fd, temp = _temporary(path)

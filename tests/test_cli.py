@@ -121,3 +121,34 @@ def test_verify_turns_a_corrupt_layer_into_one_line_and_exit_2(capsys, archive):
     assert code in (0, 1) and json.loads(out)["image"]
     code, _out, err = run(capsys, "ls", str(archive), "--verify")
     assert code == 2 and "does not match" in err
+
+
+@pytest.mark.parametrize("argv", [["version"], ["rules"], ["rules", "--markdown"],
+                                  ["policy", "show", "default"], ["scan", "ARCHIVE"],
+                                  ["ls", "ARCHIVE"]])
+def test_a_full_disk_behind_stdout_is_one_error_line(archive, argv):
+    # `auditor ... > FILE` on a full disk: the command as installed (cli.run), in a process
+    # of its own, since run() leaves with os._exit
+    import subprocess
+    import sys
+
+    argv = [str(archive) if a == "ARCHIVE" else a for a in argv]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "auditor", *argv], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
+def test_the_installed_command_exits_with_mains_code_and_all_its_output(archive, tmp_path):
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "auditor", "scan", str(archive), "--format",
+                         "json", "--exit-code", "0"], capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["schema"] == "auditor/report/v1"
+    failed = subprocess.run([sys.executable, "-m", "auditor", "scan", str(archive),
+                             "--format", "json", "--exit-code", "7"],
+                            capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 7 and json.loads(failed.stdout)["passed"] is False
