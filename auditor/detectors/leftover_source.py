@@ -174,12 +174,15 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     walk = ctx.tree.walk()
     for node in walk:
         path = node.path
+        owned = ctx.owner(path) is not None
+        if owned and node.kind != "dir":
+            continue  # most files are a package's: the cheapest test first
         if path.startswith(skip_under) or _NO_PROJECT.search(path + "/") \
                 or path.startswith(caches):
             if node.kind == "dir":
                 walk.skip_below()  # these tests hold for everything under it too
             continue
-        if ctx.owner(path) is not None:
+        if owned:
             continue
         name = posixpath.basename(path)
         if node.kind == "dir":

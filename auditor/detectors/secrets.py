@@ -190,8 +190,10 @@ def _candidates(ctx: ScanContext) -> Iterator[tuple[Node, str]]:
                 walk.skip_below()
     # Files before hard links, so a linked key is reported under its first name.
     for node in files + links:
+        if ctx.owner(node.path) is not None:  # most files are: before the pattern
+            continue
         kind = _file_kind(node.path)
-        if kind is None or ctx.owner(node.path) is not None:
+        if kind is None:
             continue
         if node.data is not None:
             if id(node.data) in seen:  # a hard link to a file already scanned
