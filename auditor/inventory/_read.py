@@ -58,7 +58,6 @@ class PathIndex:
     paths: list[str]  # every path but the root, in path order
     nodes: list[Node]  # their entries, in the same order
     by_name: dict[str, list[Node]]  # base name -> entries, in path order
-    by_suffix: dict[str, list[Node]]  # ".ext" of the base name (from its last dot) -> entries
     elves: list[Node]  # the regular files the ELF reader read, in path order
 
     def named(self, name: str) -> list[Node]:
@@ -83,17 +82,17 @@ class PathIndex:
 
     def ending(self, tails: tuple[str, ...]) -> list[Node]:
         """The entries whose path ends with one of ``tails``, in path order."""
-        found: dict[str, Node] = {}
+        candidates: list[Node] = []
+        within = tuple(t for t in tails if "/" not in t)
+        if within:  # such a tail ends the base name: look through the names, not the paths
+            candidates += [n for name, named in self.by_name.items() if name.endswith(within)
+                           for n in named]
         for tail in tails:
-            base = tail.rpartition("/")[2]
-            if "/" in tail and base:
-                candidates = self.named(base)  # the path's base name is the tail's
-            elif "." in base and not base.endswith("."):
-                # the base name ends with the tail, so its last dot is the tail's
-                candidates = self.by_suffix.get(base[base.rindex("."):], [])
-            else:
-                candidates = self.nodes
-            found.update((n.path, n) for n in candidates if n.path.endswith(tail))
+            if "/" in tail:
+                base = tail.rpartition("/")[2]
+                # the path's base name is the tail's last part (none: no clean path ends so)
+                candidates += self.named(base) if base else self.nodes
+        found = {n.path: n for n in candidates if n.path.endswith(tails)}
         return [found[p] for p in sorted(found)]
 
 
@@ -108,8 +107,6 @@ def path_index(tree: FileTree) -> PathIndex:
         nodes = list(tree)
         paths = [n.path for n in nodes]
         by_name: dict[str, list[Node]] = {}
-        by_suffix: dict[str, list[Node]] = {}
-        elves = [n for n in nodes if n.elf is not None and n.kind == FILE]
         for node in nodes:
             base = node.path.rpartition("/")[2]
             named = by_name.get(base)
@@ -117,11 +114,8 @@ def path_index(tree: FileTree) -> PathIndex:
                 by_name[base] = [node]
             else:
                 named.append(node)
-            dot = base.rfind(".")
-            if dot >= 0:
-                by_suffix.setdefault(base[dot:], []).append(node)
-        index = _INDEXES[tree] = PathIndex(stamp, paths, nodes, by_name, by_suffix,
-                                                 elves)
+        elves = [n for n in nodes if n.elf is not None and n.kind == FILE]
+        index = _INDEXES[tree] = PathIndex(stamp, paths, nodes, by_name, elves)
     return index
 
 
