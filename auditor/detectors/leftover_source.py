@@ -171,10 +171,11 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     caches = tuple(root + "/" for root in cache_roots(ctx))
     trees: dict[str, Tree] = {}
     skip_under: tuple[str, ...] = ()  # VCS, CI, IDE and test directories: taken whole
+    owners = ctx.inventory.owned
     walk = ctx.tree.walk()
     for node in walk:
         path = node.path
-        owned = ctx.owner(path) is not None
+        owned = path in owners
         if owned and node.kind != "dir":
             continue  # most files are a package's: the cheapest test first
         if path.startswith(skip_under) or _NO_PROJECT.search(path + "/") \

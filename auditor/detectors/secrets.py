@@ -189,8 +189,9 @@ def _candidates(ctx: ScanContext) -> Iterator[tuple[Node, str]]:
             elif node.kind == DIR and THIRD_PARTY.search(node.path + "/"):
                 walk.skip_below()
     # Files before hard links, so a linked key is reported under its first name.
+    owned = ctx.inventory.owned
     for node in files + links:
-        if ctx.owner(node.path) is not None:  # most files are: before the pattern
+        if node.path in owned:  # most files are a package's: before the pattern
             continue
         kind = _file_kind(node.path)
         if kind is None:

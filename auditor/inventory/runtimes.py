@@ -186,10 +186,10 @@ def _libnode(tree: FileTree, root: str, binary: Node) -> Node | None:
 
 def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
     headers = {n.path: n for n in find_files(tree, PYTHON_WANTS, ("/patchlevel.h",))}
-    # _PY_BIN holds only for a base name that starts with "python"
-    index = path_index(tree)
-    binaries = sorted(n.path for name, named in index.by_name.items()
-                      if name.startswith("python") for n in named)
+    # _PY_BIN holds only for an entry of a directory named bin
+    binaries = sorted(n.path for bin_dir in path_index(tree).named("bin") if bin_dir.kind == DIR
+                      for n in tree.children(bin_dir.path)
+                      if n.path.rpartition("/")[2].startswith("python"))
     for path in binaries:
         node = tree.nodes[path]
         m = _PY_BIN.match(path)

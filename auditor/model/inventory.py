@@ -4,7 +4,7 @@ read, and which package owns which file. The catalogers in ``auditor.inventory``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from auditor.model.image import DIR, Skipped
@@ -57,6 +57,11 @@ class Inventory:
 
     def owner(self, path: str) -> Package | None:
         return self._owners.get(path)
+
+    @property
+    def owned(self) -> Mapping[str, Package]:
+        """Every path ``owner()`` knows, with its owner: for tests of thousands of paths."""
+        return self._owners
 
     def by_name(self, name: str, ecosystem: str | None = None) -> list[Package]:
         return [p for p in self.packages
