@@ -53,7 +53,7 @@ class Inventory:
                         files.add(real)
             found.update(dict.fromkeys(files, pkg))
         found.update(self._owners)  # what was indexed before stays
-        self._owners.update(found)
+        self._owners = found
 
     def owner(self, path: str) -> Package | None:
         return self._owners.get(path)
