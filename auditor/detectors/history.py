@@ -124,8 +124,9 @@ _REGEX_SYNTAX = frozenset("\\.^$*+?{}[]()|")
 
 def _literal_head(pattern: str) -> str | None:
     """The text every match of ``pattern`` starts with when it is anchored at the start
-    (``^/var/cache/apk/`` -> ``/var/cache/apk/``); None when it is not, or has none."""
-    if not pattern.startswith("^"):
+    (``^/var/cache/apk/`` -> ``/var/cache/apk/``); None when it is not, has none, or may
+    have an alternative outside parentheses (``^/a/|/b/``), which need not start so."""
+    if not pattern.startswith("^") or not _bars_in_groups(pattern):
         return None
     head = ""
     for char in pattern[1:]:
@@ -135,6 +136,21 @@ def _literal_head(pattern: str) -> str | None:
             break
         head += char
     return head or None
+
+
+def _bars_in_groups(pattern: str) -> bool:
+    """Whether every ``|`` of ``pattern`` is inside parentheses; False when unsure (an
+    escape or a class, where a ``|`` or a parenthesis may stand for itself)."""
+    if "|" not in pattern:
+        return True
+    if "\\" in pattern or "[" in pattern:
+        return False
+    depth = 0
+    for char in pattern:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth <= 0:
+            return False
+    return True
 
 
 def _action(cmd: Command, with_value: frozenset[str]) -> str:
