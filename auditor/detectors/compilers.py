@@ -10,6 +10,7 @@ from auditor.detectors import ScanContext, detector
 from auditor.detectors._tools import Family, ToolTable, tool_findings
 from auditor.filetree import FileTree
 from auditor.inventory import Package
+from auditor.inventory._read import path_index
 from auditor.model.evidence import Evidence
 from auditor.model.findings import Finding, Rule
 from auditor.model.image import DIR
@@ -165,8 +166,9 @@ def _loose_headers(ctx: ScanContext) -> Iterator[Finding]:
         loose: list[str] = []
         owned = 0
         size = 0
-        for path, entry in tree.nodes.items():
-            if not path.startswith(prefix) or not entry.is_file:
+        for entry in path_index(tree).under(prefix):
+            path = entry.path
+            if not entry.is_file:
                 continue
             if ctx.owner(path) is not None:
                 owned += 1

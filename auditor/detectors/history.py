@@ -97,7 +97,14 @@ class Run:
 
     def written(self, *patterns: str) -> list[tuple[str, int]]:
         rx = re.compile("|".join(patterns))
-        found = [(p, s) for p, s in self.files or () if s > 0 and rx.search(p)]
+        # a layer writes tens of thousands of files: when every pattern is anchored at a
+        # fixed directory, the paths outside them are left out without the regex
+        heads = [_literal_head(p) for p in patterns]
+        files = self.files or ()
+        if all(heads):
+            within = tuple(h for h in heads if h)
+            files = tuple([(p, s) for p, s in files if p.startswith(within)])
+        found = [(p, s) for p, s in files if s > 0 and rx.search(p)]
         return [(p, s) for p, s in found if not mounted(p, self.mounts)] if self.mounts \
             else found
 
@@ -110,6 +117,40 @@ class Run:
         parts = where[2:].split("/")
         tails = ["/" + "/".join(parts[:n]) for n in range(1, len(parts) + 1)]
         return any(m.target.endswith(tuple(tails)) for m in self.mounts)
+
+
+_REGEX_SYNTAX = frozenset("\\.^$*+?{}[]()|")
+
+
+def _literal_head(pattern: str) -> str | None:
+    """The text every match of ``pattern`` starts with when it is anchored at the start
+    (``^/var/cache/apk/`` -> ``/var/cache/apk/``); None when it is not, has none, or may
+    have an alternative outside parentheses (``^/a/|/b/``), which need not start so."""
+    if not pattern.startswith("^") or not _bars_in_groups(pattern):
+        return None
+    head = ""
+    for char in pattern[1:]:
+        if char in _REGEX_SYNTAX:
+            if char in "*+?{":  # a repeat applies to the character before
+                head = head[:-1]
+            break
+        head += char
+    return head or None
+
+
+def _bars_in_groups(pattern: str) -> bool:
+    """Whether every ``|`` of ``pattern`` is inside parentheses; False when unsure (an
+    escape or a class, where a ``|`` or a parenthesis may stand for itself)."""
+    if "|" not in pattern:
+        return True
+    if "\\" in pattern or "[" in pattern:
+        return False
+    depth = 0
+    for char in pattern:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth <= 0:
+            return False
+    return True
 
 
 def _action(cmd: Command, with_value: frozenset[str]) -> str:
@@ -148,8 +189,8 @@ def _runs(ctx: ScanContext) -> Iterator[Run]:
             continue
         files: tuple[tuple[str, int], ...] | None = None
         if step.layer is not None and step.layer < len(ctx.image.layers):
-            files = tuple((e.path, e.size) for e in ctx.image.layers[step.layer].entries
-                          if e.kind == FILE)
+            files = tuple([(e.path, e.size) for e in ctx.image.layers[step.layer].entries
+                           if e.kind == FILE])
         yield Run(step, tuple(iter_commands(step.args)), files, ctx.run_mounts(step.index))
 
 

@@ -171,15 +171,19 @@ def detect(ctx: ScanContext) -> Iterator[Finding]:
     caches = tuple(root + "/" for root in cache_roots(ctx))
     trees: dict[str, Tree] = {}
     skip_under: tuple[str, ...] = ()  # VCS, CI, IDE and test directories: taken whole
+    owners = ctx.inventory.owned
     walk = ctx.tree.walk()
     for node in walk:
         path = node.path
+        owned = path in owners
+        if owned and node.kind != "dir":
+            continue  # most files are a package's: the cheapest test first
         if path.startswith(skip_under) or _NO_PROJECT.search(path + "/") \
                 or path.startswith(caches):
             if node.kind == "dir":
                 walk.skip_below()  # these tests hold for everything under it too
             continue
-        if ctx.owner(path) is not None:
+        if owned:
             continue
         name = posixpath.basename(path)
         if node.kind == "dir":

@@ -189,9 +189,12 @@ def _candidates(ctx: ScanContext) -> Iterator[tuple[Node, str]]:
             elif node.kind == DIR and THIRD_PARTY.search(node.path + "/"):
                 walk.skip_below()
     # Files before hard links, so a linked key is reported under its first name.
+    owned = ctx.inventory.owned
     for node in files + links:
+        if node.path in owned:  # most files are a package's: before the pattern
+            continue
         kind = _file_kind(node.path)
-        if kind is None or ctx.owner(node.path) is not None:
+        if kind is None:
             continue
         if node.data is not None:
             if id(node.data) in seen:  # a hard link to a file already scanned

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package, cataloger
-from auditor.model.image import FILE, Skipped
+from auditor.inventory._read import path_index
+from auditor.model.image import Skipped
 
 VERSION_FROM = "Go build info"
 MAX_MODULES = 10_000  # per binary; more is not a real module list
@@ -89,10 +90,10 @@ def binary_packages(node: Node) -> list[Package]:
 
 @cataloger("golang")
 def catalog_golang(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
-    go = sorted(p for p, n in tree.nodes.items()
-                if n.elf is not None and n.kind == FILE and n.elf.is_go)
-    for path in go:
-        node = tree.nodes[path]
+    for node in path_index(tree).elves:
+        if not node.elf.is_go:
+            continue
+        path = node.path
         packages = binary_packages(node)
         blob = node.elf.go_buildinfo
         if not packages:

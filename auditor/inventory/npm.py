@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package, cataloger
-from auditor.inventory._read import KiB, MiB, find_files, read_content
+from auditor.inventory._read import KiB, MiB, find_files, path_index, read_content
 from auditor.model.image import Skipped
 from auditor.read.wants import Want
 
@@ -143,7 +143,7 @@ def _files_by_package(tree: FileTree, dirs: set[str]) -> dict[str, list[str]]:
     """Every path under each package directory, nested packages' paths excluded."""
     out: dict[str, list[str]] = {d: [] for d in dirs}
     system = tuple(d + "/" for d in dirs if NODE_MODULES not in d + "/")
-    for path in tree.nodes:
+    for path in _paths_at_or_under(tree, dirs):
         owner = package_dir_of(path) if NODE_MODULES in path else None
         if owner not in out and (path in out or (system and path.startswith(system))):
             owner = path
@@ -154,6 +154,18 @@ def _files_by_package(tree: FileTree, dirs: set[str]) -> dict[str, list[str]]:
     for paths in out.values():
         paths.sort()
     return out
+
+
+def _paths_at_or_under(tree: FileTree, dirs: set[str]) -> Iterable[str]:
+    """The paths of the tree that are one of ``dirs`` or lie under one: a package directory
+    owns nothing else (its own node_modules' packages, or what lies beneath it)."""
+    if "/" in dirs:
+        return tree.nodes
+    index = path_index(tree)
+    found = {d for d in dirs if d in tree.nodes}
+    for d in dirs:
+        found.update(n.path for n in index.under(d + "/"))
+    return found
 
 
 def _size(tree: FileTree, paths: list[str]) -> int:

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 
 from auditor.filetree import FileTree, Node
 from auditor.inventory import Package, cataloger
-from auditor.inventory._read import KiB, find_files, read_content
+from auditor.inventory._read import KiB, find_files, path_index, read_content
 from auditor.inventory.trees import SHARED_DIRS, tree_files
 from auditor.model.image import DIR, FILE, Skipped
 from auditor.read.wants import Want
@@ -99,9 +99,9 @@ def _go(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
         yield _runtime("go", m[1], root, root + "/bin/go", list(tree_files(tree, root)),
                        f"{node.path} first line")
     # a Go tree without VERSION: the go command's own build info says its release
-    for path in sorted(p for p in tree.nodes if p.endswith("/bin/go")):
+    for node in path_index(tree).ending(("/bin/go",)):
+        path = node.path
         root = path[:-len("/bin/go")]
-        node = tree.nodes[path]
         blob = node.elf.go_buildinfo if node.kind == FILE and node.elf is not None else None
         if root in found or root in SHARED_DIRS or blob is None or \
                 "path\tcmd/go\n" not in blob.modinfo or tree.get(root + "/pkg/tool") is None:
@@ -154,11 +154,14 @@ def _node(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
         yield _runtime("node", version, root, main, _node_files(tree, root),
                        f"{node.path} NODE_MAJOR/MINOR/PATCH_VERSION")
     # no header: the binary's own release strings, when they agree on one version
-    for path in sorted(p for p in tree.nodes if p.endswith("/bin/node") and p not in found):
+    for binary in path_index(tree).ending(("/bin/node",)):
+        path = binary.path
+        if path in found:
+            continue
         root = path[:-len("/bin/node")] or "/"
-        source: Node | None = tree.nodes[path]
+        source: Node | None = binary
         if not _release(source):
-            source = _libnode(tree, root, tree.nodes[path])
+            source = _libnode(tree, root, binary)
         versions = _release(source)
         if len(versions) == 1 and source is not None:
             files = [*_node_files(tree, root), source]
@@ -183,7 +186,10 @@ def _libnode(tree: FileTree, root: str, binary: Node) -> Node | None:
 
 def _python(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
     headers = {n.path: n for n in find_files(tree, PYTHON_WANTS, ("/patchlevel.h",))}
-    binaries = sorted(p for p in tree.nodes if "/bin/python" in p)
+    # _PY_BIN holds only for an entry of a directory named bin
+    binaries = sorted(n.path for bin_dir in path_index(tree).named("bin") if bin_dir.kind == DIR
+                      for n in tree.children(bin_dir.path)
+                      if n.path.rpartition("/")[2].startswith("python"))
     for path in binaries:
         node = tree.nodes[path]
         m = _PY_BIN.match(path)
@@ -227,9 +233,10 @@ def _python_literal(tree: FileTree, path: str, libs: list[Node], xy: str, fallba
 
 def _busybox(tree: FileTree, skipped: list[Skipped]) -> Iterator[Package]:
     # the ELF reader has searched every executable's read-only data for its banner
-    for path in sorted(p for p, n in tree.nodes.items() if n.kind == FILE and n.elf is not None
-                       and any(c == "busybox" for c, _ in n.elf.identity)):
-        node = tree.nodes[path]
+    for node in path_index(tree).elves:
+        if not any(c == "busybox" for c, _ in node.elf.identity):
+            continue
+        path = node.path
         what = dict(node.elf.identity)["busybox"]
         m = _BUSYBOX.search(what)
         if m is not None:

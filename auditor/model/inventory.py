@@ -4,7 +4,7 @@ read, and which package owns which file. The catalogers in ``auditor.inventory``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from auditor.model.image import DIR, Skipped
@@ -19,22 +19,28 @@ class Inventory:
     _owners: dict[str, Package] = field(default_factory=dict)
 
     def index(self, tree: Tree) -> None:
-        """Map each package file, and where it really lives after symlinks, to its owner.
+        """Map each package file, and where it really lives after symlinks, to its owner
+        (the first package that lists it).
 
         Directories are shared by many packages (``/usr/bin``), so they are not indexed:
-        ``owner()`` of a directory says nothing. Parents are resolved once each: a package
-        database lists tens of thousands of paths in a few hundred directories.
+        ``owner()`` of a directory says nothing. Package databases list tens of thousands
+        of paths, so the work is done a package at a time on sets. A path the tree holds
+        lives where it says: every ancestor of an entry is a directory and entries' paths
+        are clean, so no link is on its way. Only the few paths the tree lacks (``/bin/sh``
+        under a ``/bin -> usr/bin`` link) are resolved, their parents once each.
         """
+        nodes = tree.nodes
+        dirs = {path for path, node in nodes.items() if node.kind == DIR}
         real_dirs: dict[str, str | None] = {}
-        nodes, owners = tree.nodes, self._owners  # tens of thousands of paths: no lookups
-        for pkg in self.packages:
+        found: dict[str, Package] = {}
+        # the last package first, so that an earlier one's entry replaces a later one's
+        for pkg in reversed(self.packages):
             if pkg.ecosystem in FROM_FILES:
                 continue
-            for path in pkg.files:
-                node = nodes.get(path)
-                if node is not None and node.kind == DIR:
-                    continue
-                owners.setdefault(path, pkg)
+            files = set(pkg.files)
+            elsewhere = files.difference(nodes)  # a dict: one lookup per file
+            files -= dirs
+            for path in elsewhere:
                 parent, _, base = path.rpartition("/")
                 parent = parent or "/"
                 if parent in real_dirs:
@@ -43,12 +49,19 @@ class Inventory:
                     real_parent = real_dirs[parent] = tree.resolve(parent)
                 if real_parent is not None and real_parent != parent:
                     real = real_parent.rstrip("/") + "/" + base
-                    node = nodes.get(real)
-                    if node is None or node.kind != DIR:
-                        owners.setdefault(real, pkg)
+                    if real not in dirs:
+                        files.add(real)
+            found.update(dict.fromkeys(files, pkg))
+        found.update(self._owners)  # what was indexed before stays
+        self._owners = found
 
     def owner(self, path: str) -> Package | None:
         return self._owners.get(path)
+
+    @property
+    def owned(self) -> Mapping[str, Package]:
+        """Every path ``owner()`` knows, with its owner: for tests of thousands of paths."""
+        return self._owners
 
     def by_name(self, name: str, ecosystem: str | None = None) -> list[Package]:
         return [p for p in self.packages

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.detectors.history import detect
+from auditor.detectors.history import _literal_head, detect
 from tests.detectors.configkit import context_of, nop, run
 from tests.layerkit import D, F, W
 
@@ -251,3 +251,16 @@ def test_the_dockerfiles_mounts_reach_the_checks_when_buildkits_history_has_none
 
     assert pip_findings("") == ["AUD-PIP-CACHE"]
     assert pip_findings("--mount=type=cache,target=/root/.cache/pip ") == []
+
+
+@pytest.mark.parametrize(("pattern", "head"), [
+    (r"^/var/lib/apt/lists/(?!partial/|lock$)", "/var/lib/apt/lists/"),
+    (r"^/var/cache/apt/archives/[^/]+\.deb$", "/var/cache/apt/archives/"),
+    (r"^/var/cache/(?:yum|dnf)/", "/var/cache/"),
+    (r"^/usr/local/share/\.cache/yarn/", "/usr/local/share/"),
+    (r"^/ab?c", "/a"),  # the b is optional
+    (r"/\.cache/pip/", None), (r"^(x)", None),
+    (r"^/a/|/b/", None), (r"^/a/[|(]|x", None), (r"^/a/\(|x", None),  # a bar outside groups
+])
+def test_the_fixed_start_of_an_anchored_pattern(pattern: str, head: str | None) -> None:
+    assert _literal_head(pattern) == head
