@@ -159,6 +159,40 @@ def test_the_reader_reads_ahead_before_anyone_asks(tmp_path):
     thread.join(5)
 
 
+def test_the_read_ahead_is_deep_until_the_parse_starts_then_steady(tmp_path):
+    # Before the owner takes a chunk, up to ``depth`` buffers fill (the command is loading);
+    # once it parses, the reader keeps at most ``steady`` ahead, so an engine faster than
+    # the parse is held to its pace instead of being read 64 MiB ahead of it.
+    from auditor.read.prefetch import SocketPrefetch
+
+    mib = 1 << 20
+    payload = bytes(range(256)) * (40 * mib // 256)
+
+    def script(conn):
+        conn.sendall(payload)
+
+    client, thread = serve_once(tmp_path, script)
+    received: list[int] = []
+    reader = SocketPrefetch(client, chunk=mib, depth=8, steady=3, idle_timeout=5)
+    reader.report_to(received.append)
+    deadline = time.monotonic() + 5
+    while sum(received) < 8 * mib and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert sum(received) == 8 * mib  # the burst: depth buffers, and no more
+    data = bytearray()
+    ahead = []
+    while chunk := reader.next_chunk():
+        data += chunk
+        time.sleep(0.005)  # a parse slower than the socket
+        ahead.append(sum(received) - len(data))
+    assert bytes(data) == payload
+    # the burst drains, then the reader is never more than steady buffers ahead
+    assert max(ahead[12:]) <= 3 * mib, ahead
+    reader.close()
+    thread.join(5)
+
+
 def test_a_pause_longer_than_the_timeout_inside_a_chunk_loses_nothing(tmp_path):
     # SO_RCVTIMEO bounds a whole MSG_WAITALL recv: after some bytes and a long pause it
     # returns a part of the chunk, which is not the end of the stream.
