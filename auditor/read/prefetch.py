@@ -119,12 +119,9 @@ class SocketPrefetch:
     Buffers are made as they are needed: up to ``depth`` before the owner takes its first
     chunk (the command is still loading, and an engine that sends at once, as the
     containerd store does, should not wait on a full socket meanwhile), then ``steady``.
-    Buffers beyond ``steady`` are dropped as the parse hands them back. A deep read-ahead
-    during the parse costs more than it saves: on Docker 20.10, whose save outruns the
-    parse, sixteen 4 MiB buffers doubled the command's system time (1.1 s against 0.45 s
-    for three, the engine never held to the parse's pace and the reader woken for each
-    piece it writes) and made the scan slower, not faster; on Docker 26 and podman the
-    depth made no difference that the noise did not cover.
+    Buffers beyond ``steady`` are dropped as the parse hands them back. The right
+    ``steady`` depends on how the engine writes (``engine_wire.STEADY_DOCKER`` and
+    ``STEADY_PODMAN`` say what was measured).
     """
 
     _END = object()

@@ -264,6 +264,45 @@ def test_start_early_reads_the_answer_before_it_is_taken(tmp_path, monkeypatch):
         server.close()
 
 
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_the_read_ahead_kept_in_steady_state_is_the_engines(tmp_path, monkeypatch, engine):
+    # Docker's saves are read three buffers ahead, podman's sixteen (engine_wire's
+    # STEADY_* say what was measured); which one is decided by how the host was chosen.
+    path = str(tmp_path / "engine.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(2)
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                if b"/json " in conn.recv(4096):
+                    conn.sendall(b'HTTP/1.0 200 OK\r\n\r\n{"Id": "sha256:' + b"c" * 64 + b'"}')
+                else:
+                    conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"t" * 1000)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    if engine == "podman":
+        monkeypatch.setenv("CONTAINER_HOST", f"unix://{path}")
+        host = wire.podman_host()
+    else:
+        host = f"unix://{path}"
+    try:
+        requested = wire.request_save(host, "img:1")
+        reader = requested.read_ahead()
+        expected = wire.STEADY_PODMAN if engine == "podman" else wire.STEADY_DOCKER
+        assert reader._steady == expected
+        status, body = wire.split_answer(reader.next_chunk)
+        assert status == 200 and wire.read_chunks(body, 4096) == b"t" * 1000
+        requested.close()
+    finally:
+        thread.join(5)
+        server.close()
+        wire._PODMAN_HOSTS.discard(f"unix://{path}")
+
+
 def test_the_parser_is_built_before_the_report_model_loads():
     # start_early asks for the save once the arguments are parsed: whatever the parser
     # imports delays the request.
