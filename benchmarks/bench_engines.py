@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,8 +59,14 @@ def main() -> int:
     here = str(Path(__file__).resolve().parent.parent)
     # This checkout's auditor, whatever the directory a command runs in (dive's, a tmp dir)
     auditor = ["env", f"PYTHONPATH={here}", sys.executable, "-m", "auditor"]
+    if args.baseline:
+        args.baseline = str(Path(args.baseline).resolve())
     base = (["env", f"PYTHONPATH={args.baseline}", sys.executable, "-m", "auditor"]
             if args.baseline else None)
+    # Every command runs in an empty directory: `python -m` puts the working directory
+    # first on sys.path, so run from a checkout the baseline would import that checkout's
+    # auditor, not its own (which made every baseline before this fix our own code).
+    neutral = tempfile.mkdtemp(prefix="auditor-bench-cwd.")
     for tree in [here] + ([args.baseline] if args.baseline else []):
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(tree) / "auditor")],
                        check=True)
@@ -80,29 +87,35 @@ def main() -> int:
                 f"docker -H {host} save {args.image} > /dev/null")
         ratios = rounds([(f"{name}: auditor scan IMAGE --format json", [*auditor, *scan]),
                          *([(f"{name}: baseline auditor scan IMAGE", [*base, *scan])]
-                           if base else []), save], args.repeat)
+                           if base else []), save], args.repeat, cwd=neutral)
         lines.append(f"{name}: auditor/docker-save {ratios[0]:.2f} (goal <= 1.05): "
                      f"{'met' if ratios[0] <= 1.05 else 'NOT met'}"
                      + (f"; baseline {ratios[1]:.2f}" if base else ""))
         if name == "docker26c":
             lines.append(compressed_save(host, args.image, auditor, base, args.repeat))
+    os.rmdir(neutral)
     print()
     print("\n".join(lines))
     return 0
 
 
+SETTLE = 3.0  # seconds between commands: an engine's save cleans up after it has answered
+
+
 def rounds(commands: list[tuple[str, list[str] | str]], repeat: int,
-           cwd: str | None = None) -> list[float]:
-    """Each command in turn, ``repeat`` rounds, each round starting one command further on
-    (the command after an engine's save pays for its clean-up; each takes that place in
-    turn); prints each series; the median over rounds of each command's time over the
-    last command's, for all but the last."""
+           cwd: str | None = None, settle: float = SETTLE) -> list[float]:
+    """Each command in turn, ``repeat`` rounds, each round starting one command further on,
+    ``settle`` seconds before each command (the command right after an engine's save
+    otherwise pays for its clean-up: with two commands, always the same one); prints each
+    series; the median over rounds of each command's time over the last command's, for
+    all but the last."""
     series = [Series(label) for label, _ in commands]
     per_round: list[list[float]] = []
     n = len(commands)
     for r in range(repeat):
         walls = [0.0] * n
         for i in [(r + k) % n for k in range(n)]:
+            time.sleep(settle)
             walls[i] = series[i].run(commands[i][1], cwd)
         per_round.append([w / walls[-1] for w in walls[:-1]])
     for s in series:
