@@ -131,8 +131,9 @@ class SocketPrefetch:
                  idle_timeout: float = 120) -> None:
         self._sock = sock
         # Two buffers at least in steady state: one parsed while the other fills. The
-        # reader makes buffers (``_made``), the owner drops them (``_dropped``); each
-        # thread only reads the other's count, so a stale value errs towards fewer.
+        # reader makes buffers (``_made``), the owner drops them (``_dropped``), each only
+        # reading the other's count: a stale count has the reader make fewer and the owner
+        # drop fewer, so the buffers in use never fall below ``_steady`` once reached.
         self._steady = max(2, min(steady, depth))
         self._started = False
         self._made = self._dropped = 0
